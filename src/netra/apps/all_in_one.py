@@ -1,0 +1,32 @@
+"""``netra serve``: auth service, backend, workers and web UI in one process.
+
+Embedded defaults (SQLite file, in-process cache, bus and queue), or PostgreSQL and Redis when
+the settings name them. Migrations are applied at start-up.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from netra.apps.component import Component
+from netra.apps.factory import create_netra_app
+from netra.auth.component import auth_service_component
+from netra.billing import component as billing
+from netra.chat import component as chat
+from netra.core.settings import Settings, load_settings
+from netra.usage import component as usage
+from netra.web import component as web
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    components: list[Component] = [
+        auth_service_component(),
+        usage.component(),
+        chat.component(),
+        billing.component(),
+    ]
+    if settings.embedded_workers:
+        components.append(chat.worker_component())
+    components.append(web.component())
+    return create_netra_app(settings, components, title="Netra", migrate=True)

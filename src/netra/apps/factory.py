@@ -1,0 +1,122 @@
+"""Build a FastAPI app from components, with the lifespan that starts and stops them.
+
+Order at start: settings checked, runtime dependencies (database, cache, bus, queue), then each
+component in the order given. Shutdown runs the same list in reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from netra.apps.component import Component
+from netra.core.errors import ConfigurationError
+from netra.core.http_errors import install_error_handlers
+from netra.core.lifecycle import Dependency
+from netra.core.migrate import upgrade
+from netra.core.observability import Metrics, MetricsMiddleware, metrics_endpoint
+from netra.core.runtime import Runtime, build_runtime
+from netra.core.settings import Settings, resolve_dev_secrets, validate_settings
+
+log = structlog.get_logger("netra.app")
+
+RuntimeFactory = Callable[[Settings], Runtime]
+
+
+def create_netra_app(
+    settings: Settings,
+    components: list[Component],
+    *,
+    title: str,
+    migrate: bool = False,
+    runtime_factory: RuntimeFactory | None = None,
+) -> FastAPI:
+    """An app whose dependencies start in its lifespan (nothing is connected before that)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resolved = resolve_dev_secrets(settings)
+        problems = validate_settings(resolved)
+        if problems:
+            raise ConfigurationError(problems)
+        runtime = (runtime_factory or build_runtime)(resolved)
+        if migrate:
+            runtime.lifecycle.dependencies.insert(
+                1, Dependency("migrations", start=lambda: upgrade(runtime.db.engine))
+            )
+        for component in components:
+            runtime.lifecycle.add(_as_dependency(component, runtime))
+        await runtime.start()
+        app.state.runtime = runtime
+        log.info("started", app=title, env=resolved.env)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            log.info("stopped", app=title)
+
+    app = FastAPI(
+        title=title,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+    )
+    app.add_middleware(MetricsMiddleware, metrics=lambda: _metrics_of(app))
+    _add_health_routes(app)
+    for component in components:
+        for router in component.routers:
+            app.include_router(router)
+    return app
+
+
+def _metrics_of(app: FastAPI) -> Metrics | None:
+    runtime = getattr(app.state, "runtime", None)
+    return runtime.metrics if runtime is not None else None
+
+
+def _as_dependency(component: Component, runtime: Runtime) -> Dependency:
+    async def start() -> None:
+        if component.start is not None:
+            await component.start(runtime)
+
+    async def stop() -> None:
+        if component.stop is not None:
+            await component.stop(runtime)
+
+    return Dependency(component.name, start=start, stop=stop)
+
+
+def _add_health_routes(app: FastAPI) -> None:
+    @app.get("/health/live", tags=["health"])
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/ready", tags=["health"])
+    async def ready(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        ok, states = await runtime.lifecycle.readiness()
+        degraded = any(s["status"] != "up" for s in states.values())
+        status = "unavailable" if not ok else ("degraded" if degraded else "ok")
+        body: dict[str, Any] = {"status": status, "dependencies": states}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    app.add_route(
+        "/metrics",
+        metrics_endpoint(lambda request: request.app.state.runtime.metrics),
+        include_in_schema=False,
+    )

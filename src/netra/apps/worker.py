@@ -1,0 +1,14 @@
+"""``netra worker``: executes agent runs from the queue; serves only health and metrics."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from netra.apps.factory import create_netra_app
+from netra.chat.component import worker_component
+from netra.core.settings import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    return create_netra_app(settings, [worker_component()], title="Netra worker")

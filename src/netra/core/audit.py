@@ -1,0 +1,42 @@
+"""Audit log: one row per security-relevant event (sign-up, logins, refresh reuse, ...)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from netra.core.db import Base, IdMixin, UtcDateTime, utcnow
+
+
+class AuditEvent(IdMixin, Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_org_created", "org_id", "created_at"),)
+
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, nullable=False)
+    org_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False, default="success")
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+
+
+def record_audit(
+    session: AsyncSession,
+    action: str,
+    *,
+    org_id: str | None = None,
+    user_id: str | None = None,
+    outcome: str = "success",
+    ip: str | None = None,
+    **details: Any,
+) -> AuditEvent:
+    event = AuditEvent(
+        action=action, org_id=org_id, user_id=user_id, outcome=outcome, ip=ip, details=details
+    )
+    session.add(event)
+    return event

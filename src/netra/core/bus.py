@@ -1,0 +1,198 @@
+"""Bus: publish/subscribe fan-out with ``memory://`` and ``redis://`` implementations.
+
+A subscription holds a bounded queue. When its reader falls behind past the bound, the
+subscription is marked ``overflowed`` and receives nothing more: its owner closes it (a slow
+WebSocket client gets 1013 and resumes from the durable event store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+import redis.asyncio as aioredis
+
+_CLOSED = object()
+
+
+class Subscription:
+    def __init__(self, bus: BusBase, channel: str, maxsize: int) -> None:
+        self.bus = bus
+        self.channel = channel
+        self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize=maxsize)
+        self.overflowed = False
+        self.closed = False
+
+    def _deliver(self, message: bytes) -> None:
+        if self.closed or self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(_CLOSED)
+
+    async def get(self) -> bytes | None:
+        """The next message, or None once the subscription is closed or overflowed."""
+        if self.closed or self.overflowed:
+            return None
+        item = await self.queue.get()
+        if item is _CLOSED or self.overflowed:
+            return None
+        assert isinstance(item, bytes)
+        return item
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
+        while True:
+            message = await self.get()
+            if message is None:
+                return
+            yield message
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._wake()
+            await self.bus._unsubscribe(self)
+
+    async def __aenter__(self) -> Subscription:
+        await self.bus._subscribe(self)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class Bus(Protocol):
+    url: str
+
+    async def publish(self, channel: str, message: bytes) -> None: ...
+    def subscribe(self, channel: str, maxsize: int = 1000) -> Subscription: ...
+    async def ping(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class BusBase:
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url = url
+        self.prefix = prefix
+        self._subs: dict[str, set[Subscription]] = defaultdict(set)
+
+    def subscribe(self, channel: str, maxsize: int = 1000) -> Subscription:
+        """Use as ``async with bus.subscribe(ch) as sub: async for msg in sub: ...``."""
+        return Subscription(self, channel, maxsize)
+
+    def _dispatch(self, channel: str, message: bytes) -> None:
+        for sub in list(self._subs.get(channel, ())):
+            sub._deliver(message)
+
+    async def _subscribe(self, sub: Subscription) -> None:
+        self._subs[sub.channel].add(sub)
+
+    async def _unsubscribe(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub.channel)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.channel]
+
+
+class MemoryBus(BusBase):
+    def __init__(self, url: str = "memory://", prefix: str = "") -> None:
+        super().__init__(url, prefix)
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        self._dispatch(channel, message)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        for subs in list(self._subs.values()):
+            for sub in list(subs):
+                sub.closed = True
+                sub._wake()
+        self._subs.clear()
+
+
+class RedisBus(BusBase):
+    """One Redis pub/sub connection per process, channels subscribed while local readers exist."""
+
+    def __init__(self, url: str, prefix: str = "netra:") -> None:
+        super().__init__(url, prefix)
+        self.client = aioredis.from_url(url, socket_connect_timeout=2, health_check_interval=15)
+        self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        await self.client.publish(self.prefix + "bus:" + channel, message)
+
+    async def _subscribe(self, sub: Subscription) -> None:
+        async with self._lock:
+            first = sub.channel not in self._subs
+            await super()._subscribe(sub)
+            if first:
+                await self._pubsub.subscribe(self.prefix + "bus:" + sub.channel)
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(self._read(), name="redis-bus-reader")
+
+    async def _unsubscribe(self, sub: Subscription) -> None:
+        async with self._lock:
+            await super()._unsubscribe(sub)
+            if sub.channel not in self._subs and self._pubsub.connection is not None:
+                with contextlib.suppress(Exception):
+                    await self._pubsub.unsubscribe(self.prefix + "bus:" + sub.channel)
+
+    async def _read(self) -> None:
+        strip = len(self.prefix + "bus:")
+        while True:
+            if not self._pubsub.subscribed:
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                msg = await self._pubsub.get_message(timeout=1.0)
+            except (ConnectionError, OSError, aioredis.ConnectionError):
+                await asyncio.sleep(0.5)
+                continue
+            if msg is None or msg.get("type") != "message":
+                continue
+            channel = msg["channel"]
+            if isinstance(channel, bytes):
+                channel = channel.decode()
+            self._dispatch(channel[strip:], bytes(msg["data"]))
+
+    async def ping(self) -> None:
+        await self.client.ping()
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        for subs in list(self._subs.values()):
+            for sub in list(subs):
+                sub.closed = True
+                sub._wake()
+        self._subs.clear()
+        with contextlib.suppress(Exception):
+            await self._pubsub.aclose()
+        await self.client.aclose()
+
+
+def build_bus(url: str, prefix: str = "netra:") -> Bus:
+    if url.startswith("memory://"):
+        return MemoryBus(url, prefix)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisBus(url, prefix)
+    raise ValueError(f"unsupported bus URL scheme: {url.split(':', 1)[0]}")

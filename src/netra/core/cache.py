@@ -1,0 +1,144 @@
+"""Cache: a small key/value interface with ``memory://`` and ``redis://`` implementations.
+
+Also holds counters with a time window (rate limits, throttles) and plain flags with a TTL
+(revocation denylist). Keys are namespaced by a prefix so test sessions and deployments sharing
+a Redis do not see each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+import redis.asyncio as aioredis
+
+
+class Cache(Protocol):
+    url: str
+
+    async def get(self, key: str) -> bytes | None: ...
+    async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None: ...
+    async def set_if_absent(self, key: str, value: bytes, ttl_s: float | None = None) -> bool: ...
+    async def delete(self, *keys: str) -> None: ...
+    async def incr(self, key: str, ttl_s: float | None = None) -> int: ...
+    async def ttl(self, key: str) -> float | None: ...
+    async def ping(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class MemoryCache:
+    """In-process cache for the embedded mode and unit tests."""
+
+    def __init__(self, url: str = "memory://", prefix: str = "") -> None:
+        self.url = url
+        self.prefix = prefix
+        self._data: dict[str, tuple[bytes, float | None]] = {}
+        self._lock = asyncio.Lock()
+
+    def _alive(self, key: str) -> tuple[bytes, float | None] | None:
+        item = self._data.get(self.prefix + key)
+        if item is None:
+            return None
+        if item[1] is not None and item[1] <= time.monotonic():
+            del self._data[self.prefix + key]
+            return None
+        return item
+
+    @staticmethod
+    def _expiry(ttl_s: float | None) -> float | None:
+        return None if ttl_s is None else time.monotonic() + ttl_s
+
+    async def get(self, key: str) -> bytes | None:
+        item = self._alive(key)
+        return None if item is None else item[0]
+
+    async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
+        self._data[self.prefix + key] = (value, self._expiry(ttl_s))
+
+    async def set_if_absent(self, key: str, value: bytes, ttl_s: float | None = None) -> bool:
+        async with self._lock:
+            if self._alive(key) is not None:
+                return False
+            self._data[self.prefix + key] = (value, self._expiry(ttl_s))
+            return True
+
+    async def delete(self, *keys: str) -> None:
+        for key in keys:
+            self._data.pop(self.prefix + key, None)
+
+    async def incr(self, key: str, ttl_s: float | None = None) -> int:
+        async with self._lock:
+            item = self._alive(key)
+            if item is None:
+                value, expiry = 1, self._expiry(ttl_s)
+            else:
+                value, expiry = int(item[0]) + 1, item[1]
+            self._data[self.prefix + key] = (str(value).encode(), expiry)
+            return value
+
+    async def ttl(self, key: str) -> float | None:
+        item = self._alive(key)
+        if item is None or item[1] is None:
+            return None
+        return max(0.0, item[1] - time.monotonic())
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._data.clear()
+
+
+class RedisCache:
+    def __init__(self, url: str, prefix: str = "netra:") -> None:
+        self.url = url
+        self.prefix = prefix
+        self.client = aioredis.from_url(
+            url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=15
+        )
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self.client.get(self.prefix + key)
+        if value is None:
+            return None
+        return value if isinstance(value, bytes) else str(value).encode()
+
+    async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
+        px = None if ttl_s is None else max(1, int(ttl_s * 1000))
+        await self.client.set(self.prefix + key, value, px=px)
+
+    async def set_if_absent(self, key: str, value: bytes, ttl_s: float | None = None) -> bool:
+        px = None if ttl_s is None else max(1, int(ttl_s * 1000))
+        return bool(await self.client.set(self.prefix + key, value, px=px, nx=True))
+
+    async def delete(self, *keys: str) -> None:
+        if keys:
+            await self.client.delete(*(self.prefix + k for k in keys))
+
+    async def incr(self, key: str, ttl_s: float | None = None) -> int:
+        full = self.prefix + key
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.incr(full)
+            if ttl_s is not None:
+                pipe.pexpire(full, max(1, int(ttl_s * 1000)), nx=True)
+            result = await pipe.execute()
+        return int(result[0])
+
+    async def ttl(self, key: str) -> float | None:
+        ms = await self.client.pttl(self.prefix + key)
+        return None if ms is None or ms < 0 else ms / 1000
+
+    async def ping(self) -> None:
+        await self.client.ping()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def build_cache(url: str, prefix: str = "netra:") -> Cache:
+    if url.startswith("memory://"):
+        return MemoryCache(url, prefix)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisCache(url, prefix)
+    raise ValueError(f"unsupported cache URL scheme: {url.split(':', 1)[0]}")

@@ -1,0 +1,74 @@
+"""Domain errors. They carry no HTTP knowledge: ``core/http_errors.py`` maps them to responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class NetraError(Exception):
+    """Base of every error a user may see. ``code`` is the stable machine-readable name."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class BadInput(NetraError):
+    code = "bad_request"
+
+
+class ValidationFailed(NetraError):
+    code = "validation_error"
+
+
+class Unauthenticated(NetraError):
+    code = "unauthenticated"
+
+
+class Forbidden(NetraError):
+    code = "forbidden"
+
+
+class NotFound(NetraError):
+    code = "not_found"
+
+
+class Conflict(NetraError):
+    code = "conflict"
+
+
+class TooLarge(NetraError):
+    code = "payload_too_large"
+
+
+class RateLimited(NetraError):
+    code = "rate_limited"
+
+    def __init__(
+        self, message: str, *, retry_after_s: int, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after_s = max(1, int(retry_after_s))
+
+
+class LimitReached(NetraError):
+    """A tier limit (concurrent runs, connections, records) was reached."""
+
+    code = "run_limit"
+
+
+class DependencyUnavailable(NetraError):
+    """A dependency (database, Redis, auth service) is down or its circuit is open."""
+
+    code = "dependency_unavailable"
+
+
+class ConfigurationError(NetraError):
+    code = "configuration_error"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n" + "\n".join(problems))
+        self.problems = problems

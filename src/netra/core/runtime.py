@@ -1,0 +1,77 @@
+"""The runtime of one process: settings and every dependency, built in the lifespan.
+
+Nothing here is created at import time. Routers reach the runtime through
+``request.app.state.runtime`` (see ``core/deps.py``); workers get it passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from netra.core.bus import Bus, build_bus
+from netra.core.cache import Cache, build_cache
+from netra.core.db import Database
+from netra.core.lifecycle import Dependency, Lifecycle
+from netra.core.observability import Metrics
+from netra.core.queue import Queue, build_queue
+from netra.core.settings import Settings
+
+
+def redact_url(url: str) -> str:
+    """A URL safe to print: the password replaced."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    cache: Cache
+    bus: Bus
+    queue: Queue
+    metrics: Metrics
+    lifecycle: Lifecycle
+    # Domain services attach what they need here (token verifier, connection hub, ...).
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        await self.lifecycle.start()
+
+    async def stop(self) -> None:
+        await self.lifecycle.stop()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Wire the dependencies for ``settings``; :meth:`Runtime.start` connects them in order."""
+    key_prefix = settings.redis_prefix
+    db = Database(settings)
+    cache = build_cache(settings.redis_url, key_prefix)
+    bus = build_bus(settings.redis_url, key_prefix)
+    queue = build_queue(settings.redis_url, key_prefix)
+    lifecycle = Lifecycle()
+    lifecycle.add(
+        Dependency(
+            "database",
+            check=db.ping,
+            stop=db.close,
+            describe=redact_url(settings.effective_database_url),
+        )
+    )
+    is_memory = settings.redis_url.startswith("memory://")
+    lifecycle.add(
+        Dependency(
+            "redis" if not is_memory else "cache",
+            check=cache.ping,
+            stop=cache.close,
+            describe=redact_url(settings.redis_url),
+        )
+    )
+    lifecycle.add(Dependency("bus", check=bus.ping, stop=bus.close, describe="pub/sub"))
+    lifecycle.add(Dependency("queue", check=queue.ping, stop=queue.close, describe="run queue"))
+    return Runtime(settings, db, cache, bus, queue, Metrics(), lifecycle)

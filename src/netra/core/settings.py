@@ -1,0 +1,307 @@
+"""Settings: the one place that reads the environment.
+
+Every name has the prefix ``NETRA_``. Outside development and test, :func:`validate_settings`
+checks every critical setting and reports all problems at once; ``netra check-config`` prints them.
+Development-only secrets (signing keys, service credential) are generated into the data
+directory by :func:`resolve_dev_secrets`, called by the app factories, never at import time.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "staging", "production"]
+JwtAlgorithm = Literal["Ed25519", "RS256", "HS256"]
+Tier = Literal["free", "early", "mid", "enterprise"]
+
+TIERS: tuple[Tier, ...] = ("free", "early", "mid", "enterprise")
+
+# Values that must never sign a production token, whatever their length.
+PLACEHOLDER_SECRETS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "secret",
+    "password",
+    "default",
+    "example",
+    "placeholder",
+    "dev-secret",
+    "insecure",
+    "xxxxxxxx",
+)
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NETRA_", extra="ignore", frozen=True)
+
+    env: Environment = "development"
+    data_dir: Path = Path(".netra")
+    database_url: str | None = None
+    redis_url: str = "memory://"
+    redis_prefix: str = "netra:"  # namespaces every key and channel (deployments, test sessions)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    allowed_origins: str | None = None  # comma-separated; default: the public URL's origin
+    log_level: str = "INFO"
+
+    # Database pool (PostgreSQL only).
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_pool_timeout_s: float = 10.0
+    db_connect_retries: int = 3
+
+    # Tokens.
+    jwt_algorithm: JwtAlgorithm = "Ed25519"
+    jwt_secret: SecretStr | None = None  # HS256
+    jwt_private_key: SecretStr | None = None  # PEM, Ed25519 or RS256 (auth service)
+    jwt_public_key: str | None = None  # PEM, for services that only verify
+    jwt_jwks_url: str | None = None  # where verifying services fetch the public keys
+    jwt_issuer: str = "netra-auth"
+    jwt_audience: str = "netra-api"
+    jwt_leeway_s: int = 5
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 7 * 24 * 3600
+
+    # Service-to-service credential (introspection) and where the auth service lives.
+    service_token: SecretStr | None = None
+    auth_service_url: str | None = None
+
+    # Login throttling.
+    login_max_failures: int = 5
+    login_window_s: int = 900
+    login_ip_max_failures: int = 50
+
+    # OAuth / OpenID Connect.
+    oauth_enabled: bool = False
+    oauth_provider: str = "google"
+    oauth_issuer: str = "https://accounts.google.com"
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    oauth_allowed_domains: str = ""  # comma-separated; empty: any verified email
+
+    # LLM wording (optional; the offline writer is the default).
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = 20.0
+
+    # WebSocket.
+    ws_heartbeat_interval_s: int = 25
+    ws_heartbeat_timeout_s: int = 60
+    ws_max_message_bytes: int = 65536
+    ws_send_queue_max: int = 1000
+    ws_connections_free: int = 5
+    ws_connections_early: int = 10
+    ws_connections_mid: int = 20
+    ws_connections_enterprise: int = 50
+
+    # Runs per tier: concurrent runs per user.
+    runs_free: int = 1
+    runs_early: int = 2
+    runs_mid: int = 4
+    runs_enterprise: int = 10
+    run_timeout_s: float = 300.0
+    worker_concurrency: int = 4
+    embedded_workers: bool = True
+
+    # Usage.
+    usage_max_records_per_call: int = 10_000
+    analysis_cache_ttl_s: int = 3600
+
+    demo: bool = False
+
+    # ---- derived values -------------------------------------------------------------
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env in ("development", "test")
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'netra.db').resolve()}"
+
+    @property
+    def origins(self) -> list[str]:
+        if self.allowed_origins:
+            return [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
+        parsed = urlparse(self.public_url)
+        return [f"{parsed.scheme}://{parsed.netloc}"]
+
+    @property
+    def oauth_domains(self) -> list[str]:
+        return [d.strip().lower() for d in self.oauth_allowed_domains.split(",") if d.strip()]
+
+    def ws_connection_limit(self, tier: str) -> int:
+        return int(getattr(self, f"ws_connections_{tier}", self.ws_connections_free))
+
+    def run_limit(self, tier: str) -> int:
+        return int(getattr(self, f"runs_{tier}", self.runs_free))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (and explicit overrides, for tests and the CLI)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+# ---- validation ---------------------------------------------------------------------
+
+
+def _weak_secret(value: str | None) -> str | None:
+    """Why a secret is unsafe, or None when it is acceptable."""
+    if not value:
+        return "is missing"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    lowered = value.lower()
+    if any(p in lowered for p in PLACEHOLDER_SECRETS):
+        return "looks like a placeholder"
+    if len(set(value)) < 8:
+        return "has too little variety to be random"
+    return None
+
+
+def _is_local(url: str) -> bool:
+    host = (urlparse(url).hostname or "").lower()
+    return host in ("localhost", "127.0.0.1", "::1", "0.0.0.0") or host.endswith(".localhost")
+
+
+def validate_settings(s: Settings) -> list[str]:
+    """Every problem with the settings for their environment, one line each (empty when sound).
+
+    Development and test accept the embedded defaults; staging and production accept none.
+    """
+    if s.is_dev:
+        return []
+    problems: list[str] = []
+    db = s.database_url or ""
+    if not db:
+        problems.append("NETRA_DATABASE_URL is missing (PostgreSQL required)")
+    elif not db.startswith("postgresql"):
+        problems.append("NETRA_DATABASE_URL must be a PostgreSQL URL (postgresql+asyncpg://...)")
+    if not s.redis_url or s.redis_url.startswith("memory"):
+        problems.append("NETRA_REDIS_URL is missing or memory:// (Redis required: redis://...)")
+    elif not s.redis_url.startswith(("redis://", "rediss://")):
+        problems.append("NETRA_REDIS_URL must start with redis:// or rediss://")
+
+    if s.jwt_algorithm == "HS256":
+        why = _weak_secret(s.jwt_secret.get_secret_value() if s.jwt_secret else None)
+        if why:
+            problems.append(f"NETRA_JWT_SECRET {why}")
+    else:
+        has_private = s.jwt_private_key is not None and bool(s.jwt_private_key.get_secret_value())
+        if not (has_private or s.jwt_public_key or s.jwt_jwks_url):
+            problems.append(
+                f"NETRA_JWT_PRIVATE_KEY is missing ({s.jwt_algorithm} needs a PEM key; "
+                "or NETRA_JWT_PUBLIC_KEY / NETRA_JWT_JWKS_URL for verify-only services)"
+            )
+    if not s.jwt_issuer or s.jwt_issuer in ("netra-auth",):
+        problems.append("NETRA_JWT_ISSUER must be set to this deployment's issuer")
+    why = _weak_secret(s.service_token.get_secret_value() if s.service_token else None)
+    if why:
+        problems.append(f"NETRA_SERVICE_TOKEN {why}")
+
+    if s.oauth_enabled:
+        if not s.oauth_client_id:
+            problems.append("NETRA_OAUTH_CLIENT_ID is missing (OAuth is enabled)")
+        if not s.oauth_client_secret or not s.oauth_client_secret.get_secret_value():
+            problems.append("NETRA_OAUTH_CLIENT_SECRET is missing (OAuth is enabled)")
+        if not s.oauth_issuer.startswith("https://"):
+            problems.append("NETRA_OAUTH_ISSUER must be an https:// URL")
+
+    if not s.public_url or s.public_url == "http://127.0.0.1:8000":
+        problems.append("NETRA_PUBLIC_URL is missing (the public https:// URL of the web app)")
+    elif not s.public_url.startswith("https://"):
+        problems.append("NETRA_PUBLIC_URL must be an https:// URL")
+    elif _is_local(s.public_url):
+        problems.append("NETRA_PUBLIC_URL must not point at localhost")
+
+    if not s.allowed_origins:
+        problems.append("NETRA_ALLOWED_ORIGINS is missing (comma-separated https origins)")
+    else:
+        for origin in s.origins:
+            if "*" in origin:
+                problems.append(f"NETRA_ALLOWED_ORIGINS must not contain a wildcard ({origin})")
+            elif _is_local(origin):
+                problems.append(f"NETRA_ALLOWED_ORIGINS must not contain localhost ({origin})")
+            elif not origin.startswith("https://"):
+                problems.append(f"NETRA_ALLOWED_ORIGINS must be https origins ({origin})")
+    if s.llm_base_url and not (s.llm_api_key and s.llm_api_key.get_secret_value()):
+        problems.append("NETRA_LLM_API_KEY is missing (NETRA_LLM_BASE_URL is set)")
+    return problems
+
+
+# ---- development secrets ------------------------------------------------------------
+
+
+def resolve_dev_secrets(s: Settings) -> Settings:
+    """Fill missing keys with development values kept in the data directory.
+
+    Refused outside development and test: there, missing secrets are configuration errors.
+    """
+    if not s.is_dev:
+        return s
+    needs_key = s.jwt_algorithm != "HS256" and not (
+        s.jwt_private_key or s.jwt_public_key or s.jwt_jwks_url
+    )
+    needs_secret = s.jwt_algorithm == "HS256" and not s.jwt_secret
+    if not (needs_key or needs_secret or not s.service_token):
+        return s
+    keydir = s.data_dir / "dev-secrets"
+    keydir.mkdir(parents=True, exist_ok=True)
+    updates: dict[str, object] = {}
+    if needs_key:
+        path = keydir / f"jwt-{s.jwt_algorithm.lower()}.pem"
+        if not path.exists():
+            path.write_text(_generate_private_key_pem(s.jwt_algorithm))
+            path.chmod(0o600)
+        updates["jwt_private_key"] = SecretStr(path.read_text())
+    if needs_secret:
+        updates["jwt_secret"] = SecretStr(_read_or_create(keydir / "jwt-secret"))
+    if not s.service_token:
+        updates["service_token"] = SecretStr(_read_or_create(keydir / "service-token"))
+    return s.model_copy(update=updates)
+
+
+def _read_or_create(path: Path) -> str:
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _generate_private_key_pem(algorithm: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    key: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
+    if algorithm == "RS256":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    else:
+        key = ed25519.Ed25519PrivateKey.generate()
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+__all__ = [
+    "TIERS",
+    "Environment",
+    "Settings",
+    "Tier",
+    "load_settings",
+    "resolve_dev_secrets",
+    "validate_settings",
+]

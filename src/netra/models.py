@@ -1,0 +1,6 @@
+"""Every table's model imported in one place, for Alembic and for tests that build schemas."""
+
+from netra.core.audit import AuditEvent
+from netra.core.db import Base
+
+__all__ = ["AuditEvent", "Base"]

@@ -1,0 +1,9 @@
+"""The usage component: its routers and what it starts and stops."""
+
+from __future__ import annotations
+
+from netra.apps.component import Component
+
+
+def component() -> Component:
+    return Component("usage")

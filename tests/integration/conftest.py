@@ -1,0 +1,56 @@
+"""Integration tests run against real PostgreSQL and Redis.
+
+One database per test session (created, migrated, dropped) and one Redis key prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netra.core.settings import Settings
+from support.services import (
+    flush_redis_prefix,
+    fresh_postgres_database,
+    new_redis_prefix,
+    redis_server_url,
+)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return redis_server_url()
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    prefix = new_redis_prefix()
+    yield prefix
+    flush_redis_prefix(redis_url, prefix)
+
+
+@pytest.fixture
+def pg_settings(tmp_path: Path, pg_url: str, redis_url: str, redis_prefix: str):  # type: ignore[no-untyped-def]
+    """Settings on the session's PostgreSQL database and a fresh Redis prefix."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "env": "test",
+            "data_dir": tmp_path / "netra",
+            "database_url": pg_url,
+            "redis_url": redis_url,
+            "redis_prefix": redis_prefix,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make

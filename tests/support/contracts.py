@@ -1,0 +1,125 @@
+"""Contract tests: the same cases for the memory and the Redis implementations.
+
+Subclass in tests/unit (memory) and tests/integration (Redis) and provide the fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from netra.core.bus import Bus
+from netra.core.cache import Cache
+from netra.core.queue import Queue
+
+
+class CacheContract:
+    async def test_get_set_delete(self, cache: Cache) -> None:
+        assert await cache.get("k") is None
+        await cache.set("k", b"v")
+        assert await cache.get("k") == b"v"
+        await cache.delete("k")
+        assert await cache.get("k") is None
+
+    async def test_ttl_expires(self, cache: Cache) -> None:
+        await cache.set("short", b"1", ttl_s=0.2)
+        assert await cache.get("short") == b"1"
+        ttl = await cache.ttl("short")
+        assert ttl is not None and 0 < ttl <= 0.2
+        await asyncio.sleep(0.35)
+        assert await cache.get("short") is None
+
+    async def test_incr_counts_and_keeps_window(self, cache: Cache) -> None:
+        assert await cache.incr("n", ttl_s=5) == 1
+        assert await cache.incr("n", ttl_s=5) == 2
+        ttl = await cache.ttl("n")
+        assert ttl is not None and ttl <= 5
+
+    async def test_concurrent_incr_loses_nothing(self, cache: Cache) -> None:
+        results = await asyncio.gather(*(cache.incr("c") for _ in range(50)))
+        assert sorted(results) == list(range(1, 51))
+
+    async def test_set_if_absent_has_one_winner(self, cache: Cache) -> None:
+        wins = await asyncio.gather(*(cache.set_if_absent("once", b"x", 5) for _ in range(10)))
+        assert wins.count(True) == 1
+
+
+class BusContract:
+    async def test_publish_reaches_every_subscriber_of_the_channel_only(self, bus: Bus) -> None:
+        async with bus.subscribe("a") as a1, bus.subscribe("a") as a2, bus.subscribe("b") as b:
+            await asyncio.sleep(0.1)
+            await bus.publish("a", b"one")
+            await bus.publish("a", b"two")
+            assert await asyncio.wait_for(a1.get(), 2) == b"one"
+            assert await asyncio.wait_for(a1.get(), 2) == b"two"
+            assert await asyncio.wait_for(a2.get(), 2) == b"one"
+            await bus.publish("b", b"bee")
+            assert await asyncio.wait_for(b.get(), 2) == b"bee"
+            assert a1.queue.empty()
+
+    async def test_order_is_kept(self, bus: Bus) -> None:
+        async with bus.subscribe("ordered") as sub:
+            await asyncio.sleep(0.1)
+            for i in range(100):
+                await bus.publish("ordered", str(i).encode())
+            got = [int(await asyncio.wait_for(sub.get(), 2) or b"-1") for _ in range(100)]
+            assert got == list(range(100))
+
+    async def test_slow_subscriber_is_marked_overflowed(self, bus: Bus) -> None:
+        async with bus.subscribe("slow", maxsize=3) as sub:
+            await asyncio.sleep(0.1)
+            for i in range(10):
+                await bus.publish("slow", str(i).encode())
+            await asyncio.sleep(0.2)
+            assert sub.overflowed
+            assert await sub.get() is None
+
+    async def test_unsubscribed_gets_nothing(self, bus: Bus) -> None:
+        sub = bus.subscribe("gone")
+        async with sub:
+            await asyncio.sleep(0.05)
+        await bus.publish("gone", b"late")
+        assert sub.queue.qsize() <= 1  # only the close marker
+        assert await sub.get() is None
+
+
+class QueueContract:
+    async def test_enqueue_reserve_ack(self, queue: Queue) -> None:
+        job_id = await queue.enqueue({"run_id": "r1"})
+        job = await queue.reserve("w1", timeout_s=1)
+        assert job is not None and job.id == job_id and job.data == {"run_id": "r1"}
+        await queue.ack(job)
+        assert await queue.reserve("w1", timeout_s=0.2) is None
+
+    async def test_each_job_goes_to_one_consumer(self, queue: Queue) -> None:
+        for i in range(20):
+            await queue.enqueue({"n": i})
+        seen: list[int] = []
+
+        async def consume(name: str) -> None:
+            while True:
+                job = await queue.reserve(name, timeout_s=0.3)
+                if job is None:
+                    return
+                seen.append(job.data["n"])
+                await queue.ack(job)
+
+        await asyncio.gather(consume("a"), consume("b"), consume("c"))
+        assert sorted(seen) == list(range(20))
+
+    async def test_unacked_job_of_a_silent_consumer_is_reclaimed(self, queue: Queue) -> None:
+        await queue.enqueue({"run_id": "r2"})
+        job = await queue.reserve("dead-worker", timeout_s=1)
+        assert job is not None
+        assert await queue.reclaim("live-worker", min_idle_s=5) == []
+        await asyncio.sleep(0.3)
+        taken = await queue.reclaim("live-worker", min_idle_s=0.2)
+        assert [j.data for j in taken] == [{"run_id": "r2"}]
+        assert taken[0].deliveries >= 2
+
+    async def test_touched_job_is_not_reclaimed(self, queue: Queue) -> None:
+        await queue.enqueue({"run_id": "r3"})
+        job = await queue.reserve("busy", timeout_s=1)
+        assert job is not None
+        await asyncio.sleep(0.3)
+        await queue.touch(job, "busy")
+        assert await queue.reclaim("other", min_idle_s=0.25) == []

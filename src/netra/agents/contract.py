@@ -60,3 +60,9 @@ class Pipeline(Protocol):
     async def __call__(self, request: RunRequest, sink: EventSink, deps: AgentDeps) -> RunResult:
         """Run the agents; emit every event including the supervisor's first and last."""
         ...
+
+
+# Keys in ``Runtime.extras`` through which components hand each other their services.
+PIPELINE = "agent_pipeline"  # Pipeline, set by the agents component (default: placeholder)
+RECORD_LOADER = "usage_record_loader"  # async (org_id, start, end, limit) -> list[UsageRecord]
+REPORT_STORE = "report_store"  # async (org_id, report: dict) -> report id

@@ -1,4 +1,4 @@
-"""The static web UI, served at ``/``."""
+"""The static web UI: ``/`` and its assets under ``/static/``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,15 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 
 from netra.apps.component import Component
+from netra.core.errors import NotFound
 
 STATIC = Path(__file__).resolve().parent / "static"
+_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".svg": "image/svg+xml",
+}
 
 
 def component() -> Component:
@@ -17,9 +24,15 @@ def component() -> Component:
 
     @router.get("/")
     async def index() -> Response:
-        page = STATIC / "index.html"
-        if not page.exists():
-            return Response("Netra is running. The web UI is not built.", media_type="text/plain")
-        return FileResponse(page)
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @router.get("/static/{name}")
+    async def asset(name: str) -> Response:
+        path = (STATIC / name).resolve()
+        if path.parent != STATIC or not path.is_file():
+            raise NotFound("no such asset")
+        return FileResponse(
+            path, media_type=_TYPES.get(path.suffix), headers={"Cache-Control": "no-cache"}
+        )
 
     return Component("web", routers=[router])

@@ -116,6 +116,19 @@ class Settings(BaseSettings):
     # Usage.
     usage_max_records_per_call: int = 10_000
     analysis_cache_ttl_s: int = 3600
+    # Per tier: concurrent runs per organisation, run timeout, usage records one run analyses.
+    runs_org_free: int = 2
+    runs_org_early: int = 5
+    runs_org_mid: int = 20
+    runs_org_enterprise: int = 100
+    run_timeout_free_s: float = 60.0
+    run_timeout_early_s: float = 120.0
+    run_timeout_mid_s: float = 300.0
+    run_timeout_enterprise_s: float = 600.0
+    max_records_free: int = 50_000
+    max_records_early: int = 250_000
+    max_records_mid: int = 1_000_000
+    max_records_enterprise: int = 5_000_000
 
     demo: bool = False
 
@@ -153,6 +166,9 @@ def load_settings(**overrides: object) -> Settings:
     """Read the environment (and explicit overrides, for tests and the CLI)."""
     return Settings(**overrides)  # type: ignore[arg-type]
 
+
+    def org_run_limit(self, tier: str) -> int:
+        return int(getattr(self, f"runs_org_{tier}", self.runs_org_free))
 
 # ---- validation ---------------------------------------------------------------------
 

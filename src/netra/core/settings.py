@@ -110,12 +110,6 @@ class Settings(BaseSettings):
     runs_mid: int = 4
     runs_enterprise: int = 10
     run_timeout_s: float = 300.0
-    worker_concurrency: int = 4
-    embedded_workers: bool = True
-
-    # Usage.
-    usage_max_records_per_call: int = 10_000
-    analysis_cache_ttl_s: int = 3600
     # Per tier: concurrent runs per organisation, run timeout, usage records one run analyses.
     runs_org_free: int = 2
     runs_org_early: int = 5
@@ -129,6 +123,12 @@ class Settings(BaseSettings):
     max_records_early: int = 250_000
     max_records_mid: int = 1_000_000
     max_records_enterprise: int = 5_000_000
+    worker_concurrency: int = 4
+    embedded_workers: bool = True
+
+    # Usage.
+    usage_max_records_per_call: int = 10_000
+    analysis_cache_ttl_s: int = 3600
 
     demo: bool = False
 
@@ -161,14 +161,14 @@ class Settings(BaseSettings):
     def run_limit(self, tier: str) -> int:
         return int(getattr(self, f"runs_{tier}", self.runs_free))
 
+    def org_run_limit(self, tier: str) -> int:
+        return int(getattr(self, f"runs_org_{tier}", self.runs_org_free))
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read the environment (and explicit overrides, for tests and the CLI)."""
     return Settings(**overrides)  # type: ignore[arg-type]
 
-
-    def org_run_limit(self, tier: str) -> int:
-        return int(getattr(self, f"runs_org_{tier}", self.runs_org_free))
 
 # ---- validation ---------------------------------------------------------------------
 

@@ -1,0 +1,107 @@
+"""Spend breakdowns: the report's ``breakdown`` section, ``GET /usage/summary`` and the agent's
+tools (``spend_breakdown``, ``top_spenders``, ``usage_trend``). All take a usage frame
+(``frame.SCHEMA``) and price it when it is not priced yet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from netra.analysis.money import pct, usd
+from netra.usage.pricing import Catalogue, price_frame
+
+GROUPS = ("model", "provider", "feature", "user", "day")
+PERIODS = {"day": "1d", "week": "1w", "month": "1mo", "hour": "1h"}
+
+
+def ensure_priced(frame: pl.DataFrame, catalogue: Catalogue | None = None) -> pl.DataFrame:
+    if "cost" in frame.columns:
+        return frame
+    return price_frame(frame, catalogue or Catalogue())
+
+
+def _key_expr(by: str) -> list[pl.Expr]:
+    if by == "model":
+        return [pl.col("model_n").alias("key"), pl.col("provider_n").alias("provider")]
+    if by == "provider":
+        return [pl.col("provider_n").alias("key")]
+    if by in ("feature", "user"):
+        return [pl.col(by).alias("key")]
+    if by == "day":
+        return [pl.col("timestamp").dt.date().alias("key")]
+    raise ValueError(f"unknown group_by {by!r}: expected one of {', '.join(GROUPS)}")
+
+
+def _aggregate(priced: pl.DataFrame, keys: list[pl.Expr]) -> pl.DataFrame:
+    return priced.group_by(keys).agg(
+        pl.len().alias("records"),
+        pl.col("cost").sum().alias("cost_usd"),
+        pl.col("input_tokens").sum(),
+        pl.col("output_tokens").sum(),
+        pl.col("cached_input_tokens").sum(),
+        pl.col("cost").is_null().sum().alias("unpriced_records"),
+        (pl.col("status") != "ok").sum().alias("failed_records"),
+    )
+
+
+def _rows(table: pl.DataFrame, total: float) -> list[dict[str, Any]]:
+    out = []
+    for row in table.iter_rows(named=True):
+        key = row["key"]
+        row["key"] = key.isoformat() if hasattr(key, "isoformat") else key
+        row["cost_usd"] = usd(row["cost_usd"])
+        row["share_pct"] = pct(100.0 * row["cost_usd"] / total) if total > 0 else 0.0
+        out.append(row)
+    return out
+
+
+def spend_breakdown(
+    frame: pl.DataFrame, by: str, *, catalogue: Catalogue | None = None
+) -> list[dict[str, Any]]:
+    """Totals per group (``by`` in GROUPS): most expensive first, days in date order."""
+    priced = ensure_priced(frame, catalogue)
+    table = _aggregate(priced, _key_expr(by))
+    if by == "day":
+        table = table.sort("key")
+    else:
+        table = table.sort(["cost_usd", "records"], descending=True, nulls_last=True)
+    total = float(priced["cost"].sum() or 0.0)
+    return _rows(table, total)
+
+
+def summary(
+    frame: pl.DataFrame, group_by: str, *, catalogue: Catalogue | None = None
+) -> list[dict[str, Any]]:
+    """``GET /api/v1/usage/summary``: each group's key, records, cost_usd, tokens, share."""
+    return spend_breakdown(frame, group_by, catalogue=catalogue)
+
+
+def top_spenders(
+    frame: pl.DataFrame, by: str, n: int = 10, *, catalogue: Catalogue | None = None
+) -> list[dict[str, Any]]:
+    return [row for row in spend_breakdown(frame, by, catalogue=catalogue) if row["key"] != ""][
+        : max(0, n)
+    ]
+
+
+def usage_trend(
+    frame: pl.DataFrame, period: str = "day", *, catalogue: Catalogue | None = None
+) -> list[dict[str, Any]]:
+    """Cost and records per period (hour, day, week, month), oldest first, with the change
+    against the previous period."""
+    if period not in PERIODS:
+        raise ValueError(f"unknown period {period!r}: expected one of {', '.join(PERIODS)}")
+    priced = ensure_priced(frame, catalogue)
+    table = (
+        _aggregate(priced, [pl.col("timestamp").dt.truncate(PERIODS[period]).alias("key")])
+        .sort("key")
+        .with_columns(
+            (100.0 * (pl.col("cost_usd") / pl.col("cost_usd").shift(1) - 1.0)).alias("change_pct")
+        )
+    )
+    total = float(priced["cost"].sum() or 0.0)
+    rows = _rows(table, total)
+    for row in rows:
+        row["change_pct"] = None if row["change_pct"] is None else pct(row["change_pct"])
+    return rows

@@ -1,0 +1,68 @@
+"""Usage records as a Polars frame: the engine's input shape.
+
+One column per ``records.FIELDS`` entry, in that order; ``timestamp`` is a UTC ``Datetime``.
+The engine never loops over records in Python: everything downstream is group-by/aggregate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import polars as pl
+
+from netra.usage.records import FIELDS, UsageRecord
+
+SCHEMA: dict[str, pl.DataType] = {
+    "timestamp": pl.Datetime("us", "UTC"),
+    "provider": pl.String(),
+    "model": pl.String(),
+    "input_tokens": pl.Int64(),
+    "output_tokens": pl.Int64(),
+    "cached_input_tokens": pl.Int64(),
+    "cache_write_tokens": pl.Int64(),
+    "latency_ms": pl.Float64(),
+    "status": pl.String(),
+    "cost_usd": pl.Float64(),
+    "feature": pl.String(),
+    "user": pl.String(),
+    "prompt_hash": pl.String(),
+    "request_id": pl.String(),
+    "retry_of": pl.String(),
+    "batch": pl.Boolean(),
+}
+assert tuple(SCHEMA) == FIELDS  # the frame and the record must not drift apart
+
+
+def empty_frame() -> pl.DataFrame:
+    return pl.DataFrame(schema=SCHEMA)
+
+
+def frame_from_records(records: Iterable[UsageRecord]) -> pl.DataFrame:
+    """Build the frame column by column (one pass over the records)."""
+    columns: dict[str, list[object]] = {name: [] for name in FIELDS}
+    appenders = [(columns[name].append, name) for name in FIELDS]
+    for record in records:
+        for append, name in appenders:
+            append(getattr(record, name))
+    return pl.DataFrame(columns, schema=SCHEMA)
+
+
+def conform(frame: pl.DataFrame) -> pl.DataFrame:
+    """Cast a frame from elsewhere (a DB query, a test) to SCHEMA; missing optional columns get
+    their defaults."""
+    defaults: dict[str, object] = {
+        "cached_input_tokens": 0,
+        "cache_write_tokens": 0,
+        "status": "ok",
+        "batch": False,
+    }
+    exprs = []
+    for name, dtype in SCHEMA.items():
+        if name in frame.columns:
+            expr = pl.col(name)
+            if name in defaults:
+                expr = expr.fill_null(defaults[name])
+            exprs.append(expr.cast(dtype).alias(name))
+        else:
+            exprs.append(pl.lit(defaults.get(name), dtype=dtype).alias(name))
+    return frame.select(exprs)

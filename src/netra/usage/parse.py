@@ -1,0 +1,275 @@
+"""Parsing and validation of usage records from CSV, JSON Lines and JSON API payloads.
+
+Streaming: ``iter_csv`` and ``iter_jsonl`` read one line at a time and yield, in input order,
+a ``UsageRecord`` for every good row and a ``RowError`` for every rejected one. A bad row never
+stops the stream. Decisions (documented for users in API.md terms):
+
+- Column / key names are the API.md field names. Unknown columns are ignored, not errors, so
+  exports with extra columns (an ``org`` or ``region`` column) load as they are.
+- An empty value in an optional field means "absent" (its default). An empty required field is
+  "missing required field".
+- Integers: ``12`` or an integral ``12.0``; never negative. Booleans: true/false, 1/0, yes/no,
+  t/f, y/n (any case).
+- Timestamps: RFC 3339 / ISO 8601 (``Z`` or an offset; UTC when none) or Unix seconds (int or
+  float). A number above 1e11 is refused as "looks like milliseconds" rather than read as a date
+  in the year 5000.
+- ``cached_input_tokens + cache_write_tokens`` may not exceed ``input_tokens`` (input counts
+  every prompt token, cached reads and writes included).
+- One error per rejected row: the first problem found, naming its field.
+- CSV line numbers are 1-based file lines, the header being line 1 (a quoted field spanning
+  lines reports the line where its row ends). JSON Lines numbers are file lines. A CSV header
+  lacking a required column yields a single error on line 1 (field = that column) and nothing
+  else: no row of such a file can be valid.
+- ``parse_record(mapping, line)`` validates one JSON API record; ``line`` is its index + 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
+
+from netra.usage.records import FIELDS, REQUIRED_FIELDS, STATUSES, RowError, UsageRecord
+
+Parsed = UsageRecord | RowError
+
+_TRUE = frozenset({"true", "1", "yes", "t", "y"})
+_FALSE = frozenset({"false", "0", "no", "f", "n", ""})
+_STATUSES = frozenset(STATUSES)
+_MAX_UNIX_SECONDS = 1e11  # ~ year 5138: anything larger is almost surely milliseconds
+_INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens")
+_TEXT_FIELDS = ("feature", "user", "prompt_hash", "request_id", "retry_of")
+_MAX_TEXT = 512
+
+
+class _Bad(Exception):
+    """A field-level validation failure (internal: turned into a RowError)."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """RFC 3339 / ISO 8601 (UTC when no offset) or Unix seconds -> aware UTC datetime."""
+    if isinstance(value, bool):
+        raise ValueError("expected a timestamp, got a boolean")
+    if isinstance(value, int | float):
+        return _from_unix(float(value))
+    text = str(value).strip()
+    if not text:
+        raise ValueError("empty timestamp")
+    first = text[0]
+    if first.isdigit() or first in "+-.":
+        try:
+            number = float(text)
+        except ValueError:
+            pass
+        else:
+            return _from_unix(number)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"not an RFC 3339 / ISO 8601 timestamp or Unix seconds: {text!r}"
+        ) from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _from_unix(number: float) -> datetime:
+    if not math.isfinite(number) or number < 0:
+        raise ValueError("Unix seconds must be a finite number >= 0")
+    if number > _MAX_UNIX_SECONDS:
+        raise ValueError("looks like milliseconds: give Unix seconds")
+    return datetime.fromtimestamp(number, tz=UTC)
+
+
+def _int(field: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise _Bad(field, "expected an integer >= 0, got a boolean")
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip()
+        try:
+            number = int(text)
+        except ValueError:
+            try:
+                as_float = float(text)
+            except ValueError:
+                raise _Bad(field, f"expected an integer >= 0, got {text!r}") from None
+            if not as_float.is_integer():
+                raise _Bad(field, f"expected an integer >= 0, got {text!r}") from None
+            number = int(as_float)
+    if number < 0:
+        raise _Bad(field, f"must be >= 0, got {number}")
+    return number
+
+
+def _number(field: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise _Bad(field, "expected a number >= 0, got a boolean")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _Bad(field, f"expected a number >= 0, got {value!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise _Bad(field, f"must be a finite number >= 0, got {value!r}")
+    return number
+
+
+def _bool(field: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _Bad(field, f"expected true or false, got {value!r}")
+
+
+def _text(field: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise _Bad(field, "expected a string")
+    text = str(value).strip()
+    if not text:
+        return None
+    if len(text) > _MAX_TEXT:
+        raise _Bad(field, f"longer than {_MAX_TEXT} characters")
+    return text
+
+
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _build(get: Mapping[str, Any]) -> UsageRecord:
+    """Validate one row given as field -> raw value (str from CSV, any JSON type)."""
+    for field in REQUIRED_FIELDS:
+        if _absent(get.get(field)):
+            raise _Bad(field, "missing required field")
+    try:
+        timestamp = parse_timestamp(get["timestamp"])
+    except ValueError as exc:
+        raise _Bad("timestamp", str(exc)) from None
+    provider = _text("provider", get["provider"])
+    model = _text("model", get["model"])
+    assert provider is not None and model is not None  # checked above
+    input_tokens = _int("input_tokens", get["input_tokens"])
+    output_tokens = _int("output_tokens", get["output_tokens"])
+    raw = get.get("cached_input_tokens")
+    cached = 0 if _absent(raw) else _int("cached_input_tokens", raw)
+    raw = get.get("cache_write_tokens")
+    writes = 0 if _absent(raw) else _int("cache_write_tokens", raw)
+    if cached > input_tokens:
+        raise _Bad("cached_input_tokens", "cached_input_tokens exceed input_tokens")
+    if cached + writes > input_tokens:
+        raise _Bad(
+            "cache_write_tokens", "cached_input_tokens + cache_write_tokens exceed input_tokens"
+        )
+    raw = get.get("latency_ms")
+    latency = None if _absent(raw) else _number("latency_ms", raw)
+    raw = get.get("status")
+    status = "ok"
+    if not _absent(raw):
+        status = str(raw).strip().lower()
+        if status not in _STATUSES:
+            raise _Bad("status", f"unknown status {raw!r}: expected one of {', '.join(STATUSES)}")
+    raw = get.get("cost_usd")
+    cost = None if _absent(raw) else _number("cost_usd", raw)
+    raw = get.get("batch")
+    batch = False if _absent(raw) else _bool("batch", raw)
+    return UsageRecord(
+        timestamp=timestamp,
+        provider=provider.lower(),
+        model=model,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_input_tokens=cached,
+        cache_write_tokens=writes,
+        latency_ms=latency,
+        status=status,
+        cost_usd=cost,
+        feature=_text("feature", get.get("feature")),
+        user=_text("user", get.get("user")),
+        prompt_hash=_text("prompt_hash", get.get("prompt_hash")),
+        request_id=_text("request_id", get.get("request_id")),
+        retry_of=_text("retry_of", get.get("retry_of")),
+        batch=batch,
+    )
+
+
+def parse_record(mapping: Any, line: int) -> Parsed:
+    """Validate one JSON API record (``line`` = its index in the array + 1)."""
+    if not isinstance(mapping, dict):
+        return RowError(line, None, "expected a JSON object")
+    try:
+        return _build(mapping)
+    except _Bad as bad:
+        return RowError(line, bad.field, bad.message)
+
+
+def iter_csv(lines: Iterable[str] | TextIO, *, source: str = "<input>") -> Iterator[Parsed]:
+    """Stream a CSV with a header row. ``source`` names the input in messages."""
+    reader = csv.reader(iter(lines))
+    header: list[str] | None = None
+    for row in reader:
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # blank line
+        if header is None:
+            header = [name.strip().lstrip("\ufeff").lower() for name in row]
+            missing = [field for field in REQUIRED_FIELDS if field not in header]
+            if missing:
+                yield RowError(
+                    reader.line_num,
+                    missing[0],
+                    f"{source}: header lacks required column(s) {', '.join(missing)}",
+                )
+                return
+            index = {name: i for i, name in enumerate(header) if name in FIELDS}
+            width = len(header)
+            continue
+        line = reader.line_num
+        if len(row) > width:
+            yield RowError(line, None, f"{len(row)} values for {width} columns")
+            continue
+        values = {name: row[i] if i < len(row) else None for name, i in index.items()}
+        try:
+            yield _build(values)
+        except _Bad as bad:
+            yield RowError(line, bad.field, bad.message)
+    if header is None:
+        yield RowError(1, None, f"{source}: empty file (no CSV header)")
+
+
+def iter_jsonl(lines: Iterable[str] | TextIO, *, source: str = "<input>") -> Iterator[Parsed]:
+    """Stream JSON Lines: one JSON object per line; blank lines are skipped."""
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            yield RowError(number, None, f"invalid JSON: {exc}")
+            continue
+        yield parse_record(obj, number)
+
+
+def sniff_format(filename: str | None, first_bytes: bytes) -> Literal["csv", "jsonl"]:
+    """Decide CSV or JSON Lines from the file name, then from the first bytes."""
+    name = (filename or "").lower()
+    if name.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    if name.endswith((".csv", ".tsv")):
+        return "csv"
+    head = first_bytes.lstrip(b"\xef\xbb\xbf").lstrip()
+    return "jsonl" if head.startswith(b"{") else "csv"

@@ -2,28 +2,87 @@
 
 from __future__ import annotations
 
+import structlog
+
 from netra.apps.component import Component
 from netra.auth.deps import VERIFIER
-from netra.auth.keys import load_keys
+from netra.auth.keys import KeyMaterial, load_keys
+from netra.auth.passwords import Passwords
+from netra.auth.state import AUTH, AuthState
+from netra.auth.throttle import LoginThrottle
 from netra.auth.verifier import TokenVerifier
+from netra.auth.wellknown import (
+    configuration_differences,
+    fetch_configuration,
+    service_configuration,
+)
+from netra.core.errors import ConfigurationError
 from netra.core.runtime import Runtime
 
 KEYS = "key_material"
 
+log = structlog.get_logger("netra.auth")
 
-async def _start_keys(runtime: Runtime) -> None:
+
+def _start_keys(runtime: Runtime) -> tuple[KeyMaterial, TokenVerifier]:
     keys = load_keys(runtime.settings)
+    verifier = TokenVerifier(runtime.settings, keys, runtime.cache)
     runtime.extras[KEYS] = keys
-    runtime.extras[VERIFIER] = TokenVerifier(runtime.settings, keys, runtime.cache)
+    runtime.extras[VERIFIER] = verifier
+    return keys, verifier
+
+
+async def check_auth_service_agreement(runtime: Runtime, keys: KeyMaterial) -> None:
+    """I6: refuse to start when this service and the auth service disagree on tokens."""
+    url = runtime.settings.auth_service_url
+    if not url:
+        return
+    try:
+        remote = await fetch_configuration(url)
+    except Exception as exc:
+        raise ConfigurationError(
+            [
+                "NETRA_AUTH_SERVICE_URL: cannot read the auth service's configuration "
+                f"at {url}: {exc}"
+            ]
+        ) from exc
+    if keys.jwks_url is not None:
+        await keys.refresh_jwks(force=True)
+    problems = configuration_differences(service_configuration(runtime.settings, keys), remote)
+    if problems:
+        raise ConfigurationError(
+            [f"this service and the auth service at {url} disagree:", *problems]
+        )
+    log.info("auth service configuration agrees", auth_service=url)
+
+
+async def _start_verification(runtime: Runtime) -> None:
+    keys, _ = _start_keys(runtime)
+    await check_auth_service_agreement(runtime, keys)
+
+
+async def _start_auth_service(runtime: Runtime) -> None:
+    keys, verifier = _start_keys(runtime)
+    if not keys.can_sign:
+        raise ConfigurationError(
+            ["the auth service needs a signing key (NETRA_JWT_PRIVATE_KEY or NETRA_JWT_SECRET)"]
+        )
+    runtime.extras[AUTH] = AuthState(
+        runtime=runtime,
+        keys=keys,
+        passwords=Passwords.from_settings(runtime.settings),
+        throttle=LoginThrottle(runtime.cache, runtime.settings),
+        verifier=verifier,
+    )
 
 
 def verification_component() -> Component:
     """For the backend and workers: verify tokens (public key, JWKS or shared secret)."""
-    return Component("token-verification", start=_start_keys)
+    return Component("token-verification", start=_start_verification)
 
 
 def auth_service_component() -> Component:
     """For the auth service: accounts, login, tokens, OAuth, introspection, JWKS."""
     from netra.auth.router import router
 
-    return Component("auth", routers=[router], start=_start_keys)
+    return Component("auth", routers=[router], start=_start_auth_service)

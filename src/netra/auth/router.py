@@ -1,19 +1,185 @@
-"""Auth service HTTP routes (prefix ``/auth``)."""
+"""Auth service HTTP routes (prefix ``/auth``): accounts, tokens, introspection, keys."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
+from netra.auth.deps import CurrentUser, bearer_token
+from netra.auth.schemas import IntrospectIn, LoginIn, RefreshIn, RegisterIn
+from netra.auth.service import (
+    authenticate,
+    create_account,
+    find_user_by_email,
+    load_active_user,
+    normalize_email,
+    profile,
+)
+from netra.auth.sessions import revoke_family, rotate_refresh_token, start_session
+from netra.auth.state import AuthState, get_auth
+from netra.auth.wellknown import service_configuration
+from netra.core.audit import record_audit
 from netra.core.deps import RuntimeDep
+from netra.core.errors import Unauthenticated
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+INVALID_LOGIN = "invalid e-mail or password"
+REFRESH_COOKIE = "netra_refresh"
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def set_refresh_cookie(response: Response, auth: AuthState, refresh_token: str) -> None:
+    """The web UI's refresh token: HttpOnly (no script reads it), Secure outside development,
+    SameSite=Lax (no cross-site POST carries it), sent only to /auth."""
+    settings = auth.settings
+    response.set_cookie(
+        REFRESH_COOKIE,
+        refresh_token,
+        max_age=settings.refresh_token_ttl_s,
+        path="/auth",
+        httponly=True,
+        secure=not settings.is_dev or settings.public_url.startswith("https://"),
+        samesite="lax",
+    )
+
+
+@router.post("/register", status_code=201)
+async def register(body: RegisterIn, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    auth = get_auth(runtime)
+    async with runtime.db.unit_of_work() as session:
+        user, org = await create_account(
+            session,
+            email=body.email,
+            password=body.password,
+            name=body.name,
+            org_name=body.org_name,
+            passwords=auth.passwords,
+            ip=client_ip(request),
+        )
+        return {"user": profile(user, org)}
+
+
+@router.post("/login")
+async def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    auth = get_auth(runtime)
+    email, ip = normalize_email(body.email), client_ip(request)
+    await auth.throttle.check(email, ip)
+    async with runtime.db.unit_of_work() as session:
+        found = await authenticate(session, auth.passwords, email, body.password)
+        if found is None:
+            known = await find_user_by_email(session, email)
+            record_audit(
+                session,
+                "auth.login",
+                outcome="failure",
+                ip=ip,
+                org_id=known.org_id if known else None,
+                user_id=known.id if known else None,
+            )
+            pair = None
+        else:
+            user, org = found
+            record_audit(session, "auth.login", org_id=org.id, user_id=user.id, ip=ip)
+            pair = await start_session(session, auth.keys, auth.settings, user, org)
+    if pair is None:
+        await auth.throttle.failed(email, ip)
+        raise Unauthenticated(INVALID_LOGIN)
+    await auth.throttle.succeeded(email)
+    return pair.body()
+
+
+@router.post("/refresh")
+async def refresh(
+    request: Request, response: Response, runtime: RuntimeDep, body: RefreshIn | None = None
+) -> dict[str, Any]:
+    """Rotate a refresh token (from the body, or the web UI's HttpOnly cookie)."""
+    auth = get_auth(runtime)
+    from_cookie = body is None or not body.refresh_token
+    raw = request.cookies.get(REFRESH_COOKIE) if from_cookie else body.refresh_token  # type: ignore[union-attr]
+    if not raw:
+        raise Unauthenticated("missing refresh token")
+    async with runtime.db.unit_of_work() as session:
+        outcome = await rotate_refresh_token(
+            session, auth.keys, auth.settings, raw, ip=client_ip(request)
+        )
+    if outcome.reused and outcome.user_id and outcome.family_id:
+        # Committed above: the family stays revoked even though this request fails.
+        await auth.revoke_session(user_id=outcome.user_id, sid=outcome.family_id)
+        await auth.revoke_user(outcome.user_id)
+        raise Unauthenticated("refresh token already used: session revoked, sign in again")
+    if outcome.pair is None:
+        raise Unauthenticated("invalid or expired refresh token")
+    if from_cookie:
+        set_refresh_cookie(response, auth, outcome.pair.refresh_token)
+    return outcome.pair.body()
+
+
+@router.post("/logout", status_code=204)
+async def logout(request: Request, runtime: RuntimeDep) -> Response:
+    """Revoke the presented access token and its whole sign-in session."""
+    auth = get_auth(runtime)
+    claims = await auth.verifier.verify(bearer_token(request.headers.get("authorization")))
+    async with runtime.db.unit_of_work() as session:
+        if claims.sid is not None:
+            await revoke_family(session, claims.sid, "logout")
+        record_audit(
+            session, "auth.logout", org_id=claims.org, user_id=claims.sub, ip=client_ip(request)
+        )
+    if claims.sid is not None:
+        await auth.revoke_session(user_id=claims.sub, sid=claims.sid)
+    await auth.revoke_access_token(user_id=claims.sub, jti=claims.jti, exp=claims.exp)
+    response = Response(status_code=204)
+    response.delete_cookie(REFRESH_COOKIE, path="/auth")
+    return response
+
+
+@router.get("/me")
+async def me(user: CurrentUser, runtime: RuntimeDep) -> dict[str, Any]:
+    async with runtime.db.unit_of_work() as session:
+        found = await load_active_user(session, user.user_id, user.org_id)
+        if found is None:
+            raise Unauthenticated("account not found or disabled")
+        return profile(*found)
+
+
+@router.post("/introspect")
+async def introspect(body: IntrospectIn, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    """For other services, with the service credential as bearer: is this token active?"""
+    auth = get_auth(runtime)
+    presented = bearer_token(request.headers.get("authorization"))
+    expected = auth.settings.service_token
+    if expected is None or not hmac.compare_digest(
+        presented.encode(), expected.get_secret_value().encode()
+    ):
+        raise Unauthenticated("invalid service credential")
+    try:
+        claims = await auth.verifier.verify(body.token)
+    except Unauthenticated:
+        return {"active": False}
+    return {
+        "active": True,
+        "sub": claims.sub,
+        "org_id": claims.org,
+        "tier": claims.tier,
+        "role": claims.role,
+        "permissions": list(claims.perms),
+        "exp": claims.exp,
+    }
 
 
 @router.get("/.well-known/jwks.json")
 async def jwks(runtime: RuntimeDep) -> dict[str, Any]:
-    from netra.auth.component import KEYS
+    return get_auth(runtime).keys.public_jwks()
 
-    jwks: dict[str, Any] = runtime.extras[KEYS].public_jwks()
-    return jwks
+
+@router.get("/.well-known/netra-configuration")
+async def configuration(runtime: RuntimeDep) -> dict[str, Any]:
+    """What other services compare with their own settings at start-up (issuer, keys...)."""
+    auth = get_auth(runtime)
+    return service_configuration(auth.settings, auth.keys)

@@ -46,6 +46,7 @@ class AccessClaims:
     jti: str
     iat: int
     exp: int
+    sid: str | None = None  # the refresh-token family (sign-in session) it was issued in
 
     def context(self, **extra: object) -> UserContext:
         return UserContext(
@@ -70,6 +71,7 @@ def issue_access_token(
     role: str,
     now: int | None = None,
     ttl_s: int | None = None,
+    session_id: str | None = None,
 ) -> tuple[str, AccessClaims]:
     if keys.signing_key is None:
         raise RuntimeError("this process has no signing key")
@@ -83,6 +85,7 @@ def issue_access_token(
         jti=uuid.uuid4().hex,
         iat=issued,
         exp=issued + (settings.access_token_ttl_s if ttl_s is None else ttl_s),
+        sid=session_id,
     )
     payload = {
         "iss": settings.jwt_issuer,
@@ -97,6 +100,8 @@ def issue_access_token(
         "nbf": claims.iat,
         "exp": claims.exp,
     }
+    if claims.sid is not None:
+        payload["sid"] = claims.sid
     header = {"alg": keys.algorithm, "typ": "JWT"}
     if keys.algorithm != "HS256":
         header["kid"] = key_id(keys.signing_key)
@@ -149,6 +154,7 @@ def decode_access_token(
             jti=str(c["jti"]),
             iat=int(c["iat"]),
             exp=int(c["exp"]),
+            sid=str(c["sid"]) if c.get("sid") is not None else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise Unauthenticated("invalid token: bad claims") from exc

@@ -31,6 +31,8 @@ class TokenVerifier:
             # The auth service may have rotated its key: refetch once, then decide.
             await self.keys.refresh_jwks(force=True)
             claims = decode_access_token(self.keys, self.settings, token)
-        if await is_revoked(self.cache, claims.jti, user_id=claims.sub, iat=claims.iat):
+        if await is_revoked(
+            self.cache, claims.jti, user_id=claims.sub, iat=claims.iat, sid=claims.sid
+        ):
             raise Unauthenticated("token revoked")
         return claims

@@ -1,0 +1,82 @@
+"""Tables of the auth domain: organisations, users, refresh-token families, OAuth identities."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from netra.core.db import Base, CreatedMixin, IdMixin, UtcDateTime
+
+ROLES = ("owner", "admin", "member")
+
+
+class Organisation(IdMixin, CreatedMixin, Base):
+    __tablename__ = "organisations"
+
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    tier: Mapped[str] = mapped_column(String(16), nullable=False, default="free")
+
+
+class User(IdMixin, CreatedMixin, Base):
+    __tablename__ = "users"
+
+    org_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    # Stored lower-cased: one account per address whatever its spelling.
+    email: Mapped[str] = mapped_column(String(320), nullable=False, unique=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)  # OAuth-only
+    role: Mapped[str] = mapped_column(String(16), nullable=False, default="member")
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    email_verified: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class RefreshFamily(IdMixin, CreatedMixin, Base):
+    """One sign-in session: every refresh token rotated from the same login."""
+
+    __tablename__ = "refresh_families"
+
+    user_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    org_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class RefreshToken(IdMixin, CreatedMixin, Base):
+    """A refresh token, stored only as its SHA-256; ``used_at`` set when rotated."""
+
+    __tablename__ = "refresh_tokens"
+
+    family_id: Mapped[str] = mapped_column(
+        String(32),
+        ForeignKey("refresh_families.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class OAuthIdentity(IdMixin, CreatedMixin, Base):
+    """A user's account at an OpenID Connect provider (``sub`` is stable, e-mail is not)."""
+
+    __tablename__ = "oauth_identities"
+    __table_args__ = (
+        UniqueConstraint("provider", "subject", name="uq_oauth_identities_provider_subject"),
+        Index("ix_oauth_identities_user", "user_id"),
+    )
+
+    user_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    provider: Mapped[str] = mapped_column(String(64), nullable=False)
+    subject: Mapped[str] = mapped_column(String(255), nullable=False)
+    email: Mapped[str] = mapped_column(String(320), nullable=False)

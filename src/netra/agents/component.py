@@ -1,0 +1,43 @@
+"""The agents component: puts the agent pipeline in ``runtime.extras[PIPELINE]`` at start-up.
+
+Listed before the worker component so the worker finds it. The LLM writer is built from the
+settings (``NETRA_LLM_BASE_URL``, ``_API_KEY``, ``_MODEL``, ``_TIMEOUT_S``); without a base URL
+the offline writer answers alone.
+"""
+
+from __future__ import annotations
+
+from netra.agents.contract import PIPELINE
+from netra.agents.llm.offline import OfflineWriter
+from netra.agents.llm.openai_compat import OpenAICompatWriter
+from netra.agents.llm.resilient import ResilientWriter
+from netra.agents.pipeline import AgentPipeline
+from netra.apps.component import Component
+from netra.core.resilience import CircuitBreaker
+from netra.core.runtime import Runtime
+from netra.core.settings import Settings
+
+
+def build_writer(settings: Settings) -> ResilientWriter:
+    primary = None
+    if settings.llm_base_url:
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        primary = OpenAICompatWriter(
+            base_url=settings.llm_base_url,
+            api_key=key,
+            model=settings.llm_model,
+            timeout_s=settings.llm_timeout_s,
+        )
+    breaker = CircuitBreaker("llm", failure_threshold=5, reset_timeout_s=30.0)
+    return ResilientWriter(primary, OfflineWriter(), breaker)
+
+
+def build_pipeline(settings: Settings) -> AgentPipeline:
+    return AgentPipeline(settings, build_writer(settings))
+
+
+def component() -> Component:
+    async def start(runtime: Runtime) -> None:
+        runtime.extras[PIPELINE] = build_pipeline(runtime.settings)
+
+    return Component("agents", start=start)

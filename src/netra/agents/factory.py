@@ -1,0 +1,93 @@
+"""The agent factory: what each tier's runs may use.
+
+One :class:`TierProfile` per tier, read from the settings each time (no cache, no singleton),
+so the realtime layer (run limits at ``user_message`` time) and the pipeline agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netra.agents.engine import DETECTOR_TOOLS
+from netra.core.errors import LimitReached
+from netra.core.settings import TIERS, Settings
+
+AGENTS: tuple[str, ...] = ("supervisor", "triage", "data", "optimizer", "actions", "reporting")
+
+DATA_TOOLS: tuple[str, ...] = ("spend_breakdown", "top_spenders", "usage_trend")
+OPTIMIZER_TOOLS: tuple[str, ...] = (*DETECTOR_TOOLS.values(), "rank_findings")
+ALL_TOOLS: tuple[str, ...] = (
+    "usage_coverage",  # triage
+    *DATA_TOOLS,
+    *OPTIMIZER_TOOLS,
+    "plan_actions",  # actions
+    "save_report",  # reporting
+)
+
+# What differs between tiers besides the numeric limits. The free tier gets the whole pipeline
+# (its first answer is the product's first impression) but no trend tool and a shorter plan.
+_TOOLS_BY_TIER: dict[str, tuple[str, ...]] = {
+    "free": tuple(t for t in ALL_TOOLS if t != "usage_trend"),
+    "early": ALL_TOOLS,
+    "mid": ALL_TOOLS,
+    "enterprise": ALL_TOOLS,
+}
+_PLAN_STEPS_BY_TIER: dict[str, int] = {"free": 3, "early": 5, "mid": 8, "enterprise": 10}
+_TOP_N_BY_TIER: dict[str, int] = {"free": 5, "early": 5, "mid": 10, "enterprise": 10}
+
+
+@dataclass(frozen=True, slots=True)
+class TierProfile:
+    tier: str
+    agents: tuple[str, ...]
+    tools: tuple[str, ...]
+    max_runs_per_user: int
+    max_runs_per_org: int
+    run_timeout_s: float
+    max_records: int
+    max_plan_steps: int
+    top_n: int  # rows in top-spender lists
+
+    def allows_agent(self, name: str) -> bool:
+        return name in self.agents
+
+    def allows_tool(self, name: str) -> bool:
+        return name in self.tools
+
+
+def profile_for(tier: str, settings: Settings) -> TierProfile:
+    """The profile of ``tier``; an unknown tier gets the free tier's (fail closed)."""
+    key = tier if tier in TIERS else "free"
+    tier_timeout = float(getattr(settings, f"run_timeout_{key}_s"))
+    return TierProfile(
+        tier=key,
+        agents=AGENTS,
+        tools=_TOOLS_BY_TIER[key],
+        max_runs_per_user=settings.run_limit(key),
+        max_runs_per_org=settings.org_run_limit(key),
+        # The global run timeout caps every tier (the worker enforces it too).
+        run_timeout_s=min(tier_timeout, settings.run_timeout_s),
+        max_records=int(getattr(settings, f"max_records_{key}")),
+        max_plan_steps=_PLAN_STEPS_BY_TIER[key],
+        top_n=_TOP_N_BY_TIER[key],
+    )
+
+
+def all_profiles(settings: Settings) -> dict[str, TierProfile]:
+    return {tier: profile_for(tier, settings) for tier in TIERS}
+
+
+def ensure_can_start(profile: TierProfile, *, user_active: int, org_active: int) -> None:
+    """Refuse a new run past the tier's concurrency (``run_limit``, PROTOCOL.md's error code)."""
+    if user_active >= profile.max_runs_per_user:
+        raise LimitReached(
+            f"the {profile.tier} tier allows {profile.max_runs_per_user} concurrent run(s) per "
+            "user; wait for one to finish",
+            details={"scope": "user", "limit": profile.max_runs_per_user},
+        )
+    if org_active >= profile.max_runs_per_org:
+        raise LimitReached(
+            f"the {profile.tier} tier allows {profile.max_runs_per_org} concurrent runs per "
+            "organisation; wait for one to finish",
+            details={"scope": "org", "limit": profile.max_runs_per_org},
+        )

@@ -1,0 +1,1 @@
+"""Wording of the answers: the provider interface and its implementations."""

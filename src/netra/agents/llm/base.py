@@ -1,0 +1,44 @@
+"""The LLM provider interface: turn a brief (numbers from the engine) into the answer's words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class AnswerBrief:
+    """Everything an answer may say. The numbers are the engine's, never recomputed."""
+
+    question: str
+    intent: str
+    sufficiency: str  # sufficient | partial | insufficient
+    sufficiency_reason: str
+    coverage: dict[str, Any] = field(default_factory=dict)
+    focus: dict[str, str] = field(default_factory=dict)
+    finding_kinds: tuple[str, ...] = ()
+    report: dict[str, Any] | None = None
+    top_spenders: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by -> rows
+    breakdowns: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by -> rows
+    trend: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)  # ranked, top first
+    plan: list[dict[str, Any]] = field(default_factory=list)  # ActionStep.as_dict()
+    report_id: str | None = None  # the stored report
+    tier: str = "free"
+    max_records: int = 0
+
+
+class AnswerWriter(Protocol):
+    name: str
+
+    async def write(self, brief: AnswerBrief) -> str:
+        """The answer's text for ``brief``; raises on failure (the caller degrades)."""
+        ...
+
+
+class LLMError(Exception):
+    """The LLM provider failed. ``transient`` says whether a retry may help."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient

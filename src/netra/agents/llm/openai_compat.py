@@ -1,0 +1,88 @@
+"""An OpenAI-compatible chat-completions client that words the answer (httpx, no SDK).
+
+It gets the offline writer's draft plus the figures it may use, and is told to reword, not to
+compute. Errors are classified for the retry and the breaker: timeouts, connection failures,
+429 and 5xx are transient; other statuses and malformed answers are permanent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from netra.agents.llm.base import AnswerBrief, LLMError
+from netra.agents.llm.offline import compose
+from netra.core.resilience import TRANSIENT_HTTP_STATUSES
+
+SYSTEM_PROMPT = (
+    "You are Netra, an assistant that explains an organisation's AI (LLM API) spend. "
+    "Rewrite the DRAFT answer for the user's QUESTION so it reads naturally and stays specific. "
+    "Rules: use only the dollar figures that appear in the DRAFT, written exactly as there "
+    "(like $1,234.56); never compute, round or invent a number; keep every finding's feature "
+    "and model names, the action plan's order, risks and verification steps; answer in "
+    "Markdown; no preamble."
+)
+
+
+class OpenAICompatWriter:
+    """``POST {base_url}/chat/completions`` with a bearer key."""
+
+    name = "openai_compat"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str | None,
+        model: str,
+        timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self._api_key = api_key
+        self._timeout = httpx.Timeout(timeout_s)
+        self._transport = transport
+
+    def messages(self, brief: AnswerBrief, draft: str) -> list[dict[str, str]]:
+        facts = {"intent": brief.intent, "focus": brief.focus, "data": brief.sufficiency}
+        return [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {
+                "role": "user",
+                "content": f"QUESTION:\n{brief.question}\n\nCONTEXT:\n{json.dumps(facts)}\n\n"
+                f"DRAFT:\n{draft}",
+            },
+        ]
+
+    async def write(self, brief: AnswerBrief) -> str:
+        draft = compose(brief)
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": self.messages(brief, draft),
+            "temperature": 0.2,
+        }
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as http:
+                response = await http.post(
+                    f"{self.base_url}/chat/completions", json=body, headers=headers
+                )
+        except httpx.TimeoutException as exc:
+            raise LLMError(f"LLM request timed out: {exc!r}", transient=True) from exc
+        except httpx.TransportError as exc:
+            raise LLMError(f"LLM unreachable: {exc!r}", transient=True) from exc
+        if response.status_code != 200:
+            raise LLMError(
+                f"LLM answered HTTP {response.status_code}",
+                transient=response.status_code in TRANSIENT_HTTP_STATUSES,
+            )
+        try:
+            text = response.json()["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise LLMError("LLM answer is not a chat completion", transient=False) from exc
+        if not isinstance(text, str) or not text.strip():
+            raise LLMError("LLM answer is empty", transient=False)
+        return text.strip()

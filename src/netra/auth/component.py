@@ -7,6 +7,7 @@ import structlog
 from netra.apps.component import Component
 from netra.auth.deps import VERIFIER
 from netra.auth.keys import KeyMaterial, load_keys
+from netra.auth.oidc import issuer_problem
 from netra.auth.passwords import Passwords
 from netra.auth.state import AUTH, AuthState
 from netra.auth.throttle import LoginThrottle
@@ -67,6 +68,13 @@ async def _start_auth_service(runtime: Runtime) -> None:
         raise ConfigurationError(
             ["the auth service needs a signing key (NETRA_JWT_PRIVATE_KEY or NETRA_JWT_SECRET)"]
         )
+    settings = runtime.settings
+    if settings.oauth_enabled:
+        problems = [p for p in [issuer_problem(settings)] if p]
+        if not settings.oauth_client_id:
+            problems.append("NETRA_OAUTH_CLIENT_ID is missing (OAuth is enabled)")
+        if problems:
+            raise ConfigurationError(problems)
     runtime.extras[AUTH] = AuthState(
         runtime=runtime,
         keys=keys,
@@ -83,6 +91,7 @@ def verification_component() -> Component:
 
 def auth_service_component() -> Component:
     """For the auth service: accounts, login, tokens, OAuth, introspection, JWKS."""
+    from netra.auth.oauth_routes import router as oauth_router
     from netra.auth.router import router
 
-    return Component("auth", routers=[router], start=_start_auth_service)
+    return Component("auth", routers=[router, oauth_router], start=_start_auth_service)

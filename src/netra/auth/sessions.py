@@ -110,12 +110,17 @@ async def revoke_family(session: AsyncSession, family_id: str, reason: str) -> b
     return bool(getattr(result, "rowcount", 0))
 
 
-async def revoke_user_families(session: AsyncSession, user_id: str, reason: str) -> None:
-    await session.execute(
-        update(RefreshFamily)
-        .where(RefreshFamily.user_id == user_id, RefreshFamily.revoked_at.is_(None))
-        .values(revoked_at=utcnow(), revoked_reason=reason)
-    )
+async def revoke_user_families(session: AsyncSession, user_id: str, reason: str) -> list[str]:
+    """Revoke every live sign-in session of the user; their ids (to deny their access tokens)."""
+    live = RefreshFamily.user_id == user_id, RefreshFamily.revoked_at.is_(None)
+    ids = list((await session.execute(select(RefreshFamily.id).where(*live))).scalars())
+    if ids:
+        await session.execute(
+            update(RefreshFamily)
+            .where(RefreshFamily.id.in_(ids))
+            .values(revoked_at=utcnow(), revoked_reason=reason)
+        )
+    return ids
 
 
 async def rotate_refresh_token(

@@ -16,8 +16,8 @@ def usd(amount: float) -> str:
 
 
 def pct(value: float) -> str:
-    """A percentage the engine computed, printed with one decimal."""
-    return f"{float(value):.1f}%"
+    """A percentage the engine computed, printed as computed (at most two decimals)."""
+    return f"{round(float(value), 2):g}%"
 
 
 def dollar_figures(text: str) -> list[str]:

@@ -3,5 +3,6 @@
 from netra.auth import models as auth_models  # noqa: F401
 from netra.core.audit import AuditEvent
 from netra.core.db import Base
+from netra.usage import models as usage_models  # noqa: F401
 
 __all__ = ["AuditEvent", "Base"]

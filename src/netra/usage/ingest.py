@@ -1,0 +1,241 @@
+"""Usage ingest: parsed rows in, batches stored, one honest count out.
+
+Two modes (API.md leaves the choice to us; documented in ``docs`` of the endpoints):
+
+- **per-row** (default): good rows are stored, bad rows are reported with their line, field and
+  reason. An upload commits batch by batch (``batch_size`` rows each), so a failure half-way
+  through a huge file keeps what was already committed; re-sending the file is safe because
+  ``request_id`` deduplicates.
+- **atomic** (``?atomic=true``): the whole call is one transaction, stored only if no row was
+  rejected; otherwise nothing is stored and the rejected rows are reported (422).
+
+Rejected rows are listed up to ``max_listed``; ``rejected_count`` always gives the total, so
+nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from netra.core.db import Database
+from netra.core.observability import Metrics
+from netra.usage.records import RowError, UsageRecord
+from netra.usage.repository import UsageRepository
+from netra.usage.stream import LineReader
+
+MAX_BIGINT = 2**63 - 1
+_TEXT_FIELDS = ("provider", "model", "feature", "user", "prompt_hash", "request_id", "retry_of")
+_INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens")
+_FLOAT_FIELDS = ("latency_ms", "cost_usd")
+
+
+def storable(record: UsageRecord, line: int) -> RowError | None:
+    """What the database would refuse in a parsed record (so bad input never becomes a 500):
+    NUL characters and invalid UTF-8 in text, integers beyond 64 bits, non-finite numbers."""
+    for name in _TEXT_FIELDS:
+        value = getattr(record, name)
+        if value is None or (value.isascii() and "\x00" not in value):
+            continue
+        if "\x00" in value:
+            return RowError(line, name, "contains a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return RowError(line, name, "is not valid UTF-8")
+    for name in _INT_FIELDS:
+        if getattr(record, name) > MAX_BIGINT:
+            return RowError(line, name, f"must be at most {MAX_BIGINT}")
+    for name in _FLOAT_FIELDS:
+        value = getattr(record, name)
+        if value is not None and not math.isfinite(value):
+            return RowError(line, name, "must be a finite number")
+    return None
+
+
+@dataclass
+class IngestResult:
+    max_listed: int = 1000
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[RowError] = field(default_factory=list)
+    rejected_count: int = 0
+
+    def reject(self, error: RowError) -> None:
+        self.rejected_count += 1
+        if len(self.rejected) < self.max_listed:
+            self.rejected.append(error)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [e.as_dict() for e in self.rejected],
+            "rejected_count": self.rejected_count,
+            "rejected_truncated": self.rejected_count > len(self.rejected),
+        }
+
+
+class RejectedRows(Exception):
+    """Raised inside an atomic ingest to roll the whole transaction back."""
+
+
+class BatchWriter:
+    """Stores batches for one org. Per-row mode: one unit of work per batch. Atomic mode: one
+    unit of work for the whole call (opened on entry, committed on a clean exit).
+
+    At most one batch is in flight while the caller prepares the next one, so parsing and the
+    database work overlap without unbounded buffering.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        org_id: str,
+        result: IngestResult,
+        *,
+        metrics: Metrics | None = None,
+        atomic: bool = False,
+    ) -> None:
+        self.db = db
+        self.org_id = org_id
+        self.result = result
+        self.metrics = metrics
+        self.atomic = atomic
+        self._stack = AsyncExitStack()
+        self._session: AsyncSession | None = None
+        self._pending: asyncio.Task[None] | None = None
+        self._stored_any = False
+
+    async def __aenter__(self) -> BatchWriter:
+        if self.atomic:
+            self._session = await self._stack.enter_async_context(self.db.unit_of_work())
+        return self
+
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc is None:
+                await self.drain()
+                if self.atomic and self.result.rejected_count:
+                    raise RejectedRows()
+                if self.atomic and self._session is not None and self._stored_any:
+                    await UsageRepository(self._session, self.org_id).bump_version()
+            elif self._pending is not None:
+                self._pending.cancel()
+                with anyio.CancelScope(shield=True):
+                    await asyncio.gather(self._pending, return_exceptions=True)
+        except BaseException as error:
+            await self._stack.__aexit__(type(error), error, error.__traceback__)
+            raise
+        await self._stack.__aexit__(exc_type, exc, tb)  # type: ignore[arg-type]
+        if self.atomic and exc is None:
+            self._count("accepted", self.result.accepted)
+            self._count("duplicate", self.result.duplicates)
+
+    async def submit(self, batch: list[UsageRecord]) -> None:
+        """Start storing ``batch`` after the previous one finished (its errors surface here)."""
+        await self.drain()
+        self._pending = asyncio.ensure_future(self._store(batch))
+
+    async def drain(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            await pending
+
+    async def _store(self, batch: list[UsageRecord]) -> None:
+        if self._session is not None:
+            inserted = await UsageRepository(self._session, self.org_id).insert(batch)
+        else:
+
+            async def work(session: AsyncSession) -> int:
+                repo = UsageRepository(session, self.org_id)
+                count = await repo.insert(batch)
+                if count:
+                    await repo.bump_version()
+                return count
+
+            inserted = await self.db.run(work)
+            self._count("accepted", inserted)
+            self._count("duplicate", len(batch) - inserted)
+        self._stored_any = self._stored_any or inserted > 0
+        self.result.accepted += inserted
+        self.result.duplicates += len(batch) - inserted
+
+    def _count(self, label: str, n: int) -> None:
+        if self.metrics is not None and n:
+            self.metrics.usage_records.labels(label).inc(n)
+
+    def count_rejected(self) -> None:
+        self._count("rejected", self.result.rejected_count)
+
+
+def split_rows(
+    items: Iterable[UsageRecord | RowError],
+    result: IngestResult,
+    batch_size: int,
+    current_line: Callable[[], int] | None = None,
+) -> Iterator[list[UsageRecord]]:
+    """Batches of storable records; every rejected row goes to ``result``.
+
+    ``current_line`` tells the input line of the record just parsed (the parsers are lazy, so
+    it is the last line they read); without it the record's position (1-based) is its line.
+    """
+    batch: list[UsageRecord] = []
+    for n, item in enumerate(items, start=1):
+        if isinstance(item, RowError):
+            result.reject(item)
+            continue
+        problem = storable(item, current_line() if current_line else n)
+        if problem is not None:
+            result.reject(problem)
+            continue
+        batch.append(item)
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def ingest_records(
+    items: Iterable[UsageRecord | RowError], writer: BatchWriter, batch_size: int
+) -> None:
+    """Store already-parsed rows (the JSON API: at most a few thousand, in memory)."""
+    for batch in split_rows(items, writer.result, batch_size):
+        await writer.submit(batch)
+
+
+async def ingest_in_thread(
+    produce: Callable[[LineReader], Iterable[UsageRecord | RowError]],
+    next_chunk: Callable[[], Any],
+    writer: BatchWriter,
+    batch_size: int,
+) -> None:
+    """Parse a stream in a worker thread, store its batches from the event loop.
+
+    ``next_chunk`` is an async callable returning the next bytes of the file (``None`` at the
+    end); ``produce`` turns the file's lines into parsed rows. Parsing is CPU work, so it
+    leaves the event loop free; the thread hands each batch over and waits only while the
+    previous batch is still being stored.
+    """
+
+    def blocking_chunk() -> bytes | None:
+        chunk: bytes | None = anyio.from_thread.run(next_chunk)
+        return chunk
+
+    def work() -> None:
+        lines = LineReader(blocking_chunk)
+        rows = produce(lines)
+        for batch in split_rows(rows, writer.result, batch_size, lambda: lines.line):
+            anyio.from_thread.run(writer.submit, batch)
+
+    await anyio.to_thread.run_sync(work)

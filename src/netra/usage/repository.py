@@ -1,0 +1,257 @@
+"""Tenant-scoped storage of usage records, data versions and analysis reports.
+
+Bulk inserts take the fastest path of each engine: on PostgreSQL the batch is ``COPY``-ed into
+a session temp table, then moved with ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (the
+unique index on ``(org_id, request_id)`` drops duplicates, within the batch too); on SQLite a
+multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``. Both return how many rows were
+new, so duplicates are counted, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from netra.core.db import utcnow
+from netra.core.repository import OrgRepository
+from netra.usage.models import StoredAnalysis, UsageRow, UsageVersion
+from netra.usage.records import UsageRecord
+
+# Stored column order; ``end_user`` holds the record's ``user``.
+COLUMNS: tuple[str, ...] = (
+    "org_id",
+    "timestamp",
+    "provider",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "latency_ms",
+    "status",
+    "cost_usd",
+    "feature",
+    "end_user",
+    "prompt_hash",
+    "request_id",
+    "retry_of",
+    "batch",
+)
+
+_TEMP_TABLE = "usage_ingest"
+_CREATE_TEMP = f"""
+CREATE TEMP TABLE IF NOT EXISTS {_TEMP_TABLE} (
+    org_id varchar(32) NOT NULL, "timestamp" timestamptz NOT NULL, provider text NOT NULL,
+    model text NOT NULL, input_tokens bigint NOT NULL, output_tokens bigint NOT NULL,
+    cached_input_tokens bigint NOT NULL, cache_write_tokens bigint NOT NULL,
+    latency_ms double precision, status varchar(16) NOT NULL, cost_usd double precision,
+    feature text, end_user text, prompt_hash text, request_id text, retry_of text,
+    batch boolean NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+_COLUMN_LIST = ", ".join(f'"{c}"' for c in COLUMNS)
+_MOVE = (
+    f"INSERT INTO usage_records ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_TEMP_TABLE} "
+    "ON CONFLICT (org_id, request_id) WHERE request_id IS NOT NULL DO NOTHING"
+)
+
+
+def record_row(org_id: str, r: UsageRecord) -> tuple[Any, ...]:
+    """The stored tuple of one record, in :data:`COLUMNS` order."""
+    return (
+        org_id,
+        r.timestamp,
+        r.provider,
+        r.model,
+        r.input_tokens,
+        r.output_tokens,
+        r.cached_input_tokens,
+        r.cache_write_tokens,
+        None if r.latency_ms is None else float(r.latency_ms),
+        r.status,
+        None if r.cost_usd is None else float(r.cost_usd),
+        r.feature,
+        r.user,
+        r.prompt_hash,
+        r.request_id,
+        r.retry_of,
+        bool(r.batch),
+    )
+
+
+_RECORD_COLUMNS = (
+    UsageRow.timestamp,
+    UsageRow.provider,
+    UsageRow.model,
+    UsageRow.input_tokens,
+    UsageRow.output_tokens,
+    UsageRow.cached_input_tokens,
+    UsageRow.cache_write_tokens,
+    UsageRow.latency_ms,
+    UsageRow.status,
+    UsageRow.cost_usd,
+    UsageRow.feature,
+    UsageRow.end_user,
+    UsageRow.prompt_hash,
+    UsageRow.request_id,
+    UsageRow.retry_of,
+    UsageRow.batch,
+)
+
+
+class UsageRepository(OrgRepository[UsageRow]):
+    model = UsageRow
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.bind.dialect.name if self.session.bind else "sqlite"
+
+    async def insert(self, records: Sequence[UsageRecord]) -> int:
+        """Store ``records`` for this org; returns how many were new (the rest duplicates)."""
+        if not records:
+            return 0
+        rows = [record_row(self.org_id, r) for r in records]
+        if self._dialect == "postgresql":
+            return await self._insert_postgres(rows)
+        return await self._insert_generic(rows)
+
+    async def _insert_postgres(self, rows: list[tuple[Any, ...]]) -> int:
+        # Running a statement through SQLAlchemy first opens the session's transaction on the
+        # driver connection, so the COPY below belongs to the unit of work.
+        await self.session.execute(text(_CREATE_TEMP))
+        conn = await self.session.connection()
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.copy_records_to_table(_TEMP_TABLE, records=rows, columns=list(COLUMNS))
+        status: str = await driver.execute(_MOVE)
+        await driver.execute(f"TRUNCATE {_TEMP_TABLE}")
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def _insert_generic(self, rows: list[tuple[Any, ...]]) -> int:
+        stmt = (
+            sqlite_insert(UsageRow)
+            .on_conflict_do_nothing(
+                index_elements=["org_id", "request_id"],
+                index_where=text("request_id IS NOT NULL"),
+            )
+            .returning(UsageRow.id)
+        )
+        inserted = 0
+        # SQLite limits bound parameters per statement: chunks of 500 rows x 17 columns.
+        for i in range(0, len(rows), 500):
+            params = [dict(zip(COLUMNS, row, strict=True)) for row in rows[i : i + 500]]
+            result = await self.session.execute(stmt, params)
+            inserted += len(result.all())
+        return inserted
+
+    async def bump_version(self) -> None:
+        """Mark the org's data as changed (same transaction as the insert it follows)."""
+        insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
+        stmt = insert(UsageVersion).values(org_id=self.org_id, version=1, updated_at=utcnow())
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["org_id"],
+            set_={"version": UsageVersion.version + 1, "updated_at": stmt.excluded.updated_at},
+        )
+        await self.session.execute(stmt)
+
+    async def version(self) -> int:
+        result = await self.session.execute(
+            select(UsageVersion.version).where(UsageVersion.org_id == self.org_id)
+        )
+        return int(result.scalar_one_or_none() or 0)
+
+    async def count(self) -> int:
+        result = await self.session.execute(self.select(func.count()).select_from(UsageRow))
+        return int(result.scalar_one())
+
+    async def load(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[UsageRecord]:
+        """Records with ``start <= timestamp < end``, oldest first; with ``limit``, the most
+        recent ``limit`` of them."""
+        stmt = self.select(*_RECORD_COLUMNS)
+        if start is not None:
+            stmt = stmt.where(UsageRow.timestamp >= start)
+        if end is not None:
+            stmt = stmt.where(UsageRow.timestamp < end)
+        if limit is not None:
+            stmt = stmt.order_by(UsageRow.timestamp.desc(), UsageRow.id.desc()).limit(limit)
+        else:
+            stmt = stmt.order_by(UsageRow.timestamp, UsageRow.id)
+        result = await self.session.execute(stmt)
+        records = [_to_record(tuple(row)) for row in result.all()]
+        if limit is not None:
+            records.reverse()
+        return records
+
+    async def columns(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> dict[str, list[Any]]:
+        """The org's records in ``[start, end)`` column by column, named as the record fields
+        (the analysis frame is built from columns without a Python object per record)."""
+        stmt = self.select(*_RECORD_COLUMNS)
+        if start is not None:
+            stmt = stmt.where(UsageRow.timestamp >= start)
+        if end is not None:
+            stmt = stmt.where(UsageRow.timestamp < end)
+        rows = (await self.session.execute(stmt.order_by(UsageRow.timestamp))).all()
+        names = [c.key if c.key != "end_user" else "user" for c in _RECORD_COLUMNS]
+        if not rows:
+            return {name: [] for name in names}
+        transposed = zip(*rows, strict=True)
+        return {name: list(values) for name, values in zip(names, transposed, strict=True)}
+
+
+def _to_record(row: tuple[Any, ...]) -> UsageRecord:
+    return UsageRecord(
+        timestamp=row[0],
+        provider=row[1],
+        model=row[2],
+        input_tokens=int(row[3]),
+        output_tokens=int(row[4]),
+        cached_input_tokens=int(row[5]),
+        cache_write_tokens=int(row[6]),
+        latency_ms=row[7],
+        status=row[8],
+        cost_usd=row[9],
+        feature=row[10],
+        user=row[11],
+        prompt_hash=row[12],
+        request_id=row[13],
+        retry_of=row[14],
+        batch=bool(row[15]),
+    )
+
+
+class AnalysisRepository(OrgRepository[StoredAnalysis]):
+    model = StoredAnalysis
+
+    async def save(self, report: dict[str, Any]) -> StoredAnalysis:
+        period = report.get("period") or {}
+        stored = StoredAnalysis(
+            report=report,
+            period_start=_as_datetime(period.get("start")),
+            period_end=_as_datetime(period.get("end")),
+        )
+        self.add(stored)
+        await self.session.flush()
+        return stored
+
+
+def _as_datetime(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None

@@ -1,0 +1,243 @@
+"""HTTP endpoints of the usage domain (API.md "Backend"): ingest, summary, analyses.
+
+Ingest modes (documented here and in the OpenAPI descriptions):
+- default, per row: good rows stored, bad rows listed with line, field and reason. An upload
+  commits every ``BATCH_SIZE`` rows, so an interrupted upload keeps its committed batches.
+- ``?atomic=true``: the whole call is one transaction, stored only when no row is rejected;
+  otherwise 422 with the rejected rows and nothing stored.
+At most ``MAX_LISTED`` rejected rows are listed; ``rejected_count`` is always the total.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from netra.auth.deps import require
+from netra.core.context import UserContext
+from netra.core.deps import RuntimeDep
+from netra.core.errors import BadInput, NotFound, TooLarge, ValidationFailed
+from netra.core.http_errors import error_body
+from netra.usage import service
+from netra.usage.ingest import (
+    BatchWriter,
+    IngestResult,
+    RejectedRows,
+    ingest_in_thread,
+    ingest_records,
+)
+from netra.usage.parse import iter_csv, iter_jsonl, parse_record, parse_timestamp, sniff_format
+from netra.usage.records import RowError, UsageRecord
+from netra.usage.stream import FileChunks, LineReader, multipart_boundary
+
+BATCH_SIZE = 5000
+MAX_LISTED = 1000
+BYTES_PER_RECORD = 2048  # JSON body cap: usage_max_records_per_call records of this size
+
+_RAW_TYPES = {
+    "text/csv": "csv",
+    "application/csv": "csv",
+    "application/x-ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/x-jsonlines": "jsonl",
+}
+
+router = APIRouter(prefix="/api/v1", tags=["usage"])
+
+
+def _outcome(result: IngestResult, writer: BatchWriter, rejected: bool) -> JSONResponse:
+    writer.count_rejected()
+    if rejected:
+        return JSONResponse(
+            error_body(
+                "validation_error",
+                f"{result.rejected_count} row(s) rejected: nothing stored (atomic ingest)",
+                {**result.as_dict(), "accepted": 0, "duplicates": 0},
+            ),
+            status_code=422,
+        )
+    return JSONResponse(result.as_dict())
+
+
+async def _read_json_body(request: Request, limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"request body larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge(f"request body larger than {limit} bytes")
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise BadInput(f"request body is not valid JSON: {exc}") from None
+
+
+@router.post(
+    "/usage",
+    summary="Ingest usage records (JSON, at most usage_max_records_per_call per call)",
+    description=__doc__,
+)
+async def post_usage(
+    request: Request,
+    runtime: RuntimeDep,
+    user: UserContext = require("usage:write"),
+    atomic: bool = Query(False, description="store all records or none"),
+) -> JSONResponse:
+    max_records = runtime.settings.usage_max_records_per_call
+    payload = await _read_json_body(request, max_records * BYTES_PER_RECORD)
+    if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
+        raise ValidationFailed(
+            'expected a JSON object {"records": [...]}',
+            details={"field": "records", "message": "expected a list of usage records"},
+        )
+    records: list[Any] = payload["records"]
+    if len(records) > max_records:
+        raise TooLarge(
+            f"{len(records)} records in one call; at most {max_records} "
+            "(use /api/v1/usage/upload for files of any size)",
+            details={"records": len(records), "max_records": max_records},
+        )
+    result = IngestResult(max_listed=MAX_LISTED)
+    writer = BatchWriter(runtime.db, user.org_id, result, metrics=runtime.metrics, atomic=atomic)
+    items = (parse_record(item, n) for n, item in enumerate(records, start=1))
+    try:
+        async with writer:
+            await ingest_records(items, writer, BATCH_SIZE)
+    except RejectedRows:
+        return _outcome(result, writer, rejected=True)
+    return _outcome(result, writer, rejected=False)
+
+
+def _guard_csv(rows: Iterable[UsageRecord | RowError], lines: LineReader) -> Iterator[Any]:
+    """Turn a CSV reader failure (e.g. a field over the csv module's size limit) into a
+    reported row instead of a crash; the rest of the file cannot be framed reliably."""
+    try:
+        yield from rows
+    except csv.Error as exc:
+        yield RowError(lines.line, None, f"unreadable CSV ({exc}): the file was read up to here")
+
+
+@router.post(
+    "/usage/upload",
+    summary="Upload a usage file (CSV or JSON Lines, any size, streamed)",
+    description=__doc__,
+)
+async def upload_usage(
+    request: Request,
+    runtime: RuntimeDep,
+    user: UserContext = require("usage:write"),
+    atomic: bool = Query(False, description="store the whole file or nothing"),
+    format: Literal["csv", "jsonl"] | None = Query(None, description="default: sniffed"),
+) -> JSONResponse:
+    content_type = request.headers.get("content-type", "")
+    boundary = multipart_boundary(content_type)
+    raw_format = _RAW_TYPES.get(content_type.split(";")[0].strip().lower())
+    if boundary is None and raw_format is None:
+        raise BadInput(
+            "send the file as multipart/form-data (field 'file'), or the raw body as "
+            "text/csv or application/x-ndjson"
+        )
+    chunks = FileChunks(request.stream(), boundary)
+    head = await chunks.peek()
+    fmt = format or raw_format or sniff_format(chunks.filename, head)
+    source = chunks.filename or "upload"
+
+    def produce(lines: LineReader) -> Iterable[UsageRecord | RowError]:
+        if fmt == "jsonl":
+            return iter_jsonl(lines, source=source)
+        return _guard_csv(iter_csv(lines, source=source), lines)
+
+    result = IngestResult(max_listed=MAX_LISTED)
+    writer = BatchWriter(runtime.db, user.org_id, result, metrics=runtime.metrics, atomic=atomic)
+    try:
+        async with writer:
+            await ingest_in_thread(produce, chunks.next_chunk, writer, BATCH_SIZE)
+    except RejectedRows:
+        return _outcome(result, writer, rejected=True)
+    except BadInput as exc:
+        # The file broke off (framing, an endless line): say what was stored before that.
+        writer.count_rejected()
+        stored = {"accepted": 0, "duplicates": 0} if atomic else {}
+        raise BadInput(exc.message, details={**result.as_dict(), **stored}) from None
+    return _outcome(result, writer, rejected=False)
+
+
+def _when(field: str, value: str | None) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"{field}: {exc}", details={"field": field, "message": str(exc)}
+        ) from None
+
+
+def _period(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+    begin, finish = _when("start", start), _when("end", end)
+    if begin is not None and finish is not None and finish <= begin:
+        raise ValidationFailed(
+            "end must be after start", details={"field": "end", "message": "not after start"}
+        )
+    return begin, finish
+
+
+@router.get("/usage/summary", summary="Usage totals per group")
+async def usage_summary(
+    runtime: RuntimeDep,
+    user: UserContext = require("usage:read"),
+    group_by: Literal["model", "provider", "feature", "user", "day"] = Query("model"),
+    start: str | None = Query(None, description="RFC 3339 / ISO 8601 or Unix seconds"),
+    end: str | None = Query(None, description="exclusive"),
+) -> JSONResponse:
+    begin, finish = _period(start, end)
+    groups, how = await service.summary_for(runtime, user.org_id, group_by, begin, finish)
+    body = {
+        "group_by": group_by,
+        "period": {"start": _iso(begin), "end": _iso(finish)},
+        "groups": groups,
+    }
+    return JSONResponse(body, headers={"X-Cache": how})
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+class AnalysisRequest(BaseModel):
+    start: str | float | None = None
+    end: str | float | None = None
+
+
+@router.post("/analyses", status_code=201, summary="Analyse the org's usage and store the report")
+async def create_analysis(
+    runtime: RuntimeDep,
+    body: AnalysisRequest | None = None,
+    user: UserContext = require("analysis:run"),
+) -> JSONResponse:
+    ask = body or AnalysisRequest()
+    begin, finish = _period(
+        None if ask.start is None else str(ask.start), None if ask.end is None else str(ask.end)
+    )
+    report, how = await service.report_for(runtime, user.org_id, begin, finish)
+    stored = await service.store_report(runtime, user.org_id, report)
+    return JSONResponse(stored, status_code=201, headers={"X-Cache": how})
+
+
+@router.get("/analyses/{analysis_id}", summary="A stored analysis report")
+async def get_analysis(
+    analysis_id: str, runtime: RuntimeDep, user: UserContext = require("usage:read")
+) -> dict[str, Any]:
+    found = await service.stored_report(runtime, user.org_id, analysis_id)
+    if found is None:
+        raise NotFound("analysis not found")
+    return found

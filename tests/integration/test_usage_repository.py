@@ -1,0 +1,188 @@
+"""Usage storage on real PostgreSQL: COPY-based batches, deduplication, tenancy, versions and
+concurrent writers (area I9)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from netra.core.db import Database
+from netra.core.migrate import upgrade
+from netra.core.observability import Metrics
+from netra.core.settings import Settings
+from netra.usage.ingest import BatchWriter, IngestResult, RejectedRows, ingest_records
+from netra.usage.models import UsageRow
+from netra.usage.records import RowError, UsageRecord
+from netra.usage.repository import UsageRepository
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def record(i: int, *, rid: str | None = "auto", **changes: object) -> UsageRecord:
+    base = UsageRecord(
+        timestamp=T0 + timedelta(minutes=i),
+        provider="openai",
+        model="gpt-4o",
+        input_tokens=100 + i,
+        output_tokens=10,
+        cached_input_tokens=5,
+        latency_ms=120.5,
+        cost_usd=0.01 if i % 2 else None,
+        feature="chat",
+        user=f"u{i}",
+        prompt_hash="h",
+        request_id=f"r{i}" if rid == "auto" else rid,
+        batch=i % 3 == 0,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def db(request, pg_settings, tmp_path) -> AsyncIterator[Database]:  # type: ignore[no-untyped-def]
+    """The same storage contract on both engines (SQLite: a migrated temporary file)."""
+    if request.param == "postgresql":
+        settings: Settings = pg_settings()
+    else:
+        settings = pg_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'usage.db'}")
+    database = Database(settings)
+    if request.param == "sqlite":
+        await upgrade(database.engine)
+    yield database
+    await database.close()
+
+
+async def insert(db: Database, org: str, records: list[UsageRecord]) -> int:
+    async def work(session: AsyncSession) -> int:
+        return await UsageRepository(session, org).insert(records)
+
+    return await db.run(work)
+
+
+async def stored(db: Database, org: str) -> list[UsageRecord]:
+    async def work(session: AsyncSession) -> list[UsageRecord]:
+        return await UsageRepository(session, org).load()
+
+    return await db.run(work)
+
+
+async def test_every_field_round_trips_and_duplicates_store_once(db: Database) -> None:
+    org = "org-roundtrip"
+    batch = [record(i) for i in range(10)] + [record(3), record(4, model="other")]
+    batch += [record(20, rid=None), record(20, rid=None)]  # no request_id: both kept
+    assert await insert(db, org, batch) == 12
+    assert await insert(db, org, [record(i) for i in range(12)]) == 2  # r10, r11 are new
+    back = await stored(db, org)
+    assert len(back) == 14
+    by_id = {r.request_id: r for r in back}
+    assert by_id["r1"] == record(1)  # every field, timezone included
+    assert by_id["r4"].model == "gpt-4o"  # the first one wins
+    assert sum(r.request_id is None for r in back) == 2
+
+
+async def test_organisations_never_see_or_block_each_other(db: Database) -> None:
+    assert await insert(db, "org-a", [record(1), record(2)]) == 2
+    assert await insert(db, "org-b", [record(1)]) == 1  # same request_id, other org: stored
+    assert [r.request_id for r in await stored(db, "org-a")] == ["r1", "r2"]
+    assert [r.request_id for r in await stored(db, "org-b")] == ["r1"]
+
+
+async def test_load_filters_the_period_and_keeps_the_most_recent_under_a_limit(
+    db: Database,
+) -> None:
+    org = "org-period"
+    await insert(db, org, [record(i) for i in range(10)])
+
+    async def work(session: AsyncSession) -> list[UsageRecord]:
+        return await UsageRepository(session, org).load(
+            T0 + timedelta(minutes=2), T0 + timedelta(minutes=8), 3
+        )
+
+    assert [r.request_id for r in await db.run(work)] == ["r5", "r6", "r7"]
+
+
+async def test_version_moves_only_with_stored_records(db: Database) -> None:
+    org = "org-version"
+    metrics = Metrics()
+
+    async def version() -> int:
+        async def work(session: AsyncSession) -> int:
+            return await UsageRepository(session, org).version()
+
+        return await db.run(work)
+
+    assert await version() == 0
+    result = IngestResult()
+    async with BatchWriter(db, org, result, metrics=metrics) as writer:
+        await ingest_records([record(1), record(2)], writer, 1)
+    assert (result.accepted, await version()) == (2, 2)  # one bump per committed batch
+    async with BatchWriter(db, org, IngestResult(), metrics=metrics) as writer:
+        await ingest_records([record(1)], writer, 10)
+    assert await version() == 2  # a pure duplicate changes nothing
+    assert metrics.usage_records.labels("accepted")._value.get() == 2  # type: ignore[attr-defined]
+    assert metrics.usage_records.labels("duplicate")._value.get() == 1  # type: ignore[attr-defined]
+
+
+async def test_atomic_ingest_stores_nothing_when_a_row_is_rejected(db: Database) -> None:
+    org = "org-atomic"
+    items: list[UsageRecord | RowError] = [record(i) for i in range(6)]
+    items.append(RowError(7, "model", "missing required field"))
+    result = IngestResult()
+    with pytest.raises(RejectedRows):
+        async with BatchWriter(db, org, result, atomic=True) as writer:
+            await ingest_records(items, writer, batch_size=2)  # 3 batches written, then undone
+    assert result.rejected_count == 1
+    assert await stored(db, org) == []
+    result = IngestResult()
+    async with BatchWriter(db, org, result, atomic=True) as writer:
+        await ingest_records(items[:6], writer, batch_size=2)
+    assert result.accepted == 6 and len(await stored(db, org)) == 6
+
+
+async def test_per_row_mode_keeps_committed_batches_when_a_later_one_fails(db: Database) -> None:
+    org = "org-partial"
+    result = IngestResult()
+    with pytest.raises(RuntimeError):
+        async with BatchWriter(db, org, result) as writer:
+            await ingest_records([record(i) for i in range(4)], writer, batch_size=2)
+            await writer.drain()
+            raise RuntimeError("client went away")
+    assert len(await stored(db, org)) == 4 == result.accepted
+
+
+async def test_concurrent_writers_store_each_request_id_once(db: Database) -> None:
+    """Eight writers send overlapping slices of the same 2,000 records at once."""
+    org = "org-concurrent"
+    records = [record(i, input_tokens=i) for i in range(2000)]
+    slices = [records[start : start + 800] for start in range(0, 1600, 200)]
+
+    async def writer(part: list[UsageRecord]) -> IngestResult:
+        result = IngestResult()
+        async with BatchWriter(db, org, result) as w:
+            await ingest_records(part, w, batch_size=100)
+        return result
+
+    results = await asyncio.gather(*(writer(part) for part in slices))
+    sent = {r.request_id for part in slices for r in part}
+    assert sum(r.accepted for r in results) == len(sent)
+    assert sum(r.accepted + r.duplicates for r in results) == sum(map(len, slices))
+
+    async def totals(session: AsyncSession) -> tuple[int, int, int]:
+        row = (
+            await session.execute(
+                select(
+                    func.count(),
+                    func.count(func.distinct(UsageRow.request_id)),
+                    func.sum(UsageRow.input_tokens),
+                ).where(UsageRow.org_id == org)
+            )
+        ).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    expected_tokens = sum(r.input_tokens for r in records if r.request_id in sent)
+    assert await db.run(totals) == (len(sent), len(sent), expected_tokens)

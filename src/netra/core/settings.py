@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     ws_connections_early: int = 10
     ws_connections_mid: int = 20
     ws_connections_enterprise: int = 50
+    ws_frame_rate_per_s: float = 5.0  # client frames per connection, refilled per second
+    ws_frame_burst: int = 30  # and the burst a connection may send at once
 
     # Runs per tier: concurrent runs per user.
     runs_free: int = 1
@@ -131,6 +133,11 @@ class Settings(BaseSettings):
     max_records_enterprise: int = 5_000_000
     worker_concurrency: int = 4
     embedded_workers: bool = True
+    run_heartbeat_s: float = 5.0  # a running run's worker refreshes its claim this often
+    run_stale_after_s: float = 30.0  # a run whose worker was silent this long is taken over
+    run_event_batch_max: int = 200  # run events written in one transaction under load
+    placeholder_pipeline: bool = False  # run the placeholder pipeline even when agents exist
+    placeholder_step_delay_s: float = 0.05  # pause between the placeholder's events
 
     # Usage.
     usage_max_records_per_call: int = 10_000

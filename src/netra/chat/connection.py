@@ -1,0 +1,394 @@
+"""One netra.v1 connection: its reader, its event pump and its watchdog.
+
+Delivery of run events to this socket (the no-gap, no-duplicate design):
+- The connection subscribes to its user's bus channel *before* it sends
+  ``connection_established``; live events buffer in that bounded subscription.
+- It remembers, per run, the last ``seq`` it sent (``_runs``). Under one lock per connection,
+  a live event with ``seq <= last`` is skipped (a duplicate), one with ``seq > last + 1`` is
+  preceded by the missing events read from the store (they are committed before they are
+  published), so the client sees 1, 2, 3, ... whatever the bus did.
+- ``resume`` replays from the store under the same lock, then records the last replayed
+  ``seq``: live events buffered meanwhile are drained afterwards and skipped up to it.
+- A live event of a run this connection knows nothing of is forwarded only from ``seq`` 1 (a
+  run that started while the connection was open); an older run is delivered by ``resume``.
+- The subscription's buffer is bounded: a reader too slow to drain it is closed with 1013.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from starlette.websockets import WebSocket
+
+from netra.auth.deps import get_verifier
+from netra.chat import service
+from netra.chat.event_writer import publish_events
+from netra.chat.events import StoredEvent, events_after, user_channel
+from netra.chat.frames import (
+    PROTOCOL,
+    CancelRunPayload,
+    ClientFrame,
+    FrameError,
+    ResumePayload,
+    UserMessagePayload,
+    error_frame,
+    event_header,
+    parse_client_frame,
+    server_frame,
+)
+from netra.chat.limits import ConnectionSlots, TokenBucket
+from netra.core.bus import Subscription
+from netra.core.context import UserContext
+from netra.core.db import new_id
+from netra.core.errors import DependencyUnavailable, NetraError, Unauthenticated
+from netra.core.runtime import Runtime
+
+if TYPE_CHECKING:
+    from netra.chat.hub import ConnectionHub
+
+log = structlog.get_logger("netra.chat.ws")
+
+REPLAY_PAGE = 500
+MAX_TRACKED_RUNS = 1000
+
+
+class ConnectionGone(Exception):
+    """The client went away while we were sending."""
+
+
+class Connection:
+    def __init__(
+        self,
+        ws: WebSocket,
+        ctx: UserContext,
+        token: str,
+        runtime: Runtime,
+        hub: ConnectionHub,
+        slot_key: str | None = None,
+        *,
+        tick_s: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ws = ws
+        self.ctx = ctx  # immutable: user, org, tier, connection id
+        self._token = token
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.hub = hub
+        self.slot_key = slot_key
+        self.tick_s = tick_s
+        self.clock = clock
+        self.last_inbound = clock()
+        self.bucket = TokenBucket(
+            self.settings.ws_frame_rate_per_s, self.settings.ws_frame_burst, clock
+        )
+        self._runs: dict[str, int] = {}
+        self._deliver_lock = asyncio.Lock()
+        self._send_lock = asyncio.Lock()
+        self._close_requested = asyncio.Event()
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._gone = False
+
+    # ---- life -------------------------------------------------------------------------
+
+    def request_close(self, code: int, reason: str = "") -> None:
+        """Ask the connection to close with ``code`` (any task, e.g. a revocation)."""
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+        self._close_requested.set()
+
+    async def serve(self) -> None:
+        metrics = self.runtime.metrics
+        channel = user_channel(self.ctx.user_id)
+        async with self.runtime.bus.subscribe(channel, self.settings.ws_send_queue_max) as sub:
+            self.hub.register(self)
+            metrics.ws_connections.inc()
+            try:
+                await self._run(sub)
+            except ConnectionGone:
+                pass
+            finally:
+                metrics.ws_connections.dec()
+                self.hub.unregister(self)
+
+    async def _run(self, sub: Subscription) -> None:
+        await self.send(
+            server_frame(
+                "connection_established",
+                {
+                    "connection_id": self.ctx.connection_id,
+                    "user_id": self.ctx.user_id,
+                    "org_id": self.ctx.org_id,
+                    "tier": self.ctx.tier,
+                    "protocol": PROTOCOL,
+                    "heartbeat_interval_s": self.settings.ws_heartbeat_interval_s,
+                    "max_message_bytes": self.settings.ws_max_message_bytes,
+                },
+            )
+        )
+        tasks = {
+            asyncio.create_task(self._reader(), name="ws-reader"),
+            asyncio.create_task(self._pump(sub), name="ws-pump"),
+            asyncio.create_task(self._watchdog(sub), name="ws-watchdog"),
+            asyncio.create_task(self._close_requested.wait(), name="ws-close"),
+        }
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            exc = task.exception() if not task.cancelled() else None
+            if exc is not None and not isinstance(exc, ConnectionGone):
+                log.error("websocket task failed", task=task.get_name(), error=repr(exc))
+                self.request_close(1011, "unexpected server fault")
+        if self.close_code is not None and not self._gone:
+            await self.close(self.close_code, self.close_reason)
+
+    async def close(self, code: int, reason: str = "") -> None:
+        self.runtime.metrics.ws_closes.labels(str(code)).inc()
+        # A reader that stopped reading may never let the close frame out: do not wait forever.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(code, reason[:120]), 2.0)
+        self._gone = True
+
+    async def send(self, text: str) -> None:
+        if self._gone:
+            raise ConnectionGone()
+        try:
+            async with self._send_lock:
+                await self.ws.send_text(text)
+        except Exception as exc:  # disconnect mid-send (starlette / uvicorn / OS errors)
+            self._gone = True
+            raise ConnectionGone() from exc
+
+    # ---- inbound ----------------------------------------------------------------------
+
+    async def _reader(self) -> None:
+        max_bytes = self.settings.ws_max_message_bytes
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                self._gone = True
+                return
+            self.last_inbound = self.clock()
+            text = message.get("text")
+            if text is None:
+                await self.send(error_frame("invalid_frame", "frames are JSON text messages"))
+                continue
+            if len(text) > max_bytes or len(text.encode()) > max_bytes:
+                self.request_close(1009, "frame larger than max_message_bytes")
+                return
+            wait = self.bucket.take()
+            if wait > 0:
+                retry = TokenBucket.retry_after_s(wait)
+                await self.send(
+                    error_frame(
+                        "rate_limited", "too many frames", _frame_id(text), retry_after_s=retry
+                    )
+                )
+                continue
+            frame = parse_client_frame(text)
+            self.runtime.metrics.ws_frames.labels(
+                "in", frame.type if isinstance(frame, ClientFrame) else "invalid"
+            ).inc()
+            if isinstance(frame, FrameError):
+                await self.send(error_frame(frame.code, frame.message, frame.id))
+                continue
+            await self._dispatch(frame)
+
+    async def _dispatch(self, frame: ClientFrame) -> None:
+        try:
+            if frame.type == "ping":
+                await self.send(server_frame("pong", {}, frame.id))
+            elif frame.type == "user_message":
+                assert isinstance(frame.payload, UserMessagePayload)
+                await self._user_message(frame.id, frame.payload)
+            elif frame.type == "resume":
+                assert isinstance(frame.payload, ResumePayload)
+                await self._resume(frame.id, frame.payload)
+            elif frame.type == "cancel_run":
+                assert isinstance(frame.payload, CancelRunPayload)
+                await self._cancel(frame.payload)
+        except NetraError as exc:
+            if isinstance(exc, DependencyUnavailable):
+                self.request_close(1013, "a dependency is unavailable")
+                return
+            extra: dict[str, Any] = {}
+            retry = getattr(exc, "retry_after_s", None)
+            if retry is not None:
+                extra["retry_after_s"] = retry
+            await self.send(error_frame(exc.code, exc.message, frame.id, **extra))
+
+    async def _user_message(self, frame_id: str | None, payload: UserMessagePayload) -> None:
+        ctx = self.ctx.derive(request_id=new_id())
+        queue = self.runtime.queue
+
+        async def enqueue(job: dict[str, Any]) -> None:
+            try:
+                await queue.enqueue(job)
+            except Exception as exc:  # the worker's sweep re-enqueues runs left queued
+                log.warning("enqueue failed", run_id=job.get("run_id"), error=str(exc))
+
+        async def submit(session: Any) -> service.Ack:
+            return await service.submit_user_message(
+                session, ctx, text=payload.text, thread_id=payload.thread_id,
+                frame_id=frame_id, run_limit=self.settings.run_limit(ctx.tier), enqueue=enqueue,
+            )  # fmt: skip
+
+        async with self._deliver_lock:
+            try:
+                ack = await self.runtime.db.run(submit)
+            except IntegrityError:
+                if frame_id is None:
+                    raise
+                # The same id arrived twice at once: the other one won; answer its ack.
+                again = await self.runtime.db.run(lambda s: service.previous_ack(s, ctx, frame_id))
+                if again is None:
+                    raise
+                ack = again
+            await self.send(server_frame("ack", ack.payload(), frame_id))
+            if not ack.duplicate:
+                self._track(ack.run_id, 0)
+            elif ack.run_id not in self._runs:
+                # A resend after a lost ack: the client knows nothing of the run yet.
+                await self._replay(ack.run_id, 0)
+
+    async def _resume(self, frame_id: str | None, payload: ResumePayload) -> None:
+        ctx = self.ctx
+        async with self._deliver_lock:
+            await self.runtime.db.run(lambda s: service.run_for_user(s, ctx, payload.run_id))
+            await self._replay(payload.run_id, payload.after_seq)
+
+    async def _cancel(self, payload: CancelRunPayload) -> None:
+        ctx = self.ctx
+        bus = self.runtime.bus
+
+        async def publish(events: list[StoredEvent]) -> None:
+            await publish_events(bus, events)
+
+        await self.runtime.db.run(lambda s: service.cancel_run(s, ctx, payload.run_id, publish))
+
+    # ---- outbound run events --------------------------------------------------------------
+
+    def _track(self, run_id: str, seq: int) -> None:
+        self._runs[run_id] = seq
+        while len(self._runs) > MAX_TRACKED_RUNS:
+            del self._runs[next(iter(self._runs))]
+
+    async def _stored(self, run_id: str, after: int, up_to: int | None) -> list[StoredEvent]:
+        ctx = self.ctx
+        return await self.runtime.db.run(
+            lambda s: events_after(
+                s,
+                run_id=run_id,
+                org_id=ctx.org_id,
+                after_seq=after,
+                up_to=up_to,
+                limit=REPLAY_PAGE,
+            )
+        )
+
+    async def _send_stored(self, events: list[StoredEvent]) -> None:
+        for event in events:
+            await self.send(event.wire().decode())
+            self.runtime.metrics.ws_frames.labels("out", event.type).inc()
+            self._after_sent(event.run_id, event.seq, event.is_final)
+
+    def _after_sent(self, run_id: str, seq: int, final: bool) -> None:
+        if final:
+            self._runs.pop(run_id, None)  # nothing of the run follows its final event
+        else:
+            self._track(run_id, seq)
+
+    async def _replay(self, run_id: str, after_seq: int) -> None:
+        """Every stored event with seq > after_seq, in order (called under the lock)."""
+        self._track(run_id, after_seq)
+        last = after_seq
+        while True:
+            page = await self._stored(run_id, last, None)
+            await self._send_stored(page)
+            if len(page) < REPLAY_PAGE:
+                return
+            last = page[-1].seq
+
+    async def _pump(self, sub: Subscription) -> None:
+        while True:
+            raw = await sub.get()
+            if raw is None:
+                if sub.overflowed:
+                    self.request_close(1013, "client too slow")
+                return
+            head = event_header(raw)
+            if head is None:
+                continue
+            async with self._deliver_lock:
+                last = self._runs.get(head.run_id)
+                if last is None:
+                    if head.seq != 1:
+                        continue  # a run older than this connection: ``resume`` delivers it
+                    last = 0
+                if head.seq <= last:
+                    continue
+                while head.seq > last + 1:  # a gap (the bus lost or reordered): the store has it
+                    missing = await self._stored(head.run_id, last, head.seq - 1)
+                    if not missing:
+                        break
+                    await self._send_stored(missing)
+                    last = missing[-1].seq
+                await self.send(raw.decode())
+                self.runtime.metrics.ws_frames.labels("out", "run_event").inc()
+                self._after_sent(head.run_id, head.seq, head.final)
+
+    # ---- watchdog ---------------------------------------------------------------------
+
+    async def _watchdog(self, sub: Subscription) -> None:
+        slots = ConnectionSlots(self.runtime.cache)
+        verify_every = max(1.0, float(self.settings.ws_heartbeat_interval_s))
+        next_verify = self.clock() + verify_every
+        next_slot = self.clock() + ConnectionSlots.TTL_S / 3
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = self.clock()
+            if sub.overflowed:
+                self.request_close(1013, "client too slow")
+                return
+            if now - self.last_inbound > self.settings.ws_heartbeat_timeout_s:
+                self.request_close(4408, "no frame within the heartbeat timeout")
+                return
+            if self.ctx.token_exp is not None and time.time() >= self.ctx.token_exp:
+                self.request_close(4401, "token expired")
+                return
+            if now >= next_verify:
+                next_verify = now + verify_every
+                # The revocation denylist is the source of truth should a bus message be lost.
+                try:
+                    await get_verifier(self.runtime).verify(self._token)
+                except Unauthenticated:
+                    self.request_close(4401, "token revoked")
+                    return
+                except DependencyUnavailable:
+                    self.request_close(1013, "revocation check unavailable")
+                    return
+            if self.slot_key is not None and now >= next_slot:
+                next_slot = now + ConnectionSlots.TTL_S / 3
+                with contextlib.suppress(Exception):
+                    await slots.refresh(self.slot_key, str(self.ctx.connection_id))
+
+
+def _frame_id(text: str) -> str | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None

@@ -1,0 +1,198 @@
+"""Run events: durable storage with per-run ``seq``, reading back, and their wire frames.
+
+``seq`` is assigned in the transaction that stores the event, by incrementing the run's
+``last_seq`` counter (an ``UPDATE ... RETURNING`` that locks the run row, so concurrent writers
+of one run are serialised and ``seq`` has no gap and no repeat). The update only matches a run
+that has not ended: nothing can be stored after the supervisor's final ``agent_completed``,
+which sets the run's final status in the same statement.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from netra.chat.models import RUN_ACTIVE, Run, RunEvent
+from netra.core.db import utcnow
+
+EVENT_TYPES = (
+    "agent_started",
+    "agent_thinking",
+    "tool_executing",
+    "tool_completed",
+    "agent_completed",
+)
+SUPERVISOR = "supervisor"
+FINAL_STATUSES = ("succeeded", "failed", "cancelled")
+
+
+class RunClosed(Exception):
+    """The run has ended (or does not exist in this organisation): no event may follow."""
+
+
+def user_channel(user_id: str) -> str:
+    """The bus channel carrying every run event of one user (one per user, on every replica)."""
+    return f"user:{user_id}"
+
+
+def rfc3339(ts: datetime) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    run_id: str
+    thread_id: str
+    user_id: str
+    seq: int
+    type: str
+    payload: dict[str, Any]
+    ts: datetime
+
+    def frame(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "ts": rfc3339(self.ts),
+            "run_id": self.run_id,
+            "thread_id": self.thread_id,
+            "seq": self.seq,
+            "payload": self.payload,
+        }
+
+    def wire(self) -> bytes:
+        return json.dumps(self.frame(), separators=(",", ":")).encode()
+
+    @property
+    def is_final(self) -> bool:
+        return is_final_event(self.type, self.payload)
+
+
+def is_final_event(type_: str, payload: dict[str, Any]) -> bool:
+    return type_ == "agent_completed" and payload.get("agent") == SUPERVISOR
+
+
+async def append_event(
+    session: AsyncSession, *, run_id: str, org_id: str, type_: str, payload: dict[str, Any]
+) -> StoredEvent:
+    """Store one event with the run's next ``seq``; the supervisor's final event also ends the
+    run (status, finish time, error) in the same statement. Raises :class:`RunClosed`."""
+    values: dict[str, Any] = {"last_seq": Run.last_seq + 1}
+    if is_final_event(type_, payload):
+        status = str(payload.get("status"))
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"final agent_completed has an invalid status: {status!r}")
+        values.update(status=status, finished_at=utcnow(), error=payload.get("error"))
+    stmt = (
+        update(Run)
+        .where(Run.id == run_id, Run.org_id == org_id, Run.status.in_(RUN_ACTIVE))
+        .values(**values)
+        .returning(Run.last_seq, Run.thread_id, Run.user_id)
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    if row is None:
+        raise RunClosed(f"run {run_id} has ended or does not exist")
+    seq, thread_id, user_id = int(row[0]), str(row[1]), str(row[2])
+    ts = utcnow()
+    session.add(RunEvent(run_id=run_id, seq=seq, type=type_, payload=payload, ts=ts))
+    await session.flush()
+    return StoredEvent(run_id, thread_id, user_id, seq, type_, payload, ts)
+
+
+async def events_after(
+    session: AsyncSession,
+    *,
+    run_id: str,
+    org_id: str,
+    after_seq: int,
+    up_to: int | None = None,
+    limit: int = 1000,
+) -> list[StoredEvent]:
+    """The stored events of a run with ``after_seq < seq [<= up_to]``, in order."""
+    stmt = (
+        select(RunEvent, Run.thread_id, Run.user_id)
+        .join(Run, Run.id == RunEvent.run_id)
+        .where(RunEvent.run_id == run_id, Run.org_id == org_id, RunEvent.seq > after_seq)
+        .order_by(RunEvent.seq)
+        .limit(limit)
+    )
+    if up_to is not None:
+        stmt = stmt.where(RunEvent.seq <= up_to)
+    rows = (await session.execute(stmt)).all()
+    return [
+        StoredEvent(ev.run_id, thread_id, user_id, ev.seq, ev.type, ev.payload, ev.ts)
+        for ev, thread_id, user_id in rows
+    ]
+
+
+# ---- what is still open in a run (so a failed run can be closed in order) ----------------
+
+
+@dataclass
+class OpenItems:
+    """Agents started and not completed (innermost last) and tools executing, per run."""
+
+    started: bool = False
+    finished: bool = False
+    agents: list[str] = field(default_factory=list)
+    tools: dict[str, tuple[str, str]] = field(default_factory=dict)  # call id -> (agent, tool)
+
+    def track(self, type_: str, payload: dict[str, Any]) -> None:
+        agent = str(payload.get("agent", ""))
+        if type_ == "agent_started":
+            self.started = True
+            self.agents.append(agent)
+        elif type_ == "agent_completed":
+            if agent in self.agents:
+                # Close it and anything started inside it that was left open.
+                del self.agents[self.agents.index(agent) :]
+            if agent == SUPERVISOR:
+                self.finished = True
+        elif type_ == "tool_executing":
+            self.tools[str(payload.get("tool_call_id"))] = (agent, str(payload.get("tool", "")))
+        elif type_ == "tool_completed":
+            self.tools.pop(str(payload.get("tool_call_id")), None)
+
+    def closing_events(
+        self, status: str, error: dict[str, str] | None, result: dict[str, Any] | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The events that end the run with ``status`` while keeping the ordering guarantees:
+        each open tool completes (error), each open agent completes (innermost first), the
+        supervisor last. Starts the supervisor first when nothing was emitted yet."""
+        out: list[tuple[str, dict[str, Any]]] = []
+        if self.finished:
+            return out
+        agents = list(self.agents)
+        if not self.started or SUPERVISOR not in agents:
+            out.append(("agent_started", {"agent": SUPERVISOR}))
+            agents = [SUPERVISOR]
+        for call_id, (agent, tool) in self.tools.items():
+            out.append(
+                (
+                    "tool_completed",
+                    {
+                        "agent": agent,
+                        "tool": tool,
+                        "tool_call_id": call_id,
+                        "status": "error",
+                        "duration_ms": 0,
+                        "result": {"error": (error or {}).get("code", status)},
+                    },
+                )
+            )
+        for agent in reversed(agents[agents.index(SUPERVISOR) + 1 :]):
+            sub: dict[str, Any] = {"agent": agent, "status": status}
+            if error:
+                sub["error"] = error
+            out.append(("agent_completed", sub))
+        final: dict[str, Any] = {"agent": SUPERVISOR, "status": status}
+        if result is not None and status == "succeeded":
+            final["result"] = result
+        if error:
+            final["error"] = error
+        out.append(("agent_completed", final))
+        return out

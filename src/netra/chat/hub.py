@@ -1,0 +1,108 @@
+"""The connection hub of one API replica: its open connections, revocations, shutdown.
+
+Run events do not pass through the hub: each connection subscribes to its own user's bus
+channel, so a replica receives the events of the users connected to it and nobody else's.
+The hub listens to the ``revocations`` channel and closes the matching local sockets with
+4401; at shutdown it closes every socket with 1001 (the client reconnects and resumes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import defaultdict
+
+import structlog
+
+from netra.auth.revocation import REVOCATIONS_CHANNEL
+from netra.chat.connection import Connection
+from netra.chat.limits import ConnectionSlots
+from netra.core.runtime import Runtime
+
+log = structlog.get_logger("netra.chat.hub")
+
+HUB = "chat_connection_hub"
+
+
+class ConnectionHub:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.slots = ConnectionSlots(runtime.cache)
+        self._by_user: dict[str, set[Connection]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+
+    # ---- registry -----------------------------------------------------------------------
+
+    def register(self, conn: Connection) -> None:
+        self._by_user[conn.ctx.user_id].add(conn)
+
+    def unregister(self, conn: Connection) -> None:
+        conns = self._by_user.get(conn.ctx.user_id)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self._by_user[conn.ctx.user_id]
+
+    def connections_of(self, user_id: str) -> set[Connection]:
+        return set(self._by_user.get(user_id, ()))
+
+    def count(self) -> int:
+        return sum(len(c) for c in self._by_user.values())
+
+    # ---- revocations ----------------------------------------------------------------------
+
+    def revoke(self, user_id: str, jti: str | None, everything: bool) -> int:
+        """Close the local sockets of a revoked token (or of every token of the user)."""
+        closed = 0
+        for conn in self.connections_of(user_id):
+            if everything or (jti is not None and conn.ctx.token_id == jti):
+                conn.request_close(4401, "token revoked")
+                closed += 1
+        return closed
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self.runtime.bus.subscribe(REVOCATIONS_CHANNEL, 10_000) as sub:
+                    self._listening.set()
+                    async for raw in sub:
+                        self._on_revocation(raw)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("revocation listener failed; retrying", error=str(exc))
+            self._listening.clear()
+            await asyncio.sleep(0.5)
+
+    def _on_revocation(self, raw: bytes) -> None:
+        try:
+            data = json.loads(raw)
+            user_id = str(data["user_id"])
+            jti = data.get("jti")
+            everything = bool(data.get("all", False))
+        except (ValueError, KeyError, TypeError):
+            log.warning("malformed revocation message")
+            return
+        self.revoke(user_id, str(jti) if jti else None, everything)
+
+    # ---- life -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="chat-revocations")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._listening.wait(), 5)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for conns in list(self._by_user.values()):
+            for conn in list(conns):
+                conn.request_close(1001, "server going away")
+        for _ in range(40):  # let them send their close frames (at most 2 s)
+            if not self._by_user:
+                break
+            await asyncio.sleep(0.05)

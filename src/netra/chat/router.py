@@ -1,0 +1,86 @@
+"""Chat HTTP routes: threads, their messages, and a run's stored events (``resume`` over HTTP)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from netra.auth.deps import CurrentUser
+from netra.chat import service
+from netra.chat.events import rfc3339
+from netra.chat.models import Message, Thread
+from netra.core.deps import SessionDep
+
+router = APIRouter(prefix="/api/v1", tags=["chat"])
+
+
+class ThreadIn(BaseModel):
+    title: str | None = Field(default=None, max_length=200)
+
+
+def _ts(value: datetime) -> str:
+    return rfc3339(value)
+
+
+def _thread(t: Thread) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "title": t.title,
+        "created_at": _ts(t.created_at),
+        "updated_at": _ts(t.updated_at),
+    }
+
+
+def _message(m: Message) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "thread_id": m.thread_id,
+        "role": m.role,
+        "text": m.text,
+        "run_id": m.run_id,
+        "meta": m.meta,
+        "created_at": _ts(m.created_at),
+    }
+
+
+@router.get("/threads")
+async def list_threads(
+    user: CurrentUser,
+    session: SessionDep,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    threads = await service.list_threads(session, user, limit, offset)
+    return {"threads": [_thread(t) for t in threads]}
+
+
+@router.post("/threads", status_code=201)
+async def create_thread(body: ThreadIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    return _thread(await service.create_thread(session, user, body.title))
+
+
+@router.get("/threads/{thread_id}/messages")
+async def thread_messages(thread_id: str, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    messages = await service.thread_messages(session, user, thread_id)
+    return {"thread_id": thread_id, "messages": [_message(m) for m in messages]}
+
+
+@router.get("/runs/{run_id}/events")
+async def run_events(
+    run_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    after_seq: int = Query(0, ge=0),
+    limit: int = Query(1000, ge=1, le=1000),
+) -> dict[str, Any]:
+    run, events = await service.run_events(session, user, run_id, after_seq, limit)
+    return {
+        "run_id": run.id,
+        "thread_id": run.thread_id,
+        "status": run.status,
+        "last_seq": run.last_seq,
+        "events": [e.frame() for e in events],
+    }

@@ -1,0 +1,383 @@
+"""The run worker: takes runs from the queue and executes the agent pipeline on them.
+
+Exactly-once execution: the queue delivers at least once; a run is executed only by the worker
+whose conditional update moved it from ``queued`` to ``running``. While running, the worker
+refreshes its claim (database heartbeat and queue ``touch``). A worker that dies leaves its job
+unacknowledged: after ``run_stale_after_s`` another worker reclaims it, sees the run ``running``
+with a stale heartbeat, takes it over and ends it ``failed`` (code ``worker_lost``) with the
+missing ``tool_completed`` / ``agent_completed`` events, so no run hangs and the ordering
+guarantees hold. A periodic sweep does the same for stale runs whose job was lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from netra.agents.contract import (
+    PIPELINE,
+    RECORD_LOADER,
+    REPORT_STORE,
+    AgentDeps,
+    Pipeline,
+    RunRequest,
+    RunResult,
+)
+from netra.auth.tokens import permissions_for
+from netra.chat import service
+from netra.chat.event_writer import EventWriter
+from netra.chat.events import FINAL_STATUSES, OpenItems, RunClosed, events_after
+from netra.chat.models import RUN_FINAL, Message, Run
+from netra.chat.placeholder_pipeline import PlaceholderPipeline
+from netra.chat.repository import MessageRepository, RunRepository, queued_runs, stale_running_runs
+from netra.chat.sink import RunSink
+from netra.core.context import UserContext
+from netra.core.db import utcnow
+from netra.core.queue import Job
+from netra.core.runtime import Runtime
+
+log = structlog.get_logger("netra.chat.worker")
+
+CANCEL_GRACE_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    run_id: str
+    org_id: str
+    user_id: str
+    tier: str
+    role: str
+    thread_id: str
+    message_id: str
+    request_id: str
+    cancel_requested: bool
+    text: str
+
+    def context(self) -> UserContext:
+        return UserContext(
+            user_id=self.user_id,
+            org_id=self.org_id,
+            tier=self.tier,
+            role=self.role,
+            permissions=frozenset(permissions_for(self.role)),
+            run_id=self.run_id,
+            request_id=self.request_id,
+        )
+
+
+async def _info(session: AsyncSession, run: Run) -> RunInfo:
+    message = await MessageRepository(session, run.org_id).get(run.message_id)
+    text = message.text if isinstance(message, Message) else ""
+    return RunInfo(
+        run.id, run.org_id, run.user_id, run.tier, run.role, run.thread_id, run.message_id,
+        run.request_id, run.cancel_requested, text,
+    )  # fmt: skip
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class RunWorker:
+    def __init__(self, runtime: Runtime, writer: EventWriter, name: str | None = None) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.writer = writer
+        self.name = name or worker_name()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._running: set[asyncio.Task[Any]] = set()
+
+    # ---- life -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for i in range(max(1, self.settings.worker_concurrency)):
+            self._spawn(self._consume(), f"run-consumer-{i}", self._tasks)
+        self._spawn(self._maintain(), "run-maintenance", self._tasks)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Runs in flight end ``failed`` (worker_stopped) rather than wait for a takeover.
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+    def _spawn(self, coro: Any, name: str, into: set[asyncio.Task[Any]]) -> None:
+        task = asyncio.create_task(coro, name=name)
+        into.add(task)
+        task.add_done_callback(into.discard)
+
+    def pipeline(self) -> Pipeline:
+        configured = self.runtime.extras.get(PIPELINE)
+        if configured is None or self.settings.placeholder_pipeline:
+            return PlaceholderPipeline(self.settings.placeholder_step_delay_s)
+        return configured
+
+    # ---- taking jobs --------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        queue = self.runtime.queue
+        while True:
+            try:
+                job = await queue.reserve(self.name, timeout_s=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("queue unavailable", error=str(exc))
+                await asyncio.sleep(1.0)
+                continue
+            if job is not None:
+                await self._guarded(job)
+
+    async def _guarded(self, job: Job) -> None:
+        task = asyncio.create_task(self.handle(job), name=f"run-{job.data.get('run_id')}")
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                raise
+        except Exception as exc:
+            log.error("run job failed", job=job.id, error=repr(exc))
+
+    async def handle(self, job: Job) -> None:
+        """Claim the job's run and execute it, end it, or leave it to its live holder."""
+        if await self.take(str(job.data.get("run_id")), str(job.data.get("org_id")), job):
+            await self.runtime.queue.ack(job)
+
+    async def take(self, run_id: str, org_id: str, job: Job | None) -> bool:
+        """Whether the run is settled (executed, ended, or already over): its job may go."""
+        stale_before = utcnow() - timedelta(seconds=self.settings.run_stale_after_s)
+
+        async def claim(session: AsyncSession) -> tuple[str, RunInfo | None]:
+            runs = RunRepository(session, org_id)
+            if await runs.claim_queued(run_id, self.name):
+                run = await runs.get(run_id)
+                assert run is not None
+                return "execute", await _info(session, run)
+            run = await runs.get(run_id)
+            if run is None or run.status in RUN_FINAL:
+                return "done", None
+            if run.status == "running" and await runs.claim_stale(run_id, self.name, stale_before):
+                return "takeover", await _info(session, run)
+            return "busy", None
+
+        decision, info = await self.runtime.db.run(claim)
+        if decision == "busy":
+            return False  # its holder is alive; if it dies the job is reclaimed again
+        if decision == "execute" and info is not None:
+            await self.execute(info, job)
+        elif decision == "takeover" and info is not None:
+            await self.end_abandoned(info)
+        return True
+
+    # ---- executing --------------------------------------------------------------------
+
+    def _deps(self, info: RunInfo) -> AgentDeps:
+        extras = self.runtime.extras
+        loader = extras.get(RECORD_LOADER)
+        store = extras.get(REPORT_STORE)
+        db = self.runtime.db
+
+        async def load_records(start: Any, end: Any, limit: int) -> list[Any]:
+            if loader is None:
+                return []
+            return list(await loader(info.org_id, start, end, limit))
+
+        async def save_report(report: dict[str, Any]) -> str:
+            if store is None:
+                raise RuntimeError("no report store is configured in this process")
+            return str(await store(info.org_id, report))
+
+        async def save_assistant_message(text: str, meta: dict[str, Any]) -> str:
+            return await db.run(
+                lambda s: service.save_assistant_message(
+                    s,
+                    org_id=info.org_id,
+                    user_id=info.user_id,
+                    thread_id=info.thread_id,
+                    run_id=info.run_id,
+                    text=text,
+                    meta=meta,
+                )
+            )
+
+        return AgentDeps(load_records, save_report, save_assistant_message)
+
+    async def execute(self, info: RunInfo, job: Job | None) -> None:
+        sink = RunSink(self.writer, self.runtime.db, info.run_id, info.org_id, OpenItems())
+        status, error, result = "failed", None, None
+        if info.cancel_requested:
+            status = "cancelled"
+        else:
+            request = RunRequest(
+                info.context(), info.run_id, info.thread_id, info.message_id, info.text
+            )
+            beat = asyncio.create_task(self._heartbeat(info, job, sink))
+            task = asyncio.create_task(self.pipeline()(request, sink, self._deps(info)))
+            try:
+                status, error, result = await self._supervise(task, sink)
+            except asyncio.CancelledError:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                status = "failed"
+                error = {"code": "worker_stopped", "message": "the worker stopped"}
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._finish(sink, status, error, None), 3)
+                raise
+            finally:
+                beat.cancel()
+        if sink.lost:
+            return
+        await self._finish(sink, status, error, result)
+
+    async def _finish(
+        self,
+        sink: RunSink,
+        status: str,
+        error: dict[str, str] | None,
+        result: dict[str, Any] | None,
+    ) -> None:
+        if status == "succeeded" and result is None and not sink.items.finished:
+            status, error = "failed", {"code": "no_answer", "message": "the agents gave no answer"}
+        try:
+            await sink.close(status, error, result)
+        except RunClosed:
+            pass  # already ended (cancelled before it started, or taken over)
+        self.runtime.metrics.runs.labels(status).inc()
+
+    async def _supervise(
+        self, task: asyncio.Task[RunResult], sink: RunSink
+    ) -> tuple[str, dict[str, str] | None, dict[str, Any] | None]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.run_timeout_s
+        cancel_seen: float | None = None
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0 or sink.lost:
+                await _stop(task)
+                timeout = self.settings.run_timeout_s
+                return (
+                    "failed",
+                    {"code": "timeout", "message": f"the run took over {timeout}s"},
+                    None,
+                )
+            await asyncio.wait({task}, timeout=min(0.25, remaining))
+            if task.done():
+                return _outcome(task)
+            if cancel_seen is None:
+                with contextlib.suppress(Exception):
+                    if await sink.cancelled():
+                        cancel_seen = loop.time()
+            elif loop.time() - cancel_seen > CANCEL_GRACE_S:
+                await _stop(task)  # the pipeline did not stop by itself
+                return "cancelled", None, None
+
+    async def _heartbeat(self, info: RunInfo, job: Job | None, sink: RunSink) -> None:
+        db, queue = self.runtime.db, self.runtime.queue
+        while True:
+            await asyncio.sleep(self.settings.run_heartbeat_s)
+            try:
+                held = await db.run(
+                    lambda s: RunRepository(s, info.org_id).heartbeat(info.run_id, self.name)
+                )
+                if job is not None:
+                    await queue.touch(job, self.name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("run heartbeat failed", run_id=info.run_id, error=str(exc))
+                continue
+            if not held:
+                sink.lost = True  # ended or taken over by another worker: stop writing
+                return
+
+    # ---- runs whose worker died -------------------------------------------------------
+
+    async def end_abandoned(self, info: RunInfo) -> None:
+        """End a run taken over from a dead worker: close what it left open, ``failed``."""
+        items = OpenItems()
+
+        async def replay(session: AsyncSession) -> None:
+            items.__init__()  # type: ignore[misc]  # a retried transaction starts over
+            after = 0
+            while True:
+                page = await events_after(
+                    session, run_id=info.run_id, org_id=info.org_id, after_seq=after
+                )
+                for event in page:
+                    items.track(event.type, event.payload)
+                if len(page) < 1000:
+                    return
+                after = page[-1].seq
+
+        await self.runtime.db.run(replay)
+        sink = RunSink(self.writer, self.runtime.db, info.run_id, info.org_id, items)
+        error = {"code": "worker_lost", "message": "the worker running this request stopped"}
+        log.warning("taking over an abandoned run", run_id=info.run_id)
+        await self._finish(sink, "failed", error, None)
+
+    async def _maintain(self) -> None:
+        queue = self.runtime.queue
+        stale = self.settings.run_stale_after_s
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time()  # at start: queued runs an in-process queue lost
+        while True:
+            try:
+                for job in await queue.reclaim(self.name, min_idle_s=stale):
+                    self._spawn(self._guarded(job), f"reclaimed-{job.id}", self._tasks)
+                if loop.time() >= next_sweep:
+                    next_sweep = loop.time() + stale
+                    await self._sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("run maintenance failed", error=str(exc))
+            await asyncio.sleep(min(self.settings.run_heartbeat_s, stale / 2))
+
+    async def _sweep(self) -> None:
+        """Runs stale in the database whatever the queue says: stale running runs are ended,
+        runs queued for long are enqueued again (claiming is conditional: no double run)."""
+        db, queue = self.runtime.db, self.runtime.queue
+        stale_before = utcnow() - timedelta(seconds=self.settings.run_stale_after_s)
+        for run_id, org_id in await db.run(lambda s: stale_running_runs(s, stale_before)):
+            await self.take(run_id, org_id, None)
+        for run_id, org_id in await db.run(lambda s: queued_runs(s, stale_before)):
+            await queue.enqueue({"run_id": run_id, "org_id": org_id})
+
+
+async def _stop(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _outcome(
+    task: asyncio.Task[RunResult],
+) -> tuple[str, dict[str, str] | None, dict[str, Any] | None]:
+    if task.cancelled():
+        return "failed", {"code": "cancelled_task", "message": "the pipeline was interrupted"}, None
+    exc = task.exception()
+    if exc is not None:
+        log.error("pipeline failed", error=repr(exc))
+        message = str(exc)[:200] or type(exc).__name__
+        return "failed", {"code": "pipeline_error", "message": message}, None
+    res = task.result()
+    status = res.status if res.status in FINAL_STATUSES else "failed"
+    result: dict[str, Any] | None = None
+    if res.message_id is not None:
+        result = {"message_id": res.message_id, "text": res.text or ""}
+        if res.report_id:
+            result["report_id"] = res.report_id
+    return status, res.error, result

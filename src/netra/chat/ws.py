@@ -1,0 +1,79 @@
+"""``GET /ws``: the netra.v1 handshake (Origin, token, connection limit), then the connection.
+
+Refusals, in order: a browser Origin not allowed gets HTTP 403 (no socket); a missing, invalid,
+expired or revoked token gets the socket closed with 4401 (never 1011, never a session); a
+dependency down during the check gets 1013; the user's connection limit gets 4429. There is no
+bypass of any of these in any environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import structlog
+from fastapi import APIRouter, WebSocket
+
+from netra.auth.deps import get_verifier
+from netra.chat.connection import Connection
+from netra.chat.handshake import extract_token, origin_allowed
+from netra.chat.hub import HUB, ConnectionHub
+from netra.core.db import new_id
+from netra.core.errors import DependencyUnavailable, Unauthenticated
+from netra.core.runtime import Runtime
+
+log = structlog.get_logger("netra.chat.ws")
+
+router = APIRouter()
+
+
+async def _refuse(ws: WebSocket, runtime: Runtime, subprotocol: str | None, code: int,
+                  reason: str) -> None:  # fmt: skip
+    runtime.metrics.ws_closes.labels(str(code)).inc()
+    with contextlib.suppress(Exception):
+        await ws.accept(subprotocol=subprotocol)
+        await ws.close(code, reason)
+
+
+@router.websocket("/ws")
+async def websocket_endpoint(ws: WebSocket) -> None:
+    runtime: Runtime = ws.app.state.runtime
+    settings = runtime.settings
+    if not origin_allowed(ws.headers.get("origin"), settings.origins):
+        runtime.metrics.ws_closes.labels("403").inc()
+        await ws.close(1008)  # before accept: the handshake is refused with HTTP 403
+        return
+    auth = extract_token(
+        ws.headers.get("authorization"), ws.scope.get("subprotocols") or [], ws.query_params.keys()
+    )
+    if auth.token is None:
+        await _refuse(ws, runtime, auth.subprotocol, 4401, auth.reason)
+        return
+    try:
+        claims = await get_verifier(runtime).verify(auth.token)
+    except Unauthenticated as exc:
+        await _refuse(ws, runtime, auth.subprotocol, 4401, exc.message)
+        return
+    except DependencyUnavailable:
+        await _refuse(ws, runtime, auth.subprotocol, 1013, "authentication unavailable")
+        return
+    except Exception as exc:  # authentication failure is never 1011
+        log.warning("token check failed", error=repr(exc))
+        await _refuse(ws, runtime, auth.subprotocol, 4401, "invalid token")
+        return
+    ctx = claims.context(connection_id=new_id())
+    hub: ConnectionHub = runtime.extras[HUB]
+    limit = settings.ws_connection_limit(ctx.tier)
+    try:
+        slot = await hub.slots.acquire(ctx.user_id, str(ctx.connection_id), limit)
+    except Exception:
+        await _refuse(ws, runtime, auth.subprotocol, 1013, "connection registry unavailable")
+        return
+    if slot is None:
+        await _refuse(ws, runtime, auth.subprotocol, 4429, f"at most {limit} connections")
+        return
+    try:
+        await ws.accept(subprotocol=auth.subprotocol)
+        await Connection(ws, ctx, auth.token, runtime, hub, slot).serve()
+    finally:
+        with contextlib.suppress(Exception):
+            await hub.slots.release(slot, str(ctx.connection_id))

@@ -16,7 +16,7 @@ import httpx
 from joserfc.jwk import Key, KeySet, OctKey, OKPKey, RSAKey
 
 from netra.core.errors import DependencyUnavailable
-from netra.core.settings import Settings
+from netra.core.settings import MIN_SECRET_LENGTH, Settings
 
 
 def _import_pem(pem: str, algorithm: str) -> Key:
@@ -85,7 +85,10 @@ def load_keys(settings: Settings) -> KeyMaterial:
     if alg == "HS256":
         if settings.jwt_secret is None:
             raise ValueError("NETRA_JWT_SECRET is required for HS256")
-        secret = OctKey.import_key(settings.jwt_secret.get_secret_value())
+        raw = settings.jwt_secret.get_secret_value()
+        if len(raw) < MIN_SECRET_LENGTH:  # in every environment: a short HMAC key is guessable
+            raise ValueError(f"NETRA_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
+        secret = OctKey.import_key(raw)
         return KeyMaterial(alg, secret, [secret])
     signing: Key | None = None
     verify: list[Key] = []

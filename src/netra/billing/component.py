@@ -1,9 +1,37 @@
-"""The billing component: its routers and what it starts and stops."""
+"""The billing component: budgets and webhooks routers, the spend function, and the webhook
+dispatcher (started with the app, drained or cancelled when it stops)."""
 
 from __future__ import annotations
 
 from netra.apps.component import Component
+from netra.billing.budgets import SPEND
+from netra.billing.delivery import WebhookDispatcher
+from netra.billing.webhooks import DISPATCHER
+from netra.core.runtime import Runtime
+
+
+async def _start(runtime: Runtime) -> None:
+    from netra.billing.spend import TableSpend
+
+    runtime.extras.setdefault(SPEND, TableSpend())
+    dispatcher = WebhookDispatcher(runtime)
+    await dispatcher.start()
+    runtime.extras[DISPATCHER] = dispatcher
+
+
+async def _stop(runtime: Runtime) -> None:
+    dispatcher = runtime.extras.pop(DISPATCHER, None)
+    if isinstance(dispatcher, WebhookDispatcher):
+        await dispatcher.stop()
 
 
 def component() -> Component:
-    return Component("billing")
+    from netra.billing.router import budgets_router, webhooks_router
+
+    return Component("billing", routers=[budgets_router, webhooks_router], start=_start, stop=_stop)
+
+
+def delivery_component() -> Component:
+    """Webhook delivery and budget evaluation without routes (for ``netra worker``), so events
+    emitted there go out at once instead of at the API's next sweep."""
+    return Component("billing-delivery", start=_start, stop=_stop)

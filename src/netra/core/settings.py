@@ -143,6 +143,26 @@ class Settings(BaseSettings):
     usage_max_records_per_call: int = 10_000
     analysis_cache_ttl_s: int = 3600
 
+    # Billing: budgets and webhooks an organisation may keep, per tier.
+    budgets_max_free: int = 3
+    budgets_max_early: int = 10
+    budgets_max_mid: int = 50
+    budgets_max_enterprise: int = 500
+    webhooks_max_free: int = 2
+    webhooks_max_early: int = 5
+    webhooks_max_mid: int = 20
+    webhooks_max_enterprise: int = 100
+    # Webhook delivery: attempts with exponential back-off, per-request timeout, concurrency,
+    # how long a claimed delivery stays reserved, how often pending ones are swept, drain time.
+    webhook_max_attempts: int = 6
+    webhook_retry_base_s: float = 2.0
+    webhook_retry_max_s: float = 300.0
+    webhook_timeout_s: float = 10.0
+    webhook_concurrency: int = 16
+    webhook_lease_s: float = 60.0
+    webhook_sweep_interval_s: float = 15.0
+    webhook_drain_s: float = 5.0
+
     demo: bool = False
 
     # ---- derived values -------------------------------------------------------------

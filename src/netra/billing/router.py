@@ -1,0 +1,99 @@
+"""HTTP endpoints: ``/api/v1/budgets`` and ``/api/v1/webhooks`` (API.md, Backend)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from netra.auth.deps import CurrentUser, require
+from netra.billing import budgets as budget_service
+from netra.billing import webhooks as webhook_service
+from netra.billing.models import Webhook
+from netra.billing.schemas import (
+    BudgetIn,
+    BudgetList,
+    BudgetOut,
+    DeliveryList,
+    DeliveryOut,
+    WebhookCreated,
+    WebhookIn,
+    WebhookList,
+    WebhookOut,
+)
+from netra.core.context import UserContext
+from netra.core.deps import RuntimeDep, SessionDep
+
+budgets_router = APIRouter(prefix="/api/v1/budgets", tags=["budgets"])
+webhooks_router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+
+@budgets_router.post("", status_code=201, response_model=BudgetOut)
+async def create_budget(
+    body: BudgetIn,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    user: UserContext = require("budgets:write"),
+) -> BudgetOut:
+    budget = await budget_service.create_budget(session, user, body, runtime.settings)
+    spend = budget_service.spend_of(runtime)
+    [out] = await budget_service.describe_budgets(session, user.org_id, [budget], spend)
+    return out
+
+
+@budgets_router.get("", response_model=BudgetList)
+async def list_budgets(session: SessionDep, runtime: RuntimeDep, user: CurrentUser) -> BudgetList:
+    budgets = await budget_service.list_budgets(session, user)
+    spend = budget_service.spend_of(runtime)
+    return BudgetList(
+        budgets=await budget_service.describe_budgets(session, user.org_id, budgets, spend)
+    )
+
+
+def _hook_out(hook: Webhook) -> WebhookOut:
+    return WebhookOut(id=hook.id, url=hook.url, events=hook.events, created_at=hook.created_at)
+
+
+@webhooks_router.post("", status_code=201, response_model=WebhookCreated)
+async def create_webhook(
+    body: WebhookIn,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    user: UserContext = require("webhooks:write"),
+) -> WebhookCreated:
+    hook = await webhook_service.create_webhook(session, user, body, runtime.settings)
+    # The only time the secret leaves the server.
+    return WebhookCreated(**_hook_out(hook).model_dump(), secret=hook.secret)
+
+
+@webhooks_router.get("", response_model=WebhookList)
+async def list_webhooks(session: SessionDep, user: CurrentUser) -> WebhookList:
+    hooks = await webhook_service.list_webhooks(session, user)
+    return WebhookList(webhooks=[_hook_out(h) for h in hooks])
+
+
+@webhooks_router.get("/{webhook_id}/deliveries", response_model=DeliveryList)
+async def list_deliveries(webhook_id: str, session: SessionDep, user: CurrentUser) -> DeliveryList:
+    rows = await webhook_service.list_deliveries(session, user, webhook_id)
+    return DeliveryList(
+        deliveries=[
+            DeliveryOut(
+                id=d.id,
+                event_id=d.event_id,
+                event_type=event_type,
+                status=d.status,
+                attempts=d.attempts,
+                last_status_code=d.last_status_code,
+                last_error=d.last_error,
+                created_at=d.created_at,
+                delivered_at=d.delivered_at,
+            )
+            for d, event_type in rows
+        ]
+    )
+
+
+@webhooks_router.delete("/{webhook_id}", status_code=204)
+async def delete_webhook(
+    webhook_id: str, session: SessionDep, user: UserContext = require("webhooks:write")
+) -> Response:
+    await webhook_service.delete_webhook(session, user, webhook_id)
+    return Response(status_code=204)

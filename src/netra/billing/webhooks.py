@@ -1,0 +1,167 @@
+"""Webhooks: registration (create, list, delete) and :func:`emit_event`, which other domains
+call when something happened (``analysis.completed``, ``run.completed``, ``budget.alert``).
+
+``emit_event`` stores the event once, with its exact body, and one pending delivery per
+subscribed webhook of the organisation, in a short transaction of its own; then hands the
+deliveries to this process's dispatcher, if it runs one, without waiting for them. Where no
+dispatcher runs (a worker process), the sweeper of an API process delivers them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import structlog
+from pydantic_core import to_jsonable_python
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from netra.billing.destinations import Resolver, check_destination, resolve_host
+from netra.billing.models import Webhook, WebhookDelivery, WebhookEvent
+from netra.billing.repository import WebhookDeliveryRepository, WebhookRepository
+from netra.billing.schemas import EVENT_TYPES, WebhookIn
+from netra.billing.signing import new_secret
+from netra.billing.tiers import ensure_below, limits_for
+from netra.core.context import UserContext
+from netra.core.db import new_id, utcnow
+from netra.core.errors import NotFound
+from netra.core.runtime import Runtime
+from netra.core.settings import Settings
+
+log = structlog.get_logger("netra.webhooks")
+
+DISPATCHER = "webhook_dispatcher"  # runtime.extras key of this process's dispatcher
+
+
+async def create_webhook(
+    session: AsyncSession,
+    user: UserContext,
+    body: WebhookIn,
+    settings: Settings,
+    resolve: Resolver = resolve_host,
+) -> Webhook:
+    repo = WebhookRepository(session, user.org_id)
+    ensure_below("webhooks", await repo.count(), limits_for(settings, user.tier).max_webhooks,
+                 user.tier)  # fmt: skip
+    await check_destination(body.url, settings, resolve)
+    hook = repo.add(
+        Webhook(
+            id=new_id(),
+            url=body.url,
+            events=list(body.events),
+            secret=new_secret(),
+            created_by=user.user_id,
+            created_at=utcnow(),
+        )
+    )
+    await session.flush()
+    return hook
+
+
+async def list_webhooks(session: AsyncSession, user: UserContext) -> list[Webhook]:
+    return await WebhookRepository(session, user.org_id).all()
+
+
+async def get_webhook(session: AsyncSession, user: UserContext, webhook_id: str) -> Webhook:
+    hook = await WebhookRepository(session, user.org_id).get(webhook_id)
+    if hook is None:
+        raise NotFound(f"webhook '{webhook_id}' not found")
+    return hook
+
+
+async def delete_webhook(session: AsyncSession, user: UserContext, webhook_id: str) -> None:
+    """Deletes the webhook and, by cascade, its delivery records."""
+    hook = await get_webhook(session, user, webhook_id)
+    await session.delete(hook)
+    await session.flush()
+
+
+async def list_deliveries(
+    session: AsyncSession, user: UserContext, webhook_id: str, limit: int = 100
+) -> list[tuple[WebhookDelivery, str]]:
+    """The webhook's latest deliveries, newest first, with their event type."""
+    await get_webhook(session, user, webhook_id)
+    repo = WebhookDeliveryRepository(session, user.org_id)
+    stmt = (
+        repo.select(WebhookDelivery, WebhookEvent.type)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .where(WebhookDelivery.webhook_id == webhook_id)
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+
+
+def iso(ts: datetime) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
+
+
+def event_body(event_id: str, type_: str, created_at: datetime, data: dict[str, Any]) -> str:
+    """The exact JSON text delivered and signed (compact, keys in a fixed order)."""
+    payload = {"id": event_id, "type": type_, "created_at": iso(created_at), "data": data}
+    return json.dumps(to_jsonable_python(payload), separators=(",", ":"), ensure_ascii=False)
+
+
+async def record_event(
+    session: AsyncSession, org_id: str, type_: str, data: dict[str, Any]
+) -> list[str]:
+    """Store the event and a pending delivery per subscribed webhook; their ids (flush only)."""
+    hooks = [h for h in await WebhookRepository(session, org_id).all() if type_ in h.events]
+    if not hooks:
+        return []
+    now = utcnow()
+    event_id = new_id()
+    event = WebhookEvent(id=event_id, org_id=org_id, type=type_, created_at=now,
+                         body=event_body(event_id, type_, now, data))  # fmt: skip
+    session.add(event)
+    await session.flush()  # the event row first: deliveries reference it
+    deliveries = [
+        WebhookDelivery(
+            id=new_id(),
+            org_id=org_id,
+            webhook_id=hook.id,
+            event_id=event.id,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        for hook in hooks
+    ]
+    session.add_all(deliveries)
+    await session.flush()
+    return [d.id for d in deliveries]
+
+
+async def emit_event(runtime: Runtime, org_id: str, type: str, data: dict[str, Any]) -> None:
+    """Record an event of ``org_id`` and schedule its deliveries; never waits for them.
+
+    Call it after the caller's own transaction committed (``after_commit``). A failure to
+    record is logged and swallowed: the caller's work is done and must not fail because of a
+    webhook. An unknown ``type`` is a programming error and raises ``ValueError``.
+    """
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {type!r}; known: {', '.join(EVENT_TYPES)}")
+    try:
+        ids = await runtime.db.run(lambda session: record_event(session, org_id, type, data))
+    except Exception:
+        log.exception("webhook event not recorded", org_id=org_id, type=type)
+        return
+    dispatcher = runtime.extras.get(DISPATCHER)
+    if ids and dispatcher is not None:
+        dispatcher.submit(ids)
+
+
+async def pending_ids(session: AsyncSession, limit: int) -> list[str]:
+    """Due pending deliveries of every organisation: system work for the sweeper, which is
+    why it is not tenant-scoped (each delivery carries its own org and webhook)."""
+    stmt = (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= utcnow())
+        .order_by(WebhookDelivery.next_attempt_at)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())

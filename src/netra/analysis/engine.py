@@ -43,6 +43,9 @@ DETECTORS: tuple[Detector, ...] = (
     anomaly.detect,
     mismatch.detect,
 )
+# A finding must save at least this much to be reported (below it is noise to the reader).
+MIN_SAVINGS_USD = 0.01
+MIN_SAVINGS_SHARE = 0.0005
 BREAKDOWNS = {
     "by_model": "model",
     "by_provider": "provider",
@@ -101,7 +104,8 @@ def analyze(
             period_end or datetime.now(UTC),  # type: ignore[arg-type]
         )
         candidates = [c for detect in detectors for c in detect(ctx)]
-        findings, combined = settle(ctx.frame, candidates)
+        floor = max(MIN_SAVINGS_USD, MIN_SAVINGS_SHARE * ctx.total_cost)
+        findings, combined = settle(ctx.frame, candidates, min_savings=floor)
     combined = min(combined, total)
 
     return {

@@ -64,10 +64,13 @@ def _money(frame: pl.DataFrame, candidates: list[Candidate]) -> pl.DataFrame:
     return frame.select(exprs) if exprs else pl.DataFrame()
 
 
-def settle(frame: pl.DataFrame, candidates: list[Candidate]) -> tuple[list[dict[str, Any]], float]:
+def settle(
+    frame: pl.DataFrame, candidates: list[Candidate], *, min_savings: float = 0.0
+) -> tuple[list[dict[str, Any]], float]:
     """Turn candidates into report findings and the combined, de-duplicated savings.
 
-    ``frame`` must have a non-null ``cost`` (unpriced rows filtered out)."""
+    ``frame`` must have a non-null ``cost`` (unpriced rows filtered out). A candidate saving
+    less than ``min_savings`` is dropped (noise), except the informational cost mismatch."""
     if not candidates:
         return [], 0.0
     sums = _money(frame, candidates).row(0)
@@ -76,6 +79,8 @@ def settle(frame: pl.DataFrame, candidates: list[Candidate]) -> tuple[list[dict[
     for i, cand in enumerate(candidates):
         affected, current, projected = sums[3 * i], sums[3 * i + 1] or 0.0, sums[3 * i + 2] or 0.0
         projected = min(projected, current)
+        if cand.kind != COST_MISMATCH and (current - projected) < max(min_savings, 1e-9):
+            continue
         findings.append(
             {
                 "kind": cand.kind,

@@ -132,6 +132,9 @@ class Catalogue:
             except LookupError:
                 info = None
             self._models[key] = info
+            if info is not None:
+                # Its catalogue id must find it again (some ids do not match their own rules).
+                self._models.setdefault((provider, info.id), info)
         return self._models[key]
 
     def resolve(self, provider: str, model: str) -> str | None:

@@ -7,7 +7,8 @@ from datetime import datetime
 
 import polars as pl
 
-from netra.usage.pricing import Catalogue
+from netra.analysis.model_map import ModelMap
+from netra.usage.pricing import Catalogue, catalogue_cost
 
 NO_FEATURE = "(none)"
 
@@ -22,6 +23,7 @@ class Context:
     total_cost: float
     start: datetime
     end: datetime
+    models: ModelMap
 
     @classmethod
     def build(
@@ -32,7 +34,14 @@ class Context:
             pl.col("timestamp").dt.date().alias("_day"),
             (pl.col("status") == "ok").alias("_ok"),
         )
-        return cls(frame, catalogue, float(frame["cost"].sum() or 0.0), start, end)
+        total = float(frame["cost"].sum() or 0.0)
+        return cls(frame, catalogue, total, start, end, ModelMap(catalogue))
+
+    def groups(self, keys: list[str], *aggs: pl.Expr, where: pl.Expr | None = None) -> pl.DataFrame:
+        """Aggregate (a subset of) the rows per key; always counts rows as ``n`` and sums
+        ``cost``."""
+        rows = self.frame if where is None else self.frame.filter(where)
+        return rows.group_by(keys).agg(pl.len().alias("n"), pl.col("cost").sum(), *aggs)
 
 
 def scope_mask(scope: dict[str, str]) -> pl.Expr:
@@ -43,3 +52,35 @@ def scope_mask(scope: dict[str, str]) -> pl.Expr:
         if key in columns:
             expr = expr & (pl.col(columns[key]) == value)
     return expr
+
+
+def reprice(
+    ctx: Context,
+    mask: pl.Expr,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    batch: bool | None = None,
+    tokens: pl.DataFrame | None = None,
+) -> tuple[float, float]:
+    """(catalogue cost now, catalogue cost after a what-if) of the rows under ``mask`` that the
+    catalogue prices. ``tokens`` may replace the rows (same columns, e.g. more cached tokens)."""
+    rows = ctx.frame.filter(mask & pl.col("catalogue_cost").is_not_null())
+    if rows.height == 0:
+        return 0.0, 0.0
+    current = float(rows["catalogue_cost"].sum())
+    what_if = catalogue_cost(
+        tokens if tokens is not None else rows,
+        ctx.catalogue,
+        provider=provider,
+        model=model,
+        batch=batch,
+    )
+    if what_if.null_count():
+        return current, current  # the alternative is not priced on some date: no claim
+    return current, float(what_if.sum())
+
+
+def ratio(current: float, projected: float) -> float:
+    """Share of cost kept after a change (1.0 when nothing is known)."""
+    return projected / current if current > 0 else 1.0

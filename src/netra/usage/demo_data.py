@@ -1,0 +1,388 @@
+"""``netra demo-data``: a realistic synthetic workload with injected, labelled waste.
+
+Four weeks (2026-10-23 .. 2026-11-20 UTC) of one company's LLM traffic: 18 features on seven
+providers, hundreds of end-users, a diurnal and weekly rhythm, prompt and completion lengths
+drawn from the Azure LLM inference trace 2023 (``trace_lengths``). Most features are clean,
+several of them deliberately close to a detector's threshold (short answers on the smallest
+tier, a few duplicate prompts, ~1.5 % failures, the same price at two providers). The others
+carry one injected waste each, labelled in ``FILE.labels.json``:
+
+  {"seed", "records", "period", "features": {name: {provider, model, waste}},
+   "waste": [{"kind", "scope", "description", "records", "request_ids"}]}
+
+``scope`` holds the keys a matching finding must carry with equal values (feature, provider,
+model, or day for an anomaly), so precision and recall per finding kind are exact.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from netra.analysis.frame import SCHEMA
+from netra.usage.pricing import Catalogue, price_frame
+from netra.usage.trace_lengths import pairs
+
+START = datetime(2026, 10, 23, tzinfo=UTC)
+DAYS = 28
+# Share of the day's traffic per UTC hour for interactive features (a working-day curve).
+_HOURLY = np.array(
+    [2, 1.5, 1, 1, 1, 1.5, 3, 5, 7, 8, 8.5, 8.5, 8, 8.5, 9, 9, 8.5, 7.5, 6, 5, 4.5, 4, 3.5, 2.5]
+)
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    provider: str
+    model: str
+    share: float
+    trace: str = "conv"
+    users: int = 200
+    waste: str | None = None  # the finding kind it must raise, None for a clean feature
+    input_add: int = 0  # tokens added to every prompt (a fixed system prompt / document)
+    output_scale: float = 1.0
+    short_output: bool = False  # classification-like answers (1..8 tokens)
+    cached: bool = False  # already uses prompt caching
+    failure_rate: float = 0.015
+    duplicate_rate: float = 0.02
+    billed: float | None = None  # emit cost_usd = catalogue x this factor
+    pattern: str = "interactive"  # interactive | nightly | sessions
+    popular_prompts: int = 10  # how many distinct prompts the duplicates repeat
+    scope: tuple[str, ...] = ("feature", "provider", "model")
+
+
+FEATURES: tuple[Feature, ...] = (
+    # clean traffic, some near a threshold
+    Feature("support-chat", "anthropic", "claude-sonnet-4-5", 0.17, users=600, cached=True),
+    Feature("code-assist", "openai", "gpt-4.1-nano", 0.14, trace="code", cached=True, billed=1.0),
+    Feature("summarize", "google", "gemini-2.5-flash", 0.08, output_scale=1.5),
+    Feature("email-draft", "azure", "gpt-4o", 0.06, users=150),  # same price as openai
+    Feature("agent-planner", "bedrock", "global.anthropic.claude-sonnet-4-5-20250929-v1:0", 0.05),
+    Feature("translate", "mistral", "mistral-small-latest", 0.05, billed=1.0),
+    Feature("search-assist", "google", "gemini-2.5-flash-lite", 0.07, users=400),
+    Feature("intent-router", "openai", "gpt-4.1-nano", 0.05, short_output=True, billed=1.0),
+    Feature("internal-tool", "selfhosted", "acme-llm-v2", 0.01, users=20),
+    # injected waste, one kind per feature
+    Feature(
+        "ticket-triage", "openai", "gpt-4o", 0.04, short_output=True, waste="model_rightsizing"
+    ),
+    Feature(
+        "sentiment-tag",
+        "anthropic",
+        "claude-sonnet-4-5",
+        0.03,
+        short_output=True,
+        waste="model_rightsizing",
+    ),
+    Feature(
+        "faq-bot",
+        "openai",
+        "gpt-4o-mini",
+        0.05,
+        duplicate_rate=0.45,
+        popular_prompts=4,
+        waste="response_caching",
+    ),
+    Feature(
+        "contract-review",
+        "anthropic",
+        "claude-sonnet-4-5",
+        0.04,
+        input_add=6000,
+        pattern="sessions",
+        users=80,
+        waste="prompt_caching",
+    ),
+    Feature(
+        "report-gen", "google", "gemini-2.5-flash", 0.04, failure_rate=0.3, waste="retry_waste"
+    ),
+    Feature(
+        "doc-extract",
+        "bedrock",
+        "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        0.04,
+        waste="provider_arbitrage",
+        scope=("provider", "model"),
+    ),
+    Feature(
+        "kb-answer",
+        "cerebras",
+        "llama-3.3-70b",
+        0.03,
+        waste="provider_arbitrage",
+        scope=("provider", "model"),
+    ),
+    Feature(
+        "nightly-enrich", "openai", "gpt-4o-mini", 0.03, pattern="nightly", waste="batch_eligible"
+    ),
+    Feature(
+        "catalog-tagging",
+        "anthropic",
+        "claude-haiku-4-5",
+        0.03,
+        pattern="nightly",
+        waste="batch_eligible",
+    ),
+)
+ANOMALY_FEATURES = ("search-assist", "summarize")  # each gets one runaway day
+ANOMALY_FACTOR = 8.0
+MISMATCH = ("azure", "gpt-4o", 1.3)  # billed 30 % above the list price
+
+
+def _counts(total: int) -> list[int]:
+    weights = np.array([f.share for f in FEATURES])
+    counts = np.floor(weights / weights.sum() * total).astype(int)
+    counts[0] += total - counts.sum()
+    return [int(c) for c in counts]
+
+
+def _interactive_times(rng: np.random.Generator, n: int) -> np.ndarray:
+    weekday = np.array(
+        [1.0 if (START + timedelta(days=d)).weekday() < 5 else 0.6 for d in range(DAYS)]
+    )
+    days = rng.choice(DAYS, size=n, p=weekday / weekday.sum())
+    hours = rng.choice(24, size=n, p=_HOURLY / _HOURLY.sum())
+    seconds = days * 86400 + hours * 3600 + rng.uniform(0, 3600, size=n)
+    return np.asarray(seconds)
+
+
+def _nightly_times(rng: np.random.Generator, n: int) -> np.ndarray:
+    days = rng.integers(0, DAYS, size=n)
+    return np.asarray(days * 86400 + 2 * 3600 + rng.uniform(0, 2 * 3600, size=n))
+
+
+def _session_times(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Review sessions: a few calls a minute apart over the same document."""
+    out: list[float] = []
+    while len(out) < n:
+        start = float(_interactive_times(rng, 1)[0])
+        for k in range(int(rng.integers(3, 10))):
+            out.append(start + k * float(rng.exponential(50.0)) + k)
+    return np.asarray(out[:n])
+
+
+def _feature_rows(rng: np.random.Generator, feature: Feature, n: int, index: int) -> dict[str, Any]:
+    trace_in, trace_out = pairs("code" if feature.trace == "code" else "conv")
+    pick = rng.integers(0, len(trace_in), size=n)
+    inputs = np.asarray(trace_in)[pick] + feature.input_add
+    outputs = np.maximum(1, (np.asarray(trace_out)[pick] * feature.output_scale).astype(int))
+    if feature.short_output:
+        outputs = rng.integers(1, 9, size=n)
+    times = {
+        "interactive": _interactive_times,
+        "nightly": _nightly_times,
+        "sessions": _session_times,
+    }[feature.pattern](rng, n)
+    cached = np.zeros(n, dtype=np.int64)
+    writes = np.zeros(n, dtype=np.int64)
+    if feature.cached:
+        big = inputs >= 1024
+        cached = np.where(big, (inputs * rng.uniform(0.4, 0.8, size=n)).astype(int), 0)
+        if feature.provider == "anthropic":
+            writes = np.where(big & (rng.random(n) < 0.1), (inputs - cached) // 2, 0)
+    status = np.full(n, "ok", dtype=object)
+    failed = rng.random(n) < feature.failure_rate
+    status[failed] = rng.choice(["timeout", "error", "rate_limited"], size=int(failed.sum()))
+    outputs = np.where(failed, (outputs * rng.uniform(0, 0.3, size=n)).astype(int), outputs)
+    if feature.pattern == "nightly":
+        users: list[str | None] = [None] * n
+    else:
+        ranks = np.minimum(rng.zipf(1.6, size=n), feature.users)
+        users = [f"u-{index:02d}-{r:04d}" for r in ranks]
+    hashes = [f"{index:02d}{v:014x}" for v in rng.integers(0, 2**56, size=n)]
+    if feature.duplicate_rate:
+        popular = [f"{index:02d}faq{k:011x}" for k in range(feature.popular_prompts)]
+        dup = np.nonzero(rng.random(n) < feature.duplicate_rate)[0]
+        for i in dup:
+            hashes[i] = popular[int(rng.integers(0, len(popular)))]
+    return {
+        "seconds": times,
+        "provider": [feature.provider] * n,
+        "model": [feature.model] * n,
+        "input_tokens": inputs.astype(np.int64),
+        "output_tokens": outputs.astype(np.int64),
+        "cached_input_tokens": cached,
+        "cache_write_tokens": writes,
+        "latency_ms": np.round(250 + outputs * rng.uniform(8, 25, size=n), 1),
+        "status": status.tolist(),
+        "feature": [feature.name] * n,
+        "user": users,
+        "prompt_hash": hashes,
+    }
+
+
+def generate(records: int, seed: int) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The workload (``frame.SCHEMA`` columns) and its labels."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for index, (feature, n) in enumerate(zip(FEATURES, _counts(records), strict=True)):
+        if n == 0:
+            continue
+        rows = _feature_rows(rng, feature, n, index)
+        frames.append(pl.DataFrame(rows).with_columns(pl.lit(index).alias("_fi")))
+    frame = pl.concat(frames, how="vertical_relaxed")
+    labels: list[dict[str, Any]] = []
+    frame = _inject_anomalies(rng, frame, labels)
+    frame = frame.sort("seconds").with_columns(
+        (pl.lit(START) + pl.duration(microseconds=(pl.col("seconds") * 1e6).cast(pl.Int64)))
+        .dt.replace_time_zone("UTC")
+        .cast(SCHEMA["timestamp"])
+        .alias("timestamp"),
+        pl.format("req-{}-{}", pl.lit(seed), pl.int_range(pl.len())).alias("request_id"),
+        pl.lit(False).alias("batch"),
+    )
+    frame = _link_retries(frame)
+    catalogue = Catalogue()
+    frame = _bill(frame, catalogue)
+    for feature in FEATURES:
+        if feature.waste is None:
+            continue
+        ids = frame.filter(pl.col("feature") == feature.name)["request_id"]
+        if feature.waste == "response_caching":
+            ids = _repeat_ids(frame, feature.name)
+        if feature.waste == "retry_waste":
+            ids = frame.filter((pl.col("feature") == feature.name) & (pl.col("status") != "ok"))[
+                "request_id"
+            ]
+        values = {
+            "feature": feature.name,
+            "provider": feature.provider,
+            "model": catalogue.resolve(feature.provider, feature.model) or feature.model,
+        }
+        labels.append(
+            {
+                "kind": feature.waste,
+                "scope": {k: values[k] for k in feature.scope},
+                "description": f"{feature.name}: injected {feature.waste}",
+                "records": ids.len(),
+                "request_ids": ids.to_list(),
+            }
+        )
+    provider, model, factor = MISMATCH
+    mismatched = frame.filter((pl.col("provider") == provider) & (pl.col("model") == model))
+    labels.append(
+        {
+            "kind": "cost_mismatch",
+            "scope": {"provider": provider, "model": catalogue.resolve(provider, model) or model},
+            "description": f"{model} billed at {factor:.0%} of the catalogue price",
+            "records": mismatched.height,
+            "request_ids": mismatched["request_id"].to_list(),
+        }
+    )
+    for label in labels:  # anomalies were labelled before request ids existed
+        if "_day" in label:
+            day = label.pop("_day")
+            ids = frame.filter(
+                (pl.col("feature") == label["scope"]["feature"])
+                & (pl.col("timestamp").dt.date() == day)
+                & (pl.col("user") == "u-runaway")
+            )["request_id"]
+            label["records"], label["request_ids"] = ids.len(), ids.to_list()
+    out = frame.select(list(SCHEMA)).cast(SCHEMA)  # type: ignore[arg-type]
+    meta = {
+        "seed": seed,
+        "records": out.height,
+        "period": {"start": START.isoformat(), "end": (START + timedelta(days=DAYS)).isoformat()},
+        "features": {
+            f.name: {"provider": f.provider, "model": f.model, "waste": f.waste} for f in FEATURES
+        },
+        "waste": labels,
+    }
+    return out, meta
+
+
+def _inject_anomalies(
+    rng: np.random.Generator, frame: pl.DataFrame, labels: list[dict[str, Any]]
+) -> pl.DataFrame:
+    """Move traffic of a feature onto one day, from one runaway client: that day costs about
+    ANOMALY_FACTOR times the usual."""
+    days = rng.choice(np.arange(7, DAYS - 2), size=len(ANOMALY_FEATURES), replace=False)
+    for name, day in zip(ANOMALY_FEATURES, days, strict=True):
+        rows = frame.filter(pl.col("feature") == name)
+        extra = int(rows.height / DAYS * (ANOMALY_FACTOR - 1))
+        if extra <= 0:
+            continue
+        chosen = rng.choice(rows.height, size=extra, replace=False)
+        moved = np.zeros(frame.height, dtype=bool)
+        positions = np.nonzero((frame["feature"] == name).to_numpy())[0][chosen]
+        moved[positions] = True
+        seconds = frame["seconds"].to_numpy().copy()
+        seconds[moved] = int(day) * 86400 + rng.uniform(0, 86400, size=extra)
+        users = frame["user"].to_list()
+        for p in positions:
+            users[int(p)] = "u-runaway"
+        status = frame["status"].to_numpy().copy()
+        status[moved] = "ok"  # a runaway loop that works: not a retry problem
+        frame = frame.with_columns(
+            pl.Series("seconds", seconds),
+            pl.Series("user", users, dtype=pl.String),
+            pl.Series("status", status, dtype=pl.String),
+        )
+        labels.append(
+            {
+                "kind": "spend_anomaly",
+                "scope": {
+                    "feature": name,
+                    "day": (START + timedelta(days=int(day))).date().isoformat(),
+                },
+                "description": f"{name}: a runaway client on one day",
+                "_day": (START + timedelta(days=int(day))).date(),
+            }
+        )
+    return frame
+
+
+def _link_retries(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each failed call's next call in the same feature by the same user is its retry."""
+    keys = ["feature", "user"]
+    prev_failed = (pl.col("status") != "ok").shift(1).over(keys, order_by="timestamp")
+    prev_id = pl.col("request_id").shift(1).over(keys, order_by="timestamp")
+    return frame.with_columns(
+        pl.when(prev_failed.fill_null(False)).then(prev_id).otherwise(None).alias("retry_of")
+    )
+
+
+def _bill(frame: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
+    """cost_usd as billed for the features that report it (the catalogue price, or the
+    mismatch factor)."""
+    tmp = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias("cost_usd"))
+    priced = price_frame(tmp.select([c for c in SCHEMA if c in tmp.columns]), catalogue)
+    billed_features = {f.name: f.billed for f in FEATURES if f.billed is not None}
+    provider, model, factor = MISMATCH
+    multiplier = (
+        pl.when((pl.col("provider") == provider) & (pl.col("model") == model))
+        .then(pl.lit(factor))
+        .otherwise(pl.col("feature").replace_strict(billed_features, default=None))
+    )
+    return frame.with_columns(
+        (priced["catalogue_cost"] * multiplier.cast(pl.Float64)).round(10).alias("cost_usd")
+    )
+
+
+def _repeat_ids(frame: pl.DataFrame, name: str) -> pl.Series:
+    rows = frame.filter((pl.col("feature") == name) & (pl.col("status") == "ok")).sort("timestamp")
+    previous = pl.col("timestamp").shift(1).over("prompt_hash")
+    repeats = rows.filter((pl.col("timestamp") - previous) <= timedelta(hours=24))
+    return repeats["request_id"]
+
+
+def write(frame: pl.DataFrame, labels: dict[str, Any], out: Path) -> Path:
+    """Write ``out`` (JSON Lines when it ends in .jsonl/.ndjson, else CSV) and
+    ``out.labels.json`` beside it."""
+    text = frame.with_columns(
+        pl.col("timestamp").dt.to_string("%Y-%m-%dT%H:%M:%S%.3fZ").alias("timestamp")
+    )
+    if out.suffix.lower() in (".jsonl", ".ndjson"):
+        text.write_ndjson(out)
+    else:
+        text.write_csv(out)
+    labels_path = out.with_name(out.name + ".labels.json")
+    labels_path.write_text(json.dumps(labels, indent=1))
+    return labels_path

@@ -1,0 +1,161 @@
+"""E5 / E3 / E2 / I8: the realtime path across real processes on PostgreSQL and Redis.
+
+- E5: auth service, two API replicas and a worker as separate processes. A client signs in at
+  the auth service, asks on replica A, has its connection cut mid-run, reconnects to replica B,
+  resumes, and ends with every event of the run exactly once, in order.
+- A worker killed (SIGKILL) mid-run: another worker takes the run over and ends it ``failed``;
+  the client sees the final ``agent_completed``.
+- ``netra serve`` embedded: two users at once, each sees only their own run's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from support.accounts import signup_sync
+from support.realtime import Client, is_final
+from support.servers import ServerProcess, start_server
+from support.services import fresh_postgres_database, new_redis_prefix, redis_server_url
+
+TYPES = ("agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed")
+
+
+def _scaled_env(tmp_path: Path, pg_url: str, **extra: str) -> dict[str, str]:
+    env = {
+        "NETRA_DATA_DIR": str(tmp_path),
+        "NETRA_DATABASE_URL": pg_url,
+        "NETRA_REDIS_URL": redis_server_url(),
+        "NETRA_REDIS_PREFIX": new_redis_prefix(),
+        # One shared signing secret: the auth service signs, the API replicas verify.
+        "NETRA_JWT_ALGORITHM": "HS256",
+        "NETRA_JWT_SECRET": secrets.token_urlsafe(48),
+        "NETRA_PLACEHOLDER_PIPELINE": "true",
+        "NETRA_RUN_HEARTBEAT_S": "0.5",
+        "NETRA_RUN_STALE_AFTER_S": "2",
+    }
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def _processes(env: dict[str, str], *commands: str) -> Iterator[list[ServerProcess]]:
+    """Start the processes in parallel (start-up is the slow part); stop them all after."""
+    with ExitStack() as stack, ThreadPoolExecutor(len(commands)) as pool:
+        futures = [pool.submit(start_server, c, env) for c in commands]
+        procs: list[ServerProcess] = []
+        try:
+            for f in futures:
+                procs.append(f.result())
+        finally:
+            for f in futures:
+                if f.done() and f.exception() is None:
+                    stack.callback(f.result().stop)
+        yield procs
+
+
+def _check_run(events: list[dict[str, Any]]) -> None:
+    """Every event once, in order, and the ordering guarantees of PROTOCOL.md."""
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1)), events
+    assert events[0]["type"] == "agent_started" and events[0]["payload"]["agent"] == "supervisor"
+    assert is_final(events[-1]) and sum(is_final(e) for e in events) == 1
+    calls = [e["payload"]["tool_call_id"] for e in events if e["type"] == "tool_executing"]
+    done = [e["payload"]["tool_call_id"] for e in events if e["type"] == "tool_completed"]
+    assert sorted(calls) == sorted(done) and len(set(done)) == len(done)
+
+
+def test_e5_cut_on_replica_a_resume_on_replica_b(tmp_path: Path) -> None:
+    with fresh_postgres_database() as pg_url:
+        env = _scaled_env(tmp_path, pg_url, NETRA_PLACEHOLDER_STEP_DELAY_S="0.4")
+        with _processes(env, "auth-service", "api", "api", "worker") as (auth, a, b, _worker):
+            account = signup_sync(auth.url)
+            token = account["access_token"]
+
+            async def scenario() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                on_a = await Client.connect(a.ws_url, token)
+                ack = await on_a.ask("where does the money go?", id_="e5-question")
+                first = await on_a.recv_type("agent_started")
+                second = await on_a.recv(wait_s=10)
+                # The connection is cut (no close handshake) while the run goes on.
+                on_a.ws.transport.abort()
+                on_b = await Client.connect(b.ws_url, token)
+                resumed_at = datetime.now(UTC)
+                await on_b.send("resume", {"run_id": ack["run_id"], "after_seq": second["seq"]})
+                rest = await on_b.events_until_final(ack["run_id"])
+                await on_b.close()
+                # Everything the client received for this run, on both connections.
+                received = [
+                    f for f in on_a.frames + on_b.frames if f.get("run_id") == ack["run_id"]
+                ]
+                assert received == [first, second, *rest]
+                # The run was still going when the client switched replicas.
+                assert datetime.fromisoformat(rest[-1]["ts"]) > resumed_at
+                return received, ack
+
+            received, ack = asyncio.run(scenario())
+            _check_run(received)
+            assert [e["type"] for e in received] == list(TYPES)
+            assert received[-1]["payload"]["status"] == "succeeded"
+            # The store (read through replica B) holds exactly what the client saw.
+            stored = httpx.get(
+                f"{b.url}/api/v1/runs/{ack['run_id']}/events",
+                headers={"Authorization": f"Bearer {token}"},
+            ).json()
+            assert stored["events"] == received and stored["status"] == "succeeded"
+
+
+def test_a_worker_killed_mid_run_leaves_no_run_hanging(tmp_path: Path) -> None:
+    with fresh_postgres_database() as pg_url:
+        env = _scaled_env(tmp_path, pg_url, NETRA_PLACEHOLDER_STEP_DELAY_S="1.0")
+        with _processes(env, "auth-service", "api", "worker") as (auth, api, doomed):
+            token = signup_sync(auth.url)["access_token"]
+
+            async def scenario() -> list[dict[str, Any]]:
+                client = await Client.connect(api.ws_url, token)
+                ack = await client.ask("a question the worker will not finish")
+                await client.recv_type("agent_started")
+                doomed.kill()  # SIGKILL mid-run: no shutdown, no final event from it
+                with _processes(env, "worker"):
+                    await client.events_until_final(ack["run_id"], wait_s=30)
+                await client.close()
+                return [f for f in client.frames if f.get("run_id") == ack["run_id"]]
+
+            events = asyncio.run(scenario())
+            _check_run(events)
+            final = events[-1]["payload"]
+            assert final["status"] == "failed" and final["error"]["code"] == "worker_lost"
+
+
+def test_serve_two_users_at_once_each_see_only_their_own(tmp_path: Path) -> None:
+    env = {
+        "NETRA_DATA_DIR": str(tmp_path),
+        "NETRA_PLACEHOLDER_PIPELINE": "true",
+        "NETRA_PLACEHOLDER_STEP_DELAY_S": "0.1",
+    }
+    with _processes(env, "serve") as (srv,):
+        alice, bob = signup_sync(srv.url), signup_sync(srv.url)
+
+        async def scenario() -> None:
+            ca = await Client.connect(srv.ws_url, alice["access_token"])
+            cb = await Client.connect(srv.ws_url, bob["access_token"])
+            ack_a, ack_b = await asyncio.gather(ca.ask("alice here"), cb.ask("bob here"))
+            ev_a, ev_b = await asyncio.gather(
+                ca.events_until_final(ack_a["run_id"]), cb.events_until_final(ack_b["run_id"])
+            )
+            for events in (ev_a, ev_b):
+                _check_run(events)
+                assert [e["type"] for e in events] == list(TYPES)
+            assert all(f.get("run_id") != ack_b["run_id"] for f in ca.frames)
+            assert all(f.get("run_id") != ack_a["run_id"] for f in cb.frames)
+            await ca.close()
+            await cb.close()
+
+        asyncio.run(scenario())

@@ -1,0 +1,156 @@
+"""Analysis caching in Redis (area I2): served from Redis, shared by two app instances,
+invalidated by new usage, and bypassed (still answering) when Redis is down."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from netra.apps.all_in_one import create_app
+from netra.core.runtime import Runtime
+from netra.core.settings import Settings
+from netra.usage import service
+from support.accounts import bearer, signup
+from support.apps import running_app
+from support.services import free_port
+
+
+def records(tag: str, n: int, day: int = 3) -> dict[str, Any]:
+    return {
+        "records": [
+            {
+                "timestamp": f"2026-10-{day:02d}T{i % 24:02d}:00:00Z",
+                "provider": "openai",
+                "model": "gpt-4o",
+                "input_tokens": 2000,
+                "output_tokens": 100,
+                "feature": "support",
+                "request_id": f"{tag}-{i}",
+            }
+            for i in range(n)
+        ]
+    }
+
+
+def counter(metrics_text: str, result: str) -> float:
+    for line in metrics_text.splitlines():
+        if line.startswith(f'netra_cache_total{{result="{result}"}}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+async def test_reports_are_cached_in_redis_shared_and_invalidated(
+    pg_settings, redis_url: str, redis_prefix: str
+) -> None:  # type: ignore[no-untyped-def]
+    settings: Settings = pg_settings()
+    async with AsyncExitStack() as stack:
+        one = await stack.enter_async_context(running_app(create_app(settings)))
+        two = await stack.enter_async_context(running_app(create_app(settings)))
+        who = bearer((await signup(one))["access_token"])
+        assert (
+            await one.post("/api/v1/usage", json=records("a", 40), headers=who)
+        ).status_code == 200
+
+        first = await one.post("/api/v1/analyses", json={}, headers=who)
+        assert first.status_code == 201 and first.headers["x-cache"] == "miss"
+        assert first.json()["records"] == 40
+
+        # The report is in Redis, under this deployment's prefix.
+        client = aioredis.from_url(redis_url)
+        stack.push_async_callback(client.aclose)
+        keys = [k.decode() async for k in client.scan_iter(match=f"{redis_prefix}analysis:*")]
+        assert any(":report:" in k for k in keys), keys
+
+        # The other instance is served from the shared cache: same numbers, new stored id.
+        second = await two.post("/api/v1/analyses", json={}, headers=who)
+        assert second.status_code == 201 and second.headers["x-cache"] == "hit"
+        strip = lambda body: {k: v for k, v in body.items() if k not in ("id", "created_at")}  # noqa: E731
+        assert strip(second.json()) == strip(first.json())
+        assert second.json()["id"] != first.json()["id"]
+        assert counter((await two.get("/metrics")).text, "hit") >= 1
+
+        # New usage through instance two invalidates what instance one cached.
+        await two.post("/api/v1/usage", json=records("b", 10), headers=who)
+        third = await one.post("/api/v1/analyses", json={}, headers=who)
+        assert third.headers["x-cache"] == "miss" and third.json()["records"] == 50
+
+        # A pure duplicate is not new usage: the cache stays valid.
+        await one.post("/api/v1/usage", json=records("b", 10), headers=who)
+        fourth = await two.post("/api/v1/analyses", json={}, headers=who)
+        assert fourth.headers["x-cache"] == "hit" and fourth.json()["records"] == 50
+
+        # Summaries are cached the same way, per group and period.
+        s1 = await one.get("/api/v1/usage/summary?group_by=feature", headers=who)
+        s2 = await two.get("/api/v1/usage/summary?group_by=feature", headers=who)
+        assert (s1.headers["x-cache"], s2.headers["x-cache"]) == ("miss", "hit")
+        assert s1.json() == s2.json()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Redis of this test's own, so the test can stop it for real."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is required: apt-get install -y redis-server"
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    yield f"redis://127.0.0.1:{port}/0", proc
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def wait_for_redis(url: str) -> None:
+    client = aioredis.from_url(url)
+    try:
+        for _ in range(100):
+            try:
+                await client.ping()
+                return
+            except Exception:
+                await asyncio.sleep(0.05)
+        raise AssertionError("redis did not start")
+    finally:
+        await client.aclose()
+
+
+async def test_reports_are_still_computed_when_redis_goes_down(
+    pg_settings, own_redis: tuple[str, subprocess.Popen[bytes]]
+) -> None:  # type: ignore[no-untyped-def]
+    url, proc = own_redis
+    await wait_for_redis(url)
+    app = create_app(pg_settings(redis_url=url))
+    async with running_app(app) as client:
+        runtime: Runtime = app.state.runtime
+        who = bearer((await signup(client))["access_token"])
+        org = (await client.get("/auth/me", headers=who)).json()["org_id"]
+        await client.post("/api/v1/usage", json=records("down", 12), headers=who)
+        report, how = await service.report_for(runtime, org, None, None)
+        assert how == "miss" and report["records"] == 12
+        assert (await service.report_for(runtime, org, None, None))[1] == "hit"
+
+        proc.kill()
+        proc.wait(10)
+        errors_before = runtime.metrics.cache.labels("error")._value.get()  # type: ignore[attr-defined]
+        down_report, how = await service.report_for(runtime, org, None, None)
+        assert how == "bypass"
+        assert down_report == report  # the same numbers, computed without the cache
+        groups, how = await service.summary_for(runtime, org, "model", None, None)
+        assert how == "bypass" and sum(g["records"] for g in groups) == 12
+        assert runtime.metrics.cache.labels("error")._value.get() > errors_before  # type: ignore[attr-defined]
+        # Over HTTP the bearer check needs the revocation list (in Redis) and fails closed:
+        # a clear 503, never a 500.
+        r = await client.post("/api/v1/analyses", json={}, headers=who)
+        assert r.status_code == 503, r.text

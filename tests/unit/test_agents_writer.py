@@ -241,3 +241,10 @@ def test_offline_figures_all_come_from_the_report(intent: str) -> None:
         allowed |= {usd(r["cost_usd"]) for r in rows}
     text = compose(_brief(intent, finding_kinds=("retry_waste",)))
     assert set(dollar_figures(text)) <= allowed
+
+
+def test_focus_without_a_finding_says_so_with_its_spend() -> None:
+    brief = _brief("reduce_cost", focus={"feature": "checkout"})
+    rows = [*FEATURE_ROWS, {"key": "checkout", "records": 3, "cost_usd": 12.5, "share_pct": 0.1}]
+    text = compose(replace(brief, top_spenders={"feature": rows, "model": MODEL_ROWS}))
+    assert "found no saving specific to it. It cost $12.50 (0.1%)" in text

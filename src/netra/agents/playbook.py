@@ -13,6 +13,7 @@ from netra.agents.money import usd
 RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
 
 _TARGET_MODEL_KEYS = (
+    "proposed_model",
     "suggested_model",
     "target_model",
     "to_model",
@@ -21,6 +22,7 @@ _TARGET_MODEL_KEYS = (
     "recommended_model",
 )
 _TARGET_PROVIDER_KEYS = (
+    "proposed_provider",
     "suggested_provider",
     "target_provider",
     "to_provider",
@@ -50,7 +52,13 @@ def where(finding: dict[str, Any]) -> str:
     model = scope_value(finding, "model")
     provider = scope_value(finding, "provider")
     day = scope_value(finding, "day") or scope_value(finding, "date")
-    parts = [f'feature "{feature}"' if feature else "all features"]
+    features = (finding.get("evidence") or {}).get("features")
+    if feature:
+        parts = [f'feature "{feature}"']
+    elif isinstance(features, list) and features:
+        parts = ["features " + ", ".join(f'"{f}"' for f in features[:4])]
+    else:
+        parts = ["all features"]
     parts.append(f"on {model}" if model else "across models")
     if provider and not model:
         parts.append(f"({provider})")
@@ -121,6 +129,9 @@ def _step_words(f: dict[str, Any]) -> tuple[str, str, str, str]:
         )
     if kind == "provider_arbitrage":
         target = evidence_value(f, _TARGET_PROVIDER_KEYS) or "the cheaper provider"
+        target_model = evidence_value(f, _TARGET_MODEL_KEYS)
+        if target_model and target_model != model:
+            target = f"{target} (as {target_model})"
         return (
             f"Buy {model} for {subject} through {target} instead of {provider}",
             "medium",

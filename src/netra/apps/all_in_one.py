@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from netra.agents import component as agents
 from netra.apps.component import Component
 from netra.apps.factory import create_netra_app
 from netra.auth.component import auth_service_component
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         usage.component(),
         chat.component(),
         billing.component(),
+        agents.component(),  # before the worker: it sets the pipeline the worker runs
     ]
     if settings.embedded_workers:
         components.append(chat.worker_component())

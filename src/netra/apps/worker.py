@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from netra.agents import component as agents
 from netra.apps.factory import create_netra_app
 from netra.chat.component import worker_component
 from netra.core.settings import Settings, load_settings
@@ -11,4 +12,6 @@ from netra.core.settings import Settings, load_settings
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
-    return create_netra_app(settings, [worker_component()], title="Netra worker")
+    return create_netra_app(
+        settings, [agents.component(), worker_component()], title="Netra worker"
+    )

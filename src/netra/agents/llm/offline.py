@@ -49,17 +49,42 @@ def _focus_words(b: AnswerBrief) -> str:
     return ", ".join(f"{k} {v}" for k, v in b.focus.items())
 
 
+def _in_focus(b: AnswerBrief) -> list[dict[str, Any]]:
+    """Findings whose scope matches what the user named (and contradicts none of it)."""
+    out = []
+    for f in b.findings:
+        scope = f.get("scope") or {}
+        if all(scope.get(k) in (None, v) for k, v in b.focus.items()) and any(
+            scope.get(k) == v for k, v in b.focus.items()
+        ):
+            out.append(f)
+    return out
+
+
 def _focused(b: AnswerBrief) -> list[dict[str, Any]]:
     """The ranked findings, those in the asked-about scope first."""
     if not b.focus:
         return b.findings
-    inside = [
-        f
-        for f in b.findings
-        if all((f.get("scope") or {}).get(k) in (None, v) for k, v in b.focus.items())
-        and any((f.get("scope") or {}).get(k) == v for k, v in b.focus.items())
-    ]
+    inside = _in_focus(b)
     return inside + [f for f in b.findings if f not in inside]
+
+
+def _focus_note(b: AnswerBrief) -> str:
+    if not b.focus:
+        return ""
+    words = _focus_words(b)
+    if _in_focus(b):
+        return f"You asked about {words}; the findings in that scope come first."
+    spend = ""
+    for by, name in b.focus.items():
+        row = next((r for r in b.top_spenders.get(by, []) if s.label(r, by) == name), None)
+        amount = s.cost(row) if row else None
+        if amount is not None:
+            spend = f" It cost {usd(amount)}{s.share(row or {})} in this period."
+    return (
+        f"You asked about {words}: Netra found no saving specific to it.{spend} The biggest "
+        "savings are elsewhere:"
+    )
 
 
 def _spend_overview(b: AnswerBrief) -> list[str]:
@@ -84,10 +109,9 @@ def _spend_overview(b: AnswerBrief) -> list[str]:
 def _reduce_cost(b: AnswerBrief) -> list[str]:
     findings = _focused(b)
     parts = [s.headline(b), s.savings_sentence(b)]
-    if b.focus:
-        parts.append(f"You asked about {_focus_words(b)}; findings in that scope come first.")
     parts.append(s.top_list(b, "feature", 3, "**Biggest spenders, by feature:**"))
     parts.append(s.top_list(b, "model", 3, "**By model:**"))
+    parts.append(_focus_note(b))
     if findings:
         lines = [s.finding_line(i, f) for i, f in enumerate(findings[: len(b.plan) or 3], 1)]
         parts.append("**Top findings (net savings):**\n" + "\n".join(lines))

@@ -8,10 +8,11 @@ from netra.agents import component as agents
 from netra.apps.factory import create_netra_app
 from netra.chat.component import worker_component
 from netra.core.settings import Settings, load_settings
+from netra.usage import component as usage
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
-    return create_netra_app(
-        settings, [agents.component(), worker_component()], title="Netra worker"
-    )
+    # The usage services (record loader, report store) and the pipeline before the worker.
+    components = [usage.services_component(), agents.component(), worker_component()]
+    return create_netra_app(settings, components, title="Netra worker")

@@ -38,6 +38,7 @@ class RunEmitter:
         self.tools: dict[str, tuple[str, str, float]] = {}  # call id -> (agent, tool, t0)
         self.tool_calls: list[dict[str, Any]] = []  # for the run's metadata
         self.closed = False  # the supervisor completed: nothing more may be emitted
+        self.ending = False  # the run is being closed: no new tool call may start
 
     async def started(self, agent: str) -> None:
         await self.sink.emit("agent_started", {"agent": agent})
@@ -92,14 +93,15 @@ class RunEmitter:
 
     async def tool_begin(self, agent: str, name: str, args: dict[str, Any]) -> str:
         """Emit ``tool_executing`` (after a cancellation check); returns the call id."""
-        if self.closed:
-            raise RunCancelled()  # a straggler after the run ended: emit nothing
+        if self.closed or self.ending:
+            raise RunCancelled()  # a straggler (engine thread) after the run began to end
         await self.check_cancelled()
         call_id = f"call_{uuid.uuid4().hex[:16]}"
-        self.tools[call_id] = (agent, name, time.perf_counter())
+        t0 = time.perf_counter()
         await self.sink.emit(
             "tool_executing", {"agent": agent, "tool": name, "tool_call_id": call_id, "args": args}
         )
+        self.tools[call_id] = (agent, name, t0)  # only once emitted: close_all may end it
         return call_id
 
     async def tool_end(self, call_id: str, status: str, result: Any) -> None:
@@ -122,6 +124,7 @@ class RunEmitter:
 
     async def close_all(self, status: str, error: dict[str, str] | None = None) -> None:
         """End every open tool call and sub-agent (not the supervisor) with ``status``."""
+        self.ending = True
         for call_id in list(self.tools):
             await self.tool_end(call_id, "error", {"error": error or {"code": status}})
         for agent in reversed([a for a in self.agents if a != "supervisor"]):

@@ -83,6 +83,27 @@ class RunState:
         return self.frame
 
 
+def _table_thought(st: RunState, tool: str, args: dict[str, Any]) -> str:
+    """One line on what a table showed, for the live view (figures copied from the rows)."""
+    by = str(args.get("by", "day"))
+    rows = (
+        st.trend
+        if tool == "usage_trend"
+        else (st.top_spenders.get(by) if tool == "top_spenders" else st.breakdowns.get(by)) or []
+    )
+    if not rows:
+        return f"No {by} data in this period."
+    if tool == "usage_trend":
+        return f"Spend over {len(rows)} {args.get('period', 'day')}s collected."
+    top = rows[0]
+    cost = top.get("cost_usd")
+    amount = f" at {usd(cost)}" if isinstance(cost, int | float) else ""
+    share = top.get("share_pct")
+    pct_words = f" ({share:g}% of spend)" if isinstance(share, int | float) else ""
+    name = top.get("key") if top.get("key") not in (None, "") else "(none)"
+    return f"By {by}: {name} leads{amount}{pct_words}; {len(rows)} groups."
+
+
 def _rows_summary(rows: list[dict[str, Any]], n: int) -> dict[str, Any]:
     return {"rows": rows[:n], "total_rows": len(rows)}
 
@@ -183,7 +204,7 @@ async def run_data(st: RunState, em: RunEmitter) -> None:
                 lambda: asyncio.to_thread(st.engine.usage_trend, frame, "day"),
                 lambda r: _rows_summary(r, 60),
             )
-        await em.thinking(agent, f"{tool} by {args.get('by', 'day')} done.", i / len(calls))
+        await em.thinking(agent, _table_thought(st, tool, args), i / len(calls))
     await em.completed(agent, result={"tables": [f"{t}:{a.get('by', 'day')}" for t, a in calls]})
 
 

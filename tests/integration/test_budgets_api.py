@@ -91,6 +91,18 @@ async def test_budgets_create_list_validate_and_isolate(pg_settings) -> None:  #
         assert other.json() == {"budgets": []}
         assert (await client.get("/api/v1/budgets")).status_code == 401
 
+        # Deleting makes room again; another org cannot delete it, a member neither.
+        path = f"/api/v1/budgets/{budget['id']}"
+        assert (await client.delete(path, headers=bearer(b["access_token"]))).status_code == 404
+        assert (await client.delete(path, headers=bearer(member))).status_code == 403
+        assert (await client.delete(path, headers=auth)).status_code == 204
+        assert (await client.delete(path, headers=auth)).status_code == 404
+        again = await client.post(
+            "/api/v1/budgets", json={"scope": "org", "period": "month", "limit_usd": 5},
+            headers=auth,
+        )  # fmt: skip
+        assert again.status_code == 201
+
 
 def _record(**fields: Any) -> dict[str, Any]:
     return {

@@ -24,7 +24,7 @@ from netra.billing.tiers import ensure_below, limits_for
 from netra.billing.webhooks import emit_event, iso
 from netra.core.context import UserContext
 from netra.core.db import new_id, utcnow
-from netra.core.errors import Conflict
+from netra.core.errors import Conflict, NotFound
 from netra.core.runtime import Runtime
 from netra.core.settings import Settings
 
@@ -232,6 +232,15 @@ async def list_budgets(session: AsyncSession, user: UserContext) -> list[Budget]
     return await BudgetRepository(session, user.org_id).all()
 
 
+async def delete_budget(session: AsyncSession, user: UserContext, budget_id: str) -> None:
+    """Deletes the budget and, by cascade, its alerts."""
+    budget = await BudgetRepository(session, user.org_id).get(budget_id)
+    if budget is None:
+        raise NotFound(f"budget '{budget_id}' not found")
+    await session.delete(budget)
+    await session.flush()
+
+
 __all__ = [
     "SPEND",
     "THRESHOLDS",
@@ -240,6 +249,7 @@ __all__ = [
     "check_budgets",
     "create_budget",
     "crossed",
+    "delete_budget",
     "describe_budgets",
     "evaluate_budgets",
     "list_budgets",

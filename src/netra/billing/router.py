@@ -48,6 +48,14 @@ async def list_budgets(session: SessionDep, runtime: RuntimeDep, user: CurrentUs
     )
 
 
+@budgets_router.delete("/{budget_id}", status_code=204)
+async def delete_budget(
+    budget_id: str, session: SessionDep, user: UserContext = require("budgets:write")
+) -> Response:
+    await budget_service.delete_budget(session, user, budget_id)
+    return Response(status_code=204)
+
+
 def _hook_out(hook: Webhook) -> WebhookOut:
     return WebhookOut(id=hook.id, url=hook.url, events=hook.events, created_at=hook.created_at)
 

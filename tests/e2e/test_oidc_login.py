@@ -210,3 +210,32 @@ def test_email_domain_outside_the_allowed_list_is_refused(
         refused = client.get(callback_url)
     assert refused.status_code == 403
     assert "elsewhere.org" in refused.json()["error"]["message"]
+
+
+def test_browser_signs_in_through_the_provider_and_lands_in_the_app(
+    stack: tuple[Provider, ServerProcess],
+) -> None:
+    """The same journey in Chromium through the web UI: the single sign-on button, the
+    provider's login and consent pages, back in the app signed in; signing out ends access."""
+    from support.browser import chromium
+
+    _, netra = stack
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{netra.url}/")
+        page.click("#oauth-login")
+        page.fill("input[name=login]", "erin@example.com")
+        page.fill("input[name=password]", "anything")
+        page.click("button[type=submit]")
+        page.wait_for_selector("input[name=prompt][value=consent]", state="attached")
+        page.click("button[type=submit]")
+        page.wait_for_selector("#who-email:has-text('erin@example.com')", timeout=15_000)
+        assert page.url.rstrip("/") == netra.url  # the fragment with the code is gone
+        access = page.evaluate("sessionStorage.getItem('netra.access')")
+        assert (
+            httpx.get(f"{netra.url}/auth/me", headers=bearer(access)).json()["email"]
+            == "erin@example.com"
+        )
+        page.click("#logout")
+        page.wait_for_selector("#auth-view", state="visible")
+        assert httpx.get(f"{netra.url}/auth/me", headers=bearer(access)).status_code == 401

@@ -130,12 +130,19 @@ class Catalogue:
             try:
                 _, info = self._snapshot.find_provider_model(model, None, catalogue_id, None)
             except LookupError:
-                info = None
+                info = self._by_id(catalogue_id, model)
             self._models[key] = info
             if info is not None:
                 # Its catalogue id must find it again (some ids do not match their own rules).
                 self._models.setdefault((provider, info.id), info)
         return self._models[key]
+
+    def _by_id(self, catalogue_id: str, model_id: str) -> gp.ModelInfo | None:
+        """Exact catalogue id (some ids do not match their own alias rules)."""
+        for provider in self._snapshot.providers:
+            if provider.id == catalogue_id:
+                return next((m for m in provider.models if m.id == model_id), None)
+        return None
 
     def resolve(self, provider: str, model: str) -> str | None:
         """The catalogue's model id (alias normalised), or None when unknown."""

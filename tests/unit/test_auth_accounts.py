@@ -187,3 +187,19 @@ async def test_login_rehashes_when_parameters_change(make_settings) -> None:  # 
         async with runtime_of(client).db.sessions() as s:
             stored: Any = await s.get(User, user.id)
             assert "t=3" in stored.password_hash
+
+
+async def test_disabled_account_loses_access_and_cannot_sign_in(client: httpx.AsyncClient) -> None:
+    acct = await signup(client)
+    runtime = runtime_of(client)
+    async with runtime.bus.subscribe("revocations") as sub:
+        await runtime.extras["auth_state"].disable_account(acct["user"]["id"])
+        message = await sub.get()
+    assert message is not None and b'"all": true' in message
+    assert (await client.get("/auth/me", headers=bearer(acct["access_token"]))).status_code == 401
+    r = await client.post("/auth/refresh", json={"refresh_token": acct["refresh_token"]})
+    assert r.status_code == 401
+    r = await client.post(
+        "/auth/login", json={"email": acct["email"], "password": acct["password"]}
+    )
+    assert r.status_code == 401 and r.json()["error"]["message"] == "invalid e-mail or password"

@@ -188,3 +188,10 @@ def test_short_shared_secret_is_refused_everywhere() -> None:
 def test_weak_or_placeholder_secret_is_refused_outside_development(secret: str) -> None:
     settings = Settings(env="production", jwt_algorithm="HS256", jwt_secret=SecretStr(secret))
     assert any(p.startswith("NETRA_JWT_SECRET") for p in validate_settings(settings))
+
+
+def test_argon2_below_owasp_minimum_is_refused_outside_development() -> None:
+    weak = Settings(env="production", argon2_memory_kib=8192)
+    assert any("ARGON2" in p for p in validate_settings(weak))
+    sound = Settings(env="production")
+    assert not any("ARGON2" in p for p in validate_settings(sound))

@@ -18,7 +18,7 @@ from netra.auth.service import (
     profile,
 )
 from netra.auth.sessions import revoke_family, rotate_refresh_token, start_session
-from netra.auth.state import AuthState, get_auth
+from netra.auth.state import get_auth
 from netra.auth.wellknown import service_configuration
 from netra.core.audit import record_audit
 from netra.core.deps import RuntimeDep
@@ -27,26 +27,10 @@ from netra.core.errors import Unauthenticated
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 INVALID_LOGIN = "invalid e-mail or password"
-REFRESH_COOKIE = "netra_refresh"
 
 
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
-
-
-def set_refresh_cookie(response: Response, auth: AuthState, refresh_token: str) -> None:
-    """The web UI's refresh token: HttpOnly (no script reads it), Secure outside development,
-    SameSite=Lax (no cross-site POST carries it), sent only to /auth."""
-    settings = auth.settings
-    response.set_cookie(
-        REFRESH_COOKIE,
-        refresh_token,
-        max_age=settings.refresh_token_ttl_s,
-        path="/auth",
-        httponly=True,
-        secure=not settings.is_dev or settings.public_url.startswith("https://"),
-        samesite="lax",
-    )
 
 
 @router.post("/register", status_code=201)
@@ -95,18 +79,14 @@ async def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> dict[st
 
 
 @router.post("/refresh")
-async def refresh(
-    request: Request, response: Response, runtime: RuntimeDep, body: RefreshIn | None = None
-) -> dict[str, Any]:
-    """Rotate a refresh token (from the body, or the web UI's HttpOnly cookie)."""
+async def refresh(body: RefreshIn, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    """Rotate a refresh token: the new pair, or 401 (reuse revokes the whole session)."""
     auth = get_auth(runtime)
-    from_cookie = body is None or not body.refresh_token
-    raw = request.cookies.get(REFRESH_COOKIE) if from_cookie else body.refresh_token  # type: ignore[union-attr]
-    if not raw:
+    if not body.refresh_token:
         raise Unauthenticated("missing refresh token")
     async with runtime.db.unit_of_work() as session:
         outcome = await rotate_refresh_token(
-            session, auth.keys, auth.settings, raw, ip=client_ip(request)
+            session, auth.keys, auth.settings, body.refresh_token, ip=client_ip(request)
         )
     if outcome.reused and outcome.user_id and outcome.family_id:
         # Committed above: the family stays revoked even though this request fails.
@@ -115,8 +95,6 @@ async def refresh(
         raise Unauthenticated("refresh token already used: session revoked, sign in again")
     if outcome.pair is None:
         raise Unauthenticated("invalid or expired refresh token")
-    if from_cookie:
-        set_refresh_cookie(response, auth, outcome.pair.refresh_token)
     return outcome.pair.body()
 
 
@@ -134,9 +112,7 @@ async def logout(request: Request, runtime: RuntimeDep) -> Response:
     if claims.sid is not None:
         await auth.revoke_session(user_id=claims.sub, sid=claims.sid)
     await auth.revoke_access_token(user_id=claims.sub, jti=claims.jti, exp=claims.exp)
-    response = Response(status_code=204)
-    response.delete_cookie(REFRESH_COOKIE, path="/auth")
-    return response
+    return Response(status_code=204)
 
 
 @router.get("/me")

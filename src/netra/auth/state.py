@@ -40,6 +40,14 @@ class AuthState:
         """Every access token of one sign-in session (refresh family)."""
         await revoke_session_tokens(self.runtime.cache, sid, self.settings.access_token_ttl_s)
 
+    async def disable_account(self, user_id: str, *, reason: str = "disabled") -> None:
+        """Disable the account, end its sessions, and revoke its access tokens everywhere."""
+        from netra.auth.service import disable_user
+
+        async with self.runtime.db.unit_of_work() as session:
+            await disable_user(session, user_id, reason=reason)
+        await self.revoke_user(user_id)
+
     async def revoke_user(self, user_id: str) -> None:
         """Every access token of the user issued until now, on every replica."""
         await revoke_user_tokens(self.runtime.cache, user_id, self.settings.access_token_ttl_s)

@@ -259,6 +259,11 @@ def validate_settings(s: Settings) -> list[str]:
     why = _weak_secret(s.service_token.get_secret_value() if s.service_token else None)
     if why:
         problems.append(f"NETRA_SERVICE_TOKEN {why}")
+    if s.argon2_memory_kib < 19456 or s.argon2_time_cost < 2:
+        problems.append(
+            "NETRA_ARGON2_MEMORY_KIB / NETRA_ARGON2_TIME_COST are below OWASP's minimum for "
+            "argon2id (19456 KiB, time cost 2)"
+        )
 
     if s.oauth_enabled:
         if not s.oauth_client_id:

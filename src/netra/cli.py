@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from netra.core.settings import Settings, load_settings, resolve_dev_secrets, validate_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(
     name="netra",
@@ -45,7 +49,7 @@ def _fail_on_config(settings: Settings) -> None:
         raise typer.Exit(2)
 
 
-def _serve(factory: str, settings: Settings) -> None:
+def _serve(factory: Callable[[Settings], FastAPI], settings: Settings) -> None:
     import uvicorn
 
     from netra.core.observability import configure_logging
@@ -53,8 +57,7 @@ def _serve(factory: str, settings: Settings) -> None:
     _fail_on_config(settings)
     configure_logging(settings.log_level)
     uvicorn.run(
-        factory,
-        factory=True,
+        factory(settings),  # built here so command-line options reach the app's settings
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
@@ -76,25 +79,33 @@ def serve(
     """Run the whole platform in one process (auth, API, workers, web UI)."""
     settings = _settings(host, port, demo=demo or None)
     typer.echo(f"Netra on http://{settings.host}:{settings.port}  (env {settings.env})")
-    _serve("netra.apps.all_in_one:create_app", settings)
+    from netra.apps.all_in_one import create_app
+
+    _serve(create_app, settings)
 
 
 @app.command()
 def api(host: HostOpt = None, port: PortOpt = None) -> None:
     """Run the backend (REST + WebSocket) as its own process."""
-    _serve("netra.apps.api:create_app", _settings(host, port))
+    from netra.apps.api import create_app
+
+    _serve(create_app, _settings(host, port))
 
 
 @app.command("auth-service")
 def auth_service(host: HostOpt = None, port: PortOpt = None) -> None:
     """Run the auth service as its own process."""
-    _serve("netra.apps.auth_service:create_app", _settings(host, port))
+    from netra.apps.auth_service import create_app
+
+    _serve(create_app, _settings(host, port))
 
 
 @app.command()
 def worker(host: HostOpt = None, port: PortOpt = None) -> None:
     """Run an agent worker (serves /health and /metrics on its port)."""
-    _serve("netra.apps.worker:create_app", _settings(host, port))
+    from netra.apps.worker import create_app
+
+    _serve(create_app, _settings(host, port))
 
 
 @app.command()

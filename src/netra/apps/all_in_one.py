@@ -15,6 +15,7 @@ from netra.auth.component import auth_service_component
 from netra.billing import component as billing
 from netra.chat import component as chat
 from netra.core.settings import Settings, load_settings
+from netra.demo import demo_component
 from netra.usage import component as usage
 from netra.web import component as web
 
@@ -30,5 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ]
     if settings.embedded_workers:
         components.append(chat.worker_component())
+    if settings.demo:
+        components.append(demo_component())
     components.append(web.component())
     return create_netra_app(settings, components, title="Netra", migrate=True)

@@ -134,6 +134,8 @@ def evidence_lines(f: dict[str, Any]) -> list[str]:
         shown = usd(value) if key.endswith("_usd") and isinstance(value, int | float) else value
         if isinstance(shown, float):
             shown = f"{shown:,.4g}"
+        elif isinstance(shown, int):
+            shown = f"{shown:,}"
         out.append(f"- {key.replace('_', ' ')}: {shown}")
     return out[:8]
 

@@ -61,6 +61,7 @@ async def test_register_creates_owner_of_a_free_organisation(client: httpx.Async
             stored.password_hash.startswith("$argon2id$")
             and STRONG_PASSWORD not in stored.password_hash
         )
+    assert ("auth.signup", "success") in await audit_actions(client)
 
 
 async def test_login_me_and_token_shape(client: httpx.AsyncClient) -> None:

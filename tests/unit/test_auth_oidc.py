@@ -19,11 +19,13 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
+from sqlalchemy import select
 
 from netra.apps.auth_service import create_app
 from netra.auth.oauth_flow import STATE_COOKIE
 from netra.auth.oauth_routes import OIDC
 from netra.auth.oidc import OidcClient, OidcError, check_id_token_claims, identity_from_claims
+from netra.core.audit import AuditEvent
 from netra.core.settings import Settings
 from support.accounts import STRONG_PASSWORD, bearer, migrated
 
@@ -299,6 +301,13 @@ async def test_existing_identity_signs_in_to_the_same_user_and_links_by_email(
         me = await client.get("/auth/me", headers=bearer(pair.json()["access_token"]))
         ids.append(me.json()["id"])
     assert ids == [user_id, user_id]
+    runtime = client._transport.app.state.runtime  # type: ignore[attr-defined]
+    async with runtime.db.sessions() as s:
+        rows = (
+            await s.execute(select(AuditEvent.action).where(AuditEvent.user_id == user_id))
+        ).all()
+    actions = [r[0] for r in rows]
+    assert actions.count("auth.oauth_link") == 1 and actions.count("auth.login") == 2
 
 
 async def test_unknown_provider_and_disabled_oauth_answer_404(make_settings: Any) -> None:

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from netra.billing.budgets import Spend, evaluate_budgets
+from netra.billing.budget_checks import CHECKER, BudgetChecker, schedule_budget_check
+from netra.billing.budgets import SPEND, Spend, evaluate_budgets
 from netra.billing.delivery import WebhookDispatcher, backoff_s
 from netra.billing.models import Budget, BudgetAlert, Webhook, WebhookDelivery, WebhookEvent
 from netra.billing.signing import verify
@@ -282,3 +283,82 @@ def test_backoff_grows_and_is_capped() -> None:
     for attempts, ceiling in ((1, 1.0), (2, 2.0), (3, 4.0), (8, 10.0)):
         delays = [backoff_s(attempts, 1.0, 10.0) for _ in range(50)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays), (attempts, delays[:3])
+
+
+async def test_budget_checks_coalesce_per_org_and_run_in_the_background(runtime: Runtime) -> None:
+    gate = asyncio.Event()
+    calls: list[str] = []
+
+    async def slow_spend(
+        session: AsyncSession, org_id: str, scope: str, start: datetime, end: datetime
+    ) -> Spend:
+        calls.append(org_id)
+        await gate.wait()
+        return Spend(usd=0.0)
+
+    runtime.extras[SPEND] = slow_spend
+    checker = BudgetChecker(runtime)
+    runtime.extras[CHECKER] = checker
+    await _add(
+        runtime,
+        Budget(id=new_id(), org_id=ORG, scope="org", period="day", limit_usd=1),
+        Budget(id=new_id(), org_id="org_b", scope="org", period="day", limit_usd=1),
+    )
+    for _ in range(3):  # before the check started reading: all served by that one check
+        await schedule_budget_check(runtime, ORG)
+    await schedule_budget_check(runtime, "org_b")
+    for _ in range(100):
+        if len(calls) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert sorted(calls) == [ORG, "org_b"]  # both orgs run concurrently; schedule never waits
+    for _ in range(4):  # while it runs: they collapse into one re-check afterwards
+        await schedule_budget_check(runtime, ORG)
+    gate.set()
+    await checker.idle()
+    assert sorted(calls) == [ORG, ORG, "org_b"]
+    await checker.stop()
+    await schedule_budget_check(runtime, ORG)  # after stop: ignored
+    assert len(calls) == 3
+
+
+async def test_production_pins_the_checked_address_and_refuses_a_rebound_name(
+    make_settings,  # type: ignore[no-untyped-def]
+) -> None:
+    rt = build_runtime(make_settings(env="production", webhook_max_attempts=2))
+    async with rt.db.engine.begin() as conn:
+        await conn.run_sync(lambda c: Base.metadata.create_all(c, tables=TABLES))
+    answers = {"hooks.example.com": ["93.184.216.34"]}
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return answers[host]
+
+    seen: list[httpx.Request] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    dispatcher = WebhookDispatcher(rt, client=client, resolve=resolve)
+    await dispatcher.start(sweep=False)
+    rt.extras[DISPATCHER] = dispatcher
+    try:
+        await _add(rt, _hook(url="https://hooks.example.com:8443/netra?x=1"))
+        await emit_event(rt, ORG, "run.completed", {"n": 1})
+        await dispatcher.idle()
+        [request] = seen
+        assert str(request.url) == "https://93.184.216.34:8443/netra?x=1"
+        assert request.headers["host"] == "hooks.example.com:8443"
+        assert request.extensions["sni_hostname"] == "hooks.example.com"
+
+        answers["hooks.example.com"] = ["10.0.0.7"]  # the name now points inside
+        await emit_event(rt, ORG, "run.completed", {"n": 2})
+        await dispatcher.idle()
+        assert len(seen) == 1  # nothing sent
+        rows = sorted(await _rows(rt, WebhookDelivery), key=lambda d: d.attempts)
+        failed = [d for d in rows if d.status == "failed"]
+        assert len(failed) == 1 and "internal address (10.0.0.7)" in (failed[0].last_error or "")
+    finally:
+        await dispatcher.stop()
+        await rt.db.close()

@@ -28,6 +28,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import structlog
@@ -97,8 +98,13 @@ class WebhookDispatcher:
 
     async def start(self, *, sweep: bool = True) -> None:
         if self._client is None:
+            # Outside development each request is pinned to the address that was checked
+            # (see _attempt); connections are then not kept alive, so one opened for one
+            # host name is never reused for another that resolves to the same address.
+            keepalive = None if self.settings.is_dev else 0
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.settings.webhook_timeout_s),
+                limits=httpx.Limits(max_keepalive_connections=keepalive),
                 follow_redirects=False,
                 trust_env=False,
                 headers={"User-Agent": USER_AGENT},
@@ -231,7 +237,7 @@ class WebhookDispatcher:
 
     async def _attempt(self, claimed: Claimed) -> Outcome:
         try:
-            await check_destination(claimed.url, self.settings, self.resolve)
+            addresses = await check_destination(claimed.url, self.settings, self.resolve)
         except ValidationFailed as exc:
             return Outcome(ok=False, retry=False, error=exc.message)
         assert self._client is not None, "dispatcher not started"
@@ -241,10 +247,18 @@ class WebhookDispatcher:
             "X-Netra-Event": claimed.event_type,
             "X-Netra-Event-Id": claimed.event_id,
         }
+        url = httpx.URL(claimed.url)
+        extensions: dict[str, Any] = {}
+        if addresses:
+            # Connect to the checked address, not to whatever the name resolves to next
+            # (DNS rebinding); TLS still verifies the certificate for the host name.
+            headers["Host"] = url.netloc.decode("ascii")
+            extensions["sni_hostname"] = url.host
+            url = url.copy_with(host=addresses[0])
         try:
             async with asyncio.timeout(self.settings.webhook_timeout_s):
                 async with self._client.stream(
-                    "POST", claimed.url, content=claimed.body, headers=headers
+                    "POST", url, content=claimed.body, headers=headers, extensions=extensions
                 ) as response:
                     code = response.status_code
         except (TimeoutError, httpx.TimeoutException):

@@ -58,11 +58,17 @@ def check_syntax(url: str) -> tuple[str, str, int]:
     return scheme, host, port or (443 if scheme == "https" else 80)
 
 
-async def check_destination(url: str, settings: Settings, resolve: Resolver = resolve_host) -> None:
-    """Raise :class:`ValidationFailed` (field ``url``) when ``url`` may not receive webhooks."""
+async def check_destination(
+    url: str, settings: Settings, resolve: Resolver = resolve_host
+) -> list[str]:
+    """Raise :class:`ValidationFailed` (field ``url``) when ``url`` may not receive webhooks.
+
+    Returns the addresses checked, for the caller to connect to exactly those (a second DNS
+    answer could differ); empty in development and test, where nothing is checked.
+    """
     scheme, host, port = check_syntax(url)
     if settings.is_dev:
-        return  # tests and local development run receivers on loopback
+        return []  # tests and local development run receivers on loopback
     if scheme != "https":
         raise _bad("url must use https")
     try:
@@ -74,6 +80,7 @@ async def check_destination(url: str, settings: Settings, resolve: Resolver = re
     for address in addresses:
         if is_internal(address):
             raise _bad(f"url host '{host}' is an internal address ({address})")
+    return addresses
 
 
 def _is_ip(host: str) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "staging", "production"]
@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     redis_prefix: str = "netra:"  # namespaces every key and channel (deployments, test sessions)
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = ""  # default: the served origin, http://{host}:{port}
     allowed_origins: str | None = None  # comma-separated; default: the public URL's origin
     log_level: str = "INFO"
 
@@ -177,12 +177,25 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'netra.db').resolve()}"
 
+    @model_validator(mode="after")
+    def _default_public_url(self) -> Settings:
+        if not self.public_url:
+            # Frozen model: set once, during validation, to the origin being served.
+            object.__setattr__(self, "public_url", f"http://{self.host}:{self.port}")
+        return self
+
     @property
     def origins(self) -> list[str]:
         if self.allowed_origins:
             return [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
         parsed = urlparse(self.public_url)
-        return [f"{parsed.scheme}://{parsed.netloc}"]
+        served = [f"{parsed.scheme}://{parsed.netloc}"]
+        if self.is_dev and parsed.hostname in ("127.0.0.1", "localhost"):
+            # The same local server is reached by either name in a developer's browser.
+            twin = "localhost" if parsed.hostname == "127.0.0.1" else "127.0.0.1"
+            port = f":{parsed.port}" if parsed.port else ""
+            served.append(f"{parsed.scheme}://{twin}{port}")
+        return served
 
     @property
     def oauth_domains(self) -> list[str]:
@@ -273,7 +286,7 @@ def validate_settings(s: Settings) -> list[str]:
         if not s.oauth_issuer.startswith("https://"):
             problems.append("NETRA_OAUTH_ISSUER must be an https:// URL")
 
-    if not s.public_url or s.public_url == "http://127.0.0.1:8000":
+    if not s.public_url or s.public_url == f"http://{s.host}:{s.port}":
         problems.append("NETRA_PUBLIC_URL is missing (the public https:// URL of the web app)")
     elif not s.public_url.startswith("https://"):
         problems.append("NETRA_PUBLIC_URL must be an https:// URL")

@@ -34,7 +34,8 @@ from support.agent_fakes import (
 @dataclass
 class FakeLLM:
     """Behaviour per request, in order (the last one repeats): "ok", "500", "400", "slow",
-    "garbage". "ok" answers a completion that rewords the draft it was sent."""
+    "garbage", "label:<text>". "ok" answers a completion that rewords the draft it was sent;
+    "label:<text>" answers <text>."""
 
     script: list[str] = field(default_factory=lambda: ["ok"])
     slow_s: float = 2.0
@@ -68,8 +69,11 @@ def llm() -> Iterator[tuple[FakeLLM, str]]:
                 return self._send(int(mode), {"error": {"message": "fake failure"}})
             if mode == "garbage":
                 return self._raw(200, b"<html>not json</html>")
-            draft = body["messages"][-1]["content"].split("DRAFT:\n", 1)[1]
-            content = "Here is what I found.\n\n" + draft
+            if mode.startswith("label:"):
+                content = mode.removeprefix("label:")
+            else:
+                draft = body["messages"][-1]["content"].split("DRAFT:\n", 1)[1]
+                content = "Here is what I found.\n\n" + draft
             return self._send(
                 200,
                 {
@@ -226,3 +230,20 @@ async def test_pipeline_from_settings_uses_the_llm_then_degrades(
     assert result2.status == "succeeded"
     assert result2.metadata["degraded"] is True
     assert set(dollar_figures(result2.text or "")) == set(dollar_figures(result.text or ""))
+
+
+async def test_classify_over_http(llm: tuple[FakeLLM, str]) -> None:
+    state, url = llm
+    client = OpenAICompatWriter(base_url=url, api_key=None, model="m", timeout_s=5)
+    labels = ["spend_overview", "reduce_cost", "out_of_scope"]
+    state.script = ["label: Reduce cost.", "label:poetry", "500"]
+    assert await client.classify("the robots eat our treasury", labels) == "reduce_cost"
+    assert await client.classify("a sonnet please", labels) is None
+    req = state.requests[0]
+    assert "authorization" not in req["headers"]
+    assert req["body"]["temperature"] == 0.0
+    assert "reduce_cost" in req["body"]["messages"][0]["content"]
+    assert req["body"]["messages"][1] == {"role": "user", "content": "the robots eat our treasury"}
+    writer = ResilientWriter(client, OfflineWriter(), CircuitBreaker("llm"), sleep=_no_sleep)
+    label, meta = await writer.classify("anything", labels)
+    assert label is None and meta["classifier_reason"] == "llm_transient_error"

@@ -248,3 +248,69 @@ def test_focus_without_a_finding_says_so_with_its_spend() -> None:
     rows = [*FEATURE_ROWS, {"key": "checkout", "records": 3, "cost_usd": 12.5, "share_pct": 0.1}]
     text = compose(replace(brief, top_spenders={"feature": rows, "model": MODEL_ROWS}))
     assert "found no saving specific to it. It cost $12.50 (0.1%)" in text
+
+
+class Labeller(Scripted):
+    """A provider that also classifies: ``label`` (or an exception) for every request."""
+
+    def __init__(self, label: Any, *script: Any) -> None:
+        super().__init__(*script)
+        self.label = label
+        self.asked: list[tuple[str, tuple[str, ...]]] = []
+
+    async def classify(self, text: str, labels: Any) -> str | None:
+        self.asked.append((text, tuple(labels)))
+        if isinstance(self.label, BaseException):
+            raise self.label
+        return str(self.label) if self.label in labels else None
+
+
+async def test_the_llm_places_free_text_the_rules_could_not(make_settings) -> None:  # type: ignore[no-untyped-def]
+    llm = Labeller("reduce_cost", LLMError("down", transient=False))
+    pipeline = AgentPipeline(make_settings(), _resilient(llm), FakeEngine())
+    sink, mem = RecordingSink(), MemoryDeps(records(600))
+    text = "our robots are burning through the treasury, help"
+    result = await pipeline(request(text), sink, mem.deps())
+    check_protocol(sink.events)
+    assert llm.asked and llm.asked[0][0] == text and "reduce_cost" in llm.asked[0][1]
+    assert sink.tools_run()[0] == "classify_request"
+    assert sink.agents_run() == [
+        "supervisor",
+        "triage",
+        "data",
+        "optimizer",
+        "actions",
+        "reporting",
+    ]
+    assert result.metadata["intent"] == "reduce_cost"
+    assert result.metadata["classifier"] == "scripted"
+    assert "$3,700.11" in (result.text or "")  # worded offline: the LLM's write failed
+
+
+@pytest.mark.parametrize(
+    ("label", "note"),
+    [
+        ("out_of_scope", None),
+        ("something else", None),
+        (LLMError("503", transient=True), "llm_transient_error"),
+    ],
+)
+async def test_without_a_usable_label_the_request_stays_out_of_scope(  # type: ignore[no-untyped-def]
+    make_settings, label: Any, note: str | None
+) -> None:
+    llm = Labeller(label, "unused")
+    pipeline = AgentPipeline(make_settings(), _resilient(llm), FakeEngine())
+    sink, mem = RecordingSink(), MemoryDeps(records(600))
+    result = await pipeline(request("tell me a joke"), sink, mem.deps())
+    check_protocol(sink.events)
+    assert sink.agents_run() == ["supervisor", "triage", "reporting"]
+    assert result.metadata["intent"] == "out_of_scope" and mem.load_calls == []
+    assert result.metadata.get("classifier_reason") == note
+
+
+async def test_rules_first_the_llm_is_not_asked_when_they_match(make_settings) -> None:  # type: ignore[no-untyped-def]
+    llm = Labeller("budget", "Total $12,345.68.")
+    pipeline = AgentPipeline(make_settings(), _resilient(llm), FakeEngine())
+    sink, mem = RecordingSink(), MemoryDeps(records(600))
+    result = await pipeline(request("how do I cut costs?"), sink, mem.deps())
+    assert llm.asked == [] and result.metadata["intent"] == "reduce_cost"

@@ -17,6 +17,7 @@ AGENTS: tuple[str, ...] = ("supervisor", "triage", "data", "optimizer", "actions
 DATA_TOOLS: tuple[str, ...] = ("spend_breakdown", "top_spenders", "usage_trend")
 OPTIMIZER_TOOLS: tuple[str, ...] = (*DETECTOR_TOOLS.values(), "rank_findings")
 ALL_TOOLS: tuple[str, ...] = (
+    "classify_request",  # triage, only with a language model configured
     "usage_coverage",  # triage
     *DATA_TOOLS,
     *OPTIMIZER_TOOLS,

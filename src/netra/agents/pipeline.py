@@ -124,5 +124,6 @@ class AgentPipeline:
             "records_analysed": st.coverage.records,
             "tool_calls": em.tool_calls,
         }
+        meta.update(st.classifier_meta)
         meta.update(st.writer_meta)
         return meta

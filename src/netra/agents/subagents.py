@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial, wraps
 from typing import Any, TypeVar
 
@@ -65,6 +65,7 @@ class RunState:
     plan: list[ActionStep] = field(default_factory=list)
     report_id: str | None = None
     writer_meta: dict[str, Any] = field(default_factory=dict)
+    classifier_meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def intent(self) -> Intent:
@@ -113,6 +114,8 @@ async def run_triage(st: RunState, em: RunEmitter) -> None:
     await em.started(agent)
     await em.thinking(agent, "Reading the request to decide what kind of answer it needs.", 0.1)
     first = classify(st.request.text)
+    if first.intent is Intent.OUT_OF_SCOPE and st.writer.can_classify:
+        first = await _ask_the_llm(st, em, agent, first)
     if first.intent is Intent.OUT_OF_SCOPE:
         st.classification = first
         await em.thinking(agent, "This is not about AI spend; a short answer will do.", 1.0)
@@ -131,12 +134,14 @@ async def run_triage(st: RunState, em: RunEmitter) -> None:
         lambda recs: coverage_of(recs, limit=limit).as_dict(),
     )
     st.coverage = coverage_of(st.records, limit=limit)
-    st.classification = classify(
+    named = classify(
         st.request.text,
         features=st.coverage.features,
         models=st.coverage.models,
         providers=st.coverage.providers,
     )
+    # The rules' intent unless the language model had to place the request.
+    st.classification = replace(named, intent=first.intent)
     st.sufficiency, st.sufficiency_reason = sufficiency(st.coverage)
     c = st.classification
     focus = f", about {', '.join(f'{k} {v}' for k, v in c.focus.items())}" if c.focus else ""
@@ -156,6 +161,24 @@ async def run_triage(st: RunState, em: RunEmitter) -> None:
             "finding_kinds": list(c.finding_kinds),
         },
     )
+
+
+async def _ask_the_llm(
+    st: RunState, em: RunEmitter, agent: str, first: Classification
+) -> Classification:
+    """Free text the rules could not place: the language model picks an intent (or none)."""
+    await em.thinking(agent, "No spend topic recognised; asking the language model.", 0.3)
+    labels = [i.value for i in Intent]
+    label, st.classifier_meta = await em.tool(
+        agent,
+        "classify_request",
+        {"labels": labels},
+        lambda: st.writer.classify(st.request.text, labels),
+        lambda r: {"intent": r[0], **r[1]},
+    )
+    if label is None or label == Intent.OUT_OF_SCOPE.value:
+        return first
+    return replace(first, intent=Intent(label))
 
 
 async def run_data(st: RunState, em: RunEmitter) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,6 +34,12 @@ class AnswerWriter(Protocol):
 
     async def write(self, brief: AnswerBrief) -> str:
         """The answer's text for ``brief``; raises on failure (the caller degrades)."""
+        ...
+
+
+class IntentClassifier(Protocol):
+    async def classify(self, text: str, labels: Sequence[str]) -> str | None:
+        """One of ``labels`` for ``text`` (None: none fits); raises on failure."""
         ...
 
 

@@ -8,6 +8,7 @@ compute. Errors are classified for the retry and the breaker: timeouts, connecti
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -23,6 +24,11 @@ SYSTEM_PROMPT = (
     "(like $1,234.56); never compute, round or invent a number; keep every finding's feature "
     "and model names, the action plan's order, risks and verification steps; answer in "
     "Markdown; no preamble."
+)
+
+CLASSIFY_PROMPT = (
+    "Classify the user's request to an assistant that analyses their organisation's AI (LLM "
+    "API) spend. Answer with exactly one label and nothing else: "
 )
 
 
@@ -58,11 +64,23 @@ class OpenAICompatWriter:
         ]
 
     async def write(self, brief: AnswerBrief) -> str:
-        draft = compose(brief)
+        return await self._complete(self.messages(brief, compose(brief)), temperature=0.2)
+
+    async def classify(self, text: str, labels: Sequence[str]) -> str | None:
+        """One of ``labels`` for a free-text request, or None when the answer is none of them."""
+        messages = [
+            {"role": "system", "content": CLASSIFY_PROMPT + ", ".join(labels) + "."},
+            {"role": "user", "content": text[:4000]},
+        ]
+        answer = (await self._complete(messages, temperature=0.0)).strip().strip(".'\"`")
+        answer = answer.lower().replace(" ", "_")
+        return answer if answer in labels else None
+
+    async def _complete(self, messages: list[dict[str, str]], *, temperature: float) -> str:
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": self.messages(brief, draft),
-            "temperature": 0.2,
+            "messages": messages,
+            "temperature": temperature,
         }
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         try:

@@ -9,7 +9,7 @@ dollar figure the engine did not produce.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from netra.agents.llm.base import AnswerBrief, AnswerWriter
@@ -75,6 +75,25 @@ class ResilientWriter:
                 brief, "llm_unverified_figures", f"figures not from the engine: {unknown}", tries
             )
         return text, {"writer": primary.name, "degraded": False, "llm_attempts": tries}
+
+    @property
+    def can_classify(self) -> bool:
+        return self.primary is not None and hasattr(self.primary, "classify")
+
+    async def classify(self, text: str, labels: Sequence[str]) -> tuple[str | None, dict[str, Any]]:
+        """The LLM's label for free text the rules could not place; (None, why) on failure.
+
+        One attempt only: triage must stay quick, and "out of scope" is a safe answer."""
+        classifier = self.primary
+        if classifier is None or not hasattr(classifier, "classify"):
+            return None, {}
+        try:
+            label = await self.breaker.call(lambda: classifier.classify(text, labels))
+        except CircuitOpen:
+            return None, {"classifier": "skipped", "classifier_reason": "circuit_open"}
+        except Exception as exc:
+            return None, {"classifier": "failed", "classifier_reason": f"llm_{classify(exc)}_error"}
+        return label, {"classifier": classifier.name}
 
     async def _degrade(
         self, brief: AnswerBrief, reason: str, message: str, tries: int

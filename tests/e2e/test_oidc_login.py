@@ -217,10 +217,16 @@ def test_browser_signs_in_through_the_provider_and_lands_in_the_app(
 ) -> None:
     """The same journey in Chromium through the web UI: the single sign-on button, the
     provider's login and consent pages, back in the app signed in; signing out ends access."""
-    from support.browser import chromium
+    from playwright.sync_api import sync_playwright
 
     _, netra = stack
-    with chromium() as browser:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.exit("Chromium is missing: apt-get update && apt-get install -y chromium", 3)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
         page = browser.new_page()
         page.goto(f"{netra.url}/")
         page.click("#oauth-login")
@@ -239,3 +245,4 @@ def test_browser_signs_in_through_the_provider_and_lands_in_the_app(
         page.click("#logout")
         page.wait_for_selector("#auth-view", state="visible")
         assert httpx.get(f"{netra.url}/auth/me", headers=bearer(access)).status_code == 401
+        browser.close()

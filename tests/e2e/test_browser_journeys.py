@@ -86,7 +86,7 @@ def test_first_value_journey_and_sign_out(
     answer = page.locator(".msg.assistant").last
     expect(answer).to_contain_text("$", timeout=60_000)
     # The agents worked live, in the documented order, and the report is on screen.
-    events = page.locator(".events .ev").all_inner_texts()
+    events = page.locator(".events .ev").all_text_contents()
     assert events[0] == "supervisor started" and events[-1] == "supervisor succeeded"
     for agent in ("triage", "data", "optimizer", "actions", "reporting"):
         assert f"{agent} started" in events and f"{agent} succeeded" in events
@@ -129,7 +129,7 @@ def test_two_users_at_once_each_see_only_their_own_run(
     for page in pages:
         # One run block per page: a foreign run's event would have opened a second one.
         assert page.locator(".events").count() == 1
-        texts = page.locator(".events .ev").all_inner_texts()
+        texts = page.locator(".events .ev").all_text_contents()
         assert texts.count("supervisor started") == 1 and texts.count("supervisor succeeded") == 1
     assert DOLLARS.search(pages[0].locator(".msg.assistant").last.inner_text())
     assert "upload" in pages[1].locator(".msg.assistant").last.inner_text().lower()

@@ -254,8 +254,13 @@ function onFrame(f) {
 
 function trackRun(runId, anchor) {
   if (state.runs.has(runId)) return state.runs.get(runId);
-  const eventsEl = document.createElement("div");
+  // Live agent activity, folded away once the answer is in.
+  const eventsEl = document.createElement("details");
   eventsEl.className = "events";
+  eventsEl.open = true;
+  const summary = document.createElement("summary");
+  summary.textContent = "Agent activity";
+  eventsEl.appendChild(summary);
   if (anchor && anchor.parentNode) anchor.after(eventsEl);
   else $("messages").appendChild(eventsEl);
   const run = { lastSeq: 0, eventsEl, done: false };
@@ -274,6 +279,8 @@ function onRunEvent(f) {
   run.eventsEl.appendChild(line);
   if (f.type === "agent_completed" && p.agent === "supervisor") {
     run.done = true;
+    run.eventsEl.open = false;
+    run.eventsEl.querySelector("summary").textContent = `Agent activity (${run.lastSeq} events)`;
     $("ask-button").disabled = false;
     if (p.status === "succeeded" && p.result) {
       const el = addMessage("assistant", p.result.text || "");

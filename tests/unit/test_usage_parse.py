@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netra.usage.parse import iter_csv, iter_jsonl, parse_record, parse_timestamp, sniff_format
-from netra.usage.records import RowError, UsageRecord
+from netra.usage.records import FIELDS, RowError, UsageRecord
 
 HEADER = "timestamp,provider,model,input_tokens,output_tokens,cached_input_tokens,status,batch"
 
@@ -101,3 +104,32 @@ def test_sniff_format() -> None:
     assert sniff_format("usage.csv", b"{") == "csv"
     assert sniff_format(None, b'\xef\xbb\xbf  {"timestamp"') == "jsonl"
     assert sniff_format("upload", b"timestamp,provider") == "csv"
+
+
+_values = st.one_of(
+    st.sampled_from(["", " ", "0", "7", "-1", "1.0", "2.5", "nan", "inf", "ok", "Error", "x"]),
+    st.sampled_from(["true", "FALSE", "maybe", "2026-11-01T10:00:00Z", "1762000000", "a" * 600]),
+    st.text(max_size=8).filter(lambda t: "\n" not in t and "\r" not in t),
+)
+
+
+_VALID = ["2026-11-01T10:00:00Z", "openai", "gpt-4o", "100", "20", "10", "5", "12.5", "ok"]
+_VALID += ["0.01", "feat", "user", "hash", "req", "", "false"]
+_rows = st.tuples(*[st.one_of(st.just(v), st.just(v), _values) for v in _VALID]).map(list)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_rows)
+def test_csv_fast_path_agrees_with_the_careful_parser(values: list[str]) -> None:
+    """A CSV row and the same values as a JSON object must give the same record or error
+    field (the CSV reader has a fast path for clean rows)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(FIELDS)
+    writer.writerow(values)
+    [from_csv] = list(iter_csv(io.StringIO(buffer.getvalue())))
+    from_json = parse_record(dict(zip(FIELDS, values, strict=True)), 2)
+    if isinstance(from_json, RowError):
+        assert isinstance(from_csv, RowError) and from_csv.field == from_json.field
+    else:
+        assert from_csv == from_json

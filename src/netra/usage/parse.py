@@ -218,6 +218,70 @@ def parse_record(mapping: Any, line: int) -> Parsed:
         return RowError(line, bad.field, bad.message)
 
 
+def _fast_csv_row(row: list[str], p: tuple[int, ...]) -> UsageRecord:
+    """The common case of a clean CSV row, about 3x faster than ``_build``. It raises on
+    anything unusual (then ``_build`` gives the precise error or accepts the odd form)."""
+    text = row[p[0]]
+    if len(text) > 10 and text[4] == "-" and text[0].isdigit():
+        timestamp = datetime.fromisoformat(text)
+        timestamp = (
+            timestamp.replace(tzinfo=UTC) if timestamp.tzinfo is None else timestamp.astimezone(UTC)
+        )
+    else:
+        timestamp = parse_timestamp(text)
+    provider = row[p[1]].strip().lower()
+    model = row[p[2]].strip()
+    input_tokens, output_tokens = int(row[p[3]]), int(row[p[4]])
+    text = row[p[5]]
+    cached = int(text) if text else 0
+    text = row[p[6]]
+    writes = int(text) if text else 0
+    if (
+        not provider
+        or not model
+        or input_tokens < 0
+        or output_tokens < 0
+        or cached < 0
+        or writes < 0
+        or cached + writes > input_tokens
+    ):
+        raise ValueError("not the common case")
+    text = row[p[7]]
+    latency = float(text) if text else None
+    status = row[p[8]] or "ok"
+    text = row[p[9]]
+    cost = float(text) if text else None
+    if status not in _STATUSES or (latency is not None and not 0 <= latency < math.inf):
+        raise ValueError("not the common case")
+    if cost is not None and not 0 <= cost < math.inf:
+        raise ValueError("not the common case")
+    feature, user, prompt_hash, request_id, retry_of = (row[i].strip() or None for i in p[10:15])
+    for value in (feature, user, prompt_hash, request_id, retry_of):
+        if value is not None and len(value) > _MAX_TEXT:
+            raise ValueError("not the common case")
+    flag = row[p[15]].lower()
+    if flag not in _TRUE and flag not in _FALSE:
+        raise ValueError("not the common case")
+    return UsageRecord(
+        timestamp,
+        provider,
+        model,
+        input_tokens,
+        output_tokens,
+        cached,
+        writes,
+        latency,
+        status,
+        cost,
+        feature,
+        user,
+        prompt_hash,
+        request_id,
+        retry_of,
+        flag in _TRUE,
+    )
+
+
 def iter_csv(lines: Iterable[str] | TextIO, *, source: str = "<input>") -> Iterator[Parsed]:
     """Stream a CSV with a header row. ``source`` names the input in messages."""
     reader = csv.reader(iter(lines))
@@ -237,12 +301,21 @@ def iter_csv(lines: Iterable[str] | TextIO, *, source: str = "<input>") -> Itera
                 return
             index = {name: i for i, name in enumerate(header) if name in FIELDS}
             width = len(header)
+            positions = tuple(index.get(name, width) for name in FIELDS)
             continue
         line = reader.line_num
         if len(row) > width:
             yield RowError(line, None, f"{len(row)} values for {width} columns")
             continue
-        values = {name: row[i] if i < len(row) else None for name, i in index.items()}
+        if len(row) < width:
+            row += [""] * (width - len(row))
+        row.append("")  # absent columns point here
+        try:
+            yield _fast_csv_row(row, positions)
+            continue
+        except Exception:  # anything unusual: the careful path decides, with its message
+            pass
+        values = {name: row[i] for name, i in index.items()}
         try:
             yield _build(values)
         except _Bad as bad:

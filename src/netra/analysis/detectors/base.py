@@ -15,8 +15,8 @@ NO_FEATURE = "(none)"
 
 @dataclass
 class Context:
-    """``frame``: priced rows only (non-null ``cost``), with helper columns ``_feature`` (feature
-    or "(none)"), ``_day`` (UTC date) and ``_ok`` (status == ok)."""
+    """``frame``: priced rows only (non-null ``cost``), with helper columns ``_row`` (index),
+    ``_feature`` (feature or "(none)"), ``_day`` (UTC date) and ``_ok`` (status == ok)."""
 
     frame: pl.DataFrame
     catalogue: Catalogue
@@ -29,10 +29,18 @@ class Context:
     def build(
         cls, priced: pl.DataFrame, catalogue: Catalogue, start: datetime, end: datetime
     ) -> Context:
-        frame = priced.filter(pl.col("cost").is_not_null()).with_columns(
-            pl.col("feature").fill_null(NO_FEATURE).alias("_feature"),
-            pl.col("timestamp").dt.date().alias("_day"),
-            (pl.col("status") == "ok").alias("_ok"),
+        # Categoricals: detectors group and filter on these many times; integer codes make that
+        # several times faster than hashing strings on every pass.
+        frame = (
+            priced.filter(pl.col("cost").is_not_null())
+            .with_row_index("_row")
+            .with_columns(
+                pl.col("feature").fill_null(NO_FEATURE).cast(pl.Categorical).alias("_feature"),
+                pl.col("provider_n").cast(pl.Categorical),
+                pl.col("model_n").cast(pl.Categorical),
+                pl.col("timestamp").dt.date().alias("_day"),
+                (pl.col("status") == "ok").alias("_ok"),
+            )
         )
         total = float(frame["cost"].sum() or 0.0)
         return cls(frame, catalogue, total, start, end, ModelMap(catalogue))

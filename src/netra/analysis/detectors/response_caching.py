@@ -23,18 +23,31 @@ MIN_SHARE = 0.15
 
 
 def mark_repeats(ctx: Context) -> None:
-    """Add the row-level ``_repeat`` flag the findings' masks use."""
+    """Add the row-level ``_repeat`` flag the findings' masks use.
+
+    Only groups that could qualify are examined: the count of calls minus distinct prompts
+    bounds the repeats from above (the TTL can only lower it)."""
     keys = ["_feature", "model_n", "prompt_hash"]
-    hashed = pl.col("prompt_hash").is_not_null() & pl.col("_ok")
-    previous = (
-        pl.when(hashed)
-        .then(pl.col("timestamp"))
-        .otherwise(None)
-        .shift(1)
-        .over(keys, order_by="timestamp")
+    group = ["_feature", "provider_n", "model_n"]
+    hashed = ctx.frame.filter(pl.col("prompt_hash").is_not_null() & pl.col("_ok"))
+    bound = (
+        hashed.group_by(group)
+        .agg(pl.len().alias("n"), pl.col("prompt_hash").n_unique().alias("distinct"))
+        .filter(
+            (pl.col("n") - pl.col("distinct") >= MIN_REPEATS)
+            & (pl.col("n") - pl.col("distinct") >= MIN_SHARE * pl.col("n"))
+        )
+        .select(group)
     )
+    rows = (
+        hashed.join(bound, on=group, how="semi")
+        .select("_row", "timestamp", *keys)
+        .sort([*keys, "timestamp"])
+    )
+    same = pl.all_horizontal([pl.col(k) == pl.col(k).shift(1) for k in keys])
+    repeat = rows.filter(same & (pl.col("timestamp") - pl.col("timestamp").shift(1) <= TTL))
     ctx.frame = ctx.frame.with_columns(
-        (hashed & (pl.col("timestamp") - previous <= TTL)).fill_null(False).alias("_repeat")
+        pl.col("_row").is_in(repeat["_row"].implode()).alias("_repeat")
     )
 
 

@@ -158,7 +158,7 @@ class RunWorker:
             await self.runtime.queue.ack(job)
 
     async def take(self, run_id: str, org_id: str, job: Job | None) -> bool:
-        """Whether the run is settled (executed, ended, or already over): its job may go."""
+        """Whether this job may be acknowledged (the run executed, ended, or held elsewhere)."""
         stale_before = utcnow() - timedelta(seconds=self.settings.run_stale_after_s)
 
         async def claim(session: AsyncSession) -> tuple[str, RunInfo | None]:
@@ -176,7 +176,9 @@ class RunWorker:
 
         decision, info = await self.runtime.db.run(claim)
         if decision == "busy":
-            return False  # its holder is alive; if it dies the job is reclaimed again
+            # A live worker holds the run: this copy of the job goes. Should that worker die,
+            # its own copy is reclaimed, and the sweep ends stale runs whatever the queue says.
+            return True
         if decision == "execute" and info is not None:
             await self.execute(info, job)
         elif decision == "takeover" and info is not None:

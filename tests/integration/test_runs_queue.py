@@ -1,0 +1,84 @@
+"""I8: runs enqueued by the API and executed by separate workers through Redis; a run is
+executed once even when its job is delivered twice to two workers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from netra.apps.factory import create_netra_app
+from netra.auth.component import verification_component
+from netra.chat import component as chat
+from support.apps import running_app
+from support.realtime import Client, is_final, live_server, mint_token
+
+
+def _api(settings: Any) -> Any:
+    return create_netra_app(
+        settings, [verification_component(), chat.component()], title="api-only"
+    )
+
+
+def _worker(settings: Any) -> Any:
+    return create_netra_app(settings, [chat.worker_component()], title="worker-only")
+
+
+async def test_api_enqueues_and_two_separate_workers_execute_each_run_once(
+    pg_settings: Any,
+) -> None:
+    settings = pg_settings(placeholder_pipeline=True, placeholder_step_delay_s=0.05)
+    worker_a, worker_b = _worker(settings), _worker(settings)
+    async with (
+        live_server(_api(settings)) as api,
+        running_app(worker_a),
+        running_app(worker_b),
+    ):
+        token = mint_token(api, tier="enterprise")
+        client = await Client.connect(api.ws_url, token)
+        acks = [await client.ask(f"question {i}") for i in range(4)]
+        # Deliver every job a second time: both workers may take copies; claims decide.
+        for ack in acks:
+            await api.runtime.queue.enqueue(
+                {"run_id": ack["run_id"], "org_id": client.established["org_id"]}
+            )
+        finals: dict[str, dict[str, Any]] = {}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while len(finals) < len(acks):
+            frame = await client.recv(max(0.1, deadline - loop.time()))
+            if is_final(frame):
+                finals[frame["run_id"]] = frame
+        async with httpx.AsyncClient(
+            base_url=api.url, headers={"Authorization": f"Bearer {token}"}
+        ) as http:
+            for ack in acks:
+                body = (await http.get(f"/api/v1/runs/{ack['run_id']}/events")).json()
+                assert body["status"] == "succeeded"
+                assert [e["seq"] for e in body["events"]] == [1, 2, 3, 4, 5]
+                msgs = (await http.get(f"/api/v1/threads/{ack['thread_id']}/messages")).json()
+                assert [m["role"] for m in msgs["messages"]] == ["user", "assistant"]
+        # Events were executed by the worker processes' runtimes, not the API's.
+        executed_by = {
+            run.worker_id for run in await _runs(api.runtime, [a["run_id"] for a in acks])
+        }
+        names = {
+            worker_a.state.runtime.extras[chat.WORKER].name,
+            worker_b.state.runtime.extras[chat.WORKER].name,
+        }
+        assert executed_by <= names
+        await asyncio.sleep(0.3)
+        assert await api.runtime.queue.pending() == 0  # every copy acknowledged
+        await client.close()
+
+
+async def _runs(runtime: Any, run_ids: list[str]) -> list[Any]:
+    from sqlalchemy import select
+
+    from netra.chat.models import Run
+
+    async def read(s: Any) -> list[Any]:
+        return list((await s.execute(select(Run).where(Run.id.in_(run_ids)))).scalars())
+
+    return await runtime.db.run(read)

@@ -1,0 +1,78 @@
+"""In-process pieces for chat unit tests: a runtime on SQLite and memory, a fake socket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from netra.core.runtime import Runtime, build_runtime
+from netra.core.settings import Settings
+
+
+@asynccontextmanager
+async def chat_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """A started runtime (SQLite file, memory cache/bus/queue) with every table created."""
+    from netra.models import Base
+
+    runtime = build_runtime(settings)
+    async with runtime.db.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+class FakeSocket:
+    """The part of Starlette's WebSocket a Connection uses; records what was sent."""
+
+    def __init__(self, block_sends: bool = False) -> None:
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.sent: list[dict[str, Any]] = []
+        self.closed: tuple[int, str] | None = None
+        self.block_sends = block_sends
+        self.new_frame = asyncio.Event()
+
+    async def receive(self) -> dict[str, Any]:
+        return await self.inbox.get()
+
+    async def send_text(self, text: str) -> None:
+        if self.block_sends:
+            await asyncio.Event().wait()  # a client that never reads
+        self.sent.append(json.loads(text))
+        self.new_frame.set()
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.closed = (code, reason or "")
+        await self.inbox.put({"type": "websocket.disconnect", "code": code})
+
+    def client_sends(self, frame: dict[str, Any] | str) -> None:
+        text = frame if isinstance(frame, str) else json.dumps(frame)
+        self.inbox.put_nowait({"type": "websocket.receive", "text": text})
+
+    def client_leaves(self) -> None:
+        self.inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+
+    async def wait_for(self, predicate: Any, wait_s: float = 5) -> dict[str, Any]:
+        """The first frame sent matching ``predicate`` (waiting for it)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            for frame in self.sent:
+                if predicate(frame):
+                    return frame
+            self.new_frame.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"no matching frame in {self.sent!r}")
+            try:
+                await asyncio.wait_for(self.new_frame.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    def run_events(self, run_id: str) -> list[dict[str, Any]]:
+        return [f for f in self.sent if f.get("run_id") == run_id]

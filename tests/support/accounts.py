@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -65,15 +69,31 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+_TEMPLATES: dict[str, Path] = {}
+
+
 async def migrated(settings: Any) -> Any:
     """``settings`` after applying the migrations to its database (apps other than ``serve``
-    expect ``netra migrate`` to have run)."""
+    expect ``netra migrate`` to have run). SQLite files are copied from one migrated template
+    per test session, so each test still gets its own database without migrating again."""
     from netra.core.db import Database
     from netra.core.migrate import upgrade
 
+    url: str = settings.effective_database_url
+    target = Path(url.split("///", 1)[1]) if url.startswith("sqlite+aiosqlite:///") else None
+    if target is not None and "sqlite" in _TEMPLATES:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_TEMPLATES["sqlite"], target)
+        return settings
     db = Database(settings)
     try:
         await upgrade(db.engine)
     finally:
         await db.close()
+    if target is not None:
+        folder = tempfile.mkdtemp(prefix="netra-template-")
+        atexit.register(shutil.rmtree, folder, True)
+        template = Path(folder) / "migrated.db"
+        shutil.copyfile(target, template)
+        _TEMPLATES["sqlite"] = template
     return settings

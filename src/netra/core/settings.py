@@ -127,10 +127,11 @@ class Settings(BaseSettings):
     run_timeout_early_s: float = 120.0
     run_timeout_mid_s: float = 300.0
     run_timeout_enterprise_s: float = 600.0
+    # A run holds its records in memory (about 0.5 KB each): keep these within a worker's RAM.
     max_records_free: int = 50_000
-    max_records_early: int = 250_000
-    max_records_mid: int = 1_000_000
-    max_records_enterprise: int = 5_000_000
+    max_records_early: int = 200_000
+    max_records_mid: int = 500_000
+    max_records_enterprise: int = 1_000_000
     worker_concurrency: int = 4
     embedded_workers: bool = True
     run_heartbeat_s: float = 5.0  # a running run's worker refreshes its claim this often

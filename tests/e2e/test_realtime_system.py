@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from websockets.exceptions import ConnectionClosed
 
 from support.accounts import signup_sync
 from support.realtime import Client, is_final
@@ -110,6 +111,25 @@ def test_e5_cut_on_replica_a_resume_on_replica_b(tmp_path: Path) -> None:
                 headers={"Authorization": f"Bearer {token}"},
             ).json()
             assert stored["events"] == received and stored["status"] == "succeeded"
+            # Logout at the auth service closes the user's sockets on both replicas (4401).
+            assert asyncio.run(_logout_closes_everywhere(auth.url, [a.ws_url, b.ws_url], token))
+
+
+async def _logout_closes_everywhere(auth_url: str, ws_urls: list[str], token: str) -> bool:
+    clients = [await Client.connect(url, token) for url in ws_urls]
+    async with httpx.AsyncClient(base_url=auth_url) as http:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        response = await http.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 204, response.text
+    for client in clients:
+        try:
+            while True:
+                await client.recv(wait_s=3)
+        except ConnectionClosed as exc:
+            assert exc.rcvd is not None and exc.rcvd.code == 4401
+    assert loop.time() - started < 2
+    return True
 
 
 def test_a_worker_killed_mid_run_leaves_no_run_hanging(tmp_path: Path) -> None:

@@ -139,6 +139,13 @@ def test_origin_check() -> None:
     assert not origin_allowed("https://evil.example", allowed)
     assert not origin_allowed("null", allowed)
     assert not origin_allowed("https://app.netra.example.evil.example", allowed)
+    # The page of this very server on a loopback address (netra serve --port 9000) ...
+    assert origin_allowed("http://127.0.0.1:9000", allowed, host="127.0.0.1:9000")
+    assert origin_allowed("http://localhost:9000", allowed, host="localhost:9000")
+    # ... but not another port, nor a rebinding page whose Host is its own name.
+    assert not origin_allowed("http://127.0.0.1:9001", allowed, host="127.0.0.1:9000")
+    assert not origin_allowed("http://evil.example:9000", allowed, host="evil.example:9000")
+    assert not origin_allowed("https://evil.example", allowed, host="127.0.0.1:9000")
 
 
 # ---- limits -------------------------------------------------------------------------------

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from netra.chat.frames import PROTOCOL
 
 TOKEN_SUBPROTOCOL_PREFIX = "jwt."
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 QUERY_TOKEN_NAMES = ("token", "access_token", "jwt", "auth", "authorization", "bearer")
 
 
@@ -60,11 +62,22 @@ def normalise_origin(origin: str) -> str:
     return origin.strip().rstrip("/").lower()
 
 
-def origin_allowed(origin: str | None, allowed: Iterable[str]) -> bool:
-    """No Origin header (a non-browser client) is allowed; a browser's must be listed."""
+def origin_allowed(origin: str | None, allowed: Iterable[str], host: str | None = None) -> bool:
+    """No Origin header (a non-browser client) is allowed; a browser's must be listed.
+
+    Also allowed: the page served by this very server on a loopback address (``netra serve
+    --port 9000`` opened at http://127.0.0.1:9000), i.e. Origin's host equal to the Host header
+    *and* loopback, so a DNS-rebinding page (Host: its own name) gains nothing from it.
+    """
     if origin is None:
         return True
-    return normalise_origin(origin) in {normalise_origin(a) for a in allowed}
+    if normalise_origin(origin) in {normalise_origin(a) for a in allowed}:
+        return True
+    if not host:
+        return False
+    netloc = urlsplit(origin.strip()).netloc.lower()
+    hostname = (urlsplit(f"//{host}").hostname or "").lower()
+    return netloc == host.strip().lower() and hostname in LOOPBACK
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

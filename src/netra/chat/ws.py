@@ -38,7 +38,7 @@ async def _refuse(ws: WebSocket, runtime: Runtime, subprotocol: str | None, code
 async def websocket_endpoint(ws: WebSocket) -> None:
     runtime: Runtime = ws.app.state.runtime
     settings = runtime.settings
-    if not origin_allowed(ws.headers.get("origin"), settings.origins):
+    if not origin_allowed(ws.headers.get("origin"), settings.origins, ws.headers.get("host")):
         runtime.metrics.ws_closes.labels("403").inc()
         await ws.close(1008)  # before accept: the handshake is refused with HTTP 403
         return

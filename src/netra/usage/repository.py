@@ -9,7 +9,7 @@ new, so duplicates are counted, never guessed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from netra.core.db import utcnow
 from netra.core.repository import OrgRepository
 from netra.usage.models import StoredAnalysis, UsageRow, UsageVersion
-from netra.usage.records import UsageRecord
+from netra.usage.records import FIELDS, UsageRecord
 
 # Stored column order; ``end_user`` holds the record's ``user``.
 COLUMNS: tuple[str, ...] = (
@@ -58,6 +58,16 @@ _COLUMN_LIST = ", ".join(f'"{c}"' for c in COLUMNS)
 _MOVE = (
     f"INSERT INTO usage_records ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_TEMP_TABLE} "
     "ON CONFLICT (org_id, request_id) WHERE request_id IS NOT NULL DO NOTHING"
+)
+
+_PG_SELECT = (
+    'SELECT (extract(epoch FROM "timestamp") * 1000000)::bigint, provider, model, '
+    "input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, latency_ms, status, "
+    "cost_usd, feature, end_user, prompt_hash, request_id, retry_of, batch "
+    "FROM usage_records WHERE org_id = $1 "
+    'AND ($2::timestamptz IS NULL OR "timestamp" >= $2) '
+    'AND ($3::timestamptz IS NULL OR "timestamp" < $3) '
+    'ORDER BY "timestamp"'
 )
 
 
@@ -121,12 +131,8 @@ class UsageRepository(OrgRepository[UsageRow]):
         return await self._insert_generic(rows)
 
     async def _insert_postgres(self, rows: list[tuple[Any, ...]]) -> int:
-        # Running a statement through SQLAlchemy first opens the session's transaction on the
-        # driver connection, so the COPY below belongs to the unit of work.
-        await self.session.execute(text(_CREATE_TEMP))
-        conn = await self.session.connection()
-        raw = await conn.get_raw_connection()
-        driver: Any = raw.driver_connection
+        driver = await self._driver()
+        await driver.execute(_CREATE_TEMP)
         await driver.copy_records_to_table(_TEMP_TABLE, records=rows, columns=list(COLUMNS))
         status: str = await driver.execute(_MOVE)
         await driver.execute(f"TRUNCATE {_TEMP_TABLE}")
@@ -192,22 +198,47 @@ class UsageRepository(OrgRepository[UsageRow]):
             records.reverse()
         return records
 
-    async def columns(
-        self, start: datetime | None = None, end: datetime | None = None
-    ) -> dict[str, list[Any]]:
-        """The org's records in ``[start, end)`` column by column, named as the record fields
-        (the analysis frame is built from columns without a Python object per record)."""
+    async def column_chunks(
+        self, start: datetime | None = None, end: datetime | None = None, chunk: int = 50_000
+    ) -> AsyncIterator[dict[str, list[Any]]]:
+        """The org's records in ``[start, end)``, ``chunk`` rows at a time, column by column and
+        named as the record fields, so the analysis frame is built chunk by chunk and a large
+        org never has a Python object per record in memory at once.
+
+        On PostgreSQL the rows come straight from the driver through a server-side cursor and
+        ``timestamp`` is given as Unix microseconds (int): no per-row ORM work at all.
+        """
+        if self._dialect == "postgresql":
+            async for columns in self._pg_column_chunks(start, end, chunk):
+                yield columns
+            return
         stmt = self.select(*_RECORD_COLUMNS)
         if start is not None:
             stmt = stmt.where(UsageRow.timestamp >= start)
         if end is not None:
             stmt = stmt.where(UsageRow.timestamp < end)
-        rows = (await self.session.execute(stmt.order_by(UsageRow.timestamp))).all()
-        names = [c.key if c.key != "end_user" else "user" for c in _RECORD_COLUMNS]
-        if not rows:
-            return {name: [] for name in names}
-        transposed = zip(*rows, strict=True)
-        return {name: list(values) for name, values in zip(names, transposed, strict=True)}
+        stmt = stmt.order_by(UsageRow.timestamp).execution_options(yield_per=chunk)
+        result = await self.session.stream(stmt)
+        async for rows in result.partitions(chunk):
+            transposed = zip(*rows, strict=True)
+            yield {name: list(values) for name, values in zip(FIELDS, transposed, strict=True)}
+
+    async def _pg_column_chunks(
+        self, start: datetime | None, end: datetime | None, chunk: int
+    ) -> AsyncIterator[dict[str, list[Any]]]:
+        driver = await self._driver()
+        cursor = await driver.cursor(_PG_SELECT, self.org_id, start, end)
+        while rows := await cursor.fetch(chunk):
+            transposed = zip(*rows, strict=True)
+            yield {name: list(values) for name, values in zip(FIELDS, transposed, strict=True)}
+
+    async def _driver(self) -> Any:
+        """The asyncpg connection of this unit of work, its transaction already open (a
+        statement through SQLAlchemy begins it, so driver-level work belongs to the unit)."""
+        await self.session.execute(text("SELECT 1"))
+        conn = await self.session.connection()
+        raw = await conn.get_raw_connection()
+        return raw.driver_connection
 
 
 def _to_record(row: tuple[Any, ...]) -> UsageRecord:

@@ -12,9 +12,11 @@ from typing import Any
 
 import anyio.to_thread
 import polars as pl
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.analysis.engine import analyze, summary
 from netra.analysis.frame import SCHEMA, conform
+from netra.core.db import Database
 from netra.core.runtime import Runtime
 from netra.usage.cache import ANALYSIS_CACHE, AnalysisCache, cache_key
 from netra.usage.repository import AnalysisRepository, UsageRepository
@@ -52,16 +54,33 @@ async def data_version(runtime: Runtime, org_id: str) -> int:
     return await runtime.db.run(read)
 
 
-async def load_frame(
-    runtime: Runtime, org_id: str, start: datetime | None, end: datetime | None
-) -> pl.DataFrame:
-    async def read(session: Any) -> dict[str, list[Any]]:
-        return await UsageRepository(session, org_id).columns(start, end)
+_MICROS_SCHEMA = {**SCHEMA, "timestamp": pl.Int64()}
 
-    columns = await runtime.db.run(read)
-    return await anyio.to_thread.run_sync(
-        lambda: conform(pl.DataFrame(columns, schema=SCHEMA, strict=False))
-    )
+
+def _frame_part(columns: dict[str, list[Any]]) -> pl.DataFrame:
+    """A chunk of the frame; timestamps come as datetimes or as Unix microseconds (ints)."""
+    stamps = columns["timestamp"]
+    if stamps and isinstance(stamps[0], int):
+        frame = pl.DataFrame(columns, schema=_MICROS_SCHEMA, strict=False)
+        return frame.with_columns(pl.col("timestamp").cast(SCHEMA["timestamp"]))
+    return pl.DataFrame(columns, schema=SCHEMA, strict=False)
+
+
+async def load_frame(
+    db: Database, org_id: str, start: datetime | None, end: datetime | None
+) -> pl.DataFrame:
+    """The org's records in ``[start, end)`` as the engine's frame, built chunk by chunk."""
+
+    async def read(session: AsyncSession) -> list[pl.DataFrame]:
+        parts: list[pl.DataFrame] = []
+        async for columns in UsageRepository(session, org_id).column_chunks(start, end):
+            parts.append(await anyio.to_thread.run_sync(_frame_part, columns))
+        return parts
+
+    parts = await db.run(read)
+    if not parts:
+        return conform(pl.DataFrame(schema=SCHEMA))
+    return conform(pl.concat(parts, rechunk=True))
 
 
 async def report_for(
@@ -71,7 +90,7 @@ async def report_for(
     version = await data_version(runtime, org_id)
 
     async def compute() -> dict[str, Any]:
-        frame = await load_frame(runtime, org_id, start, end)
+        frame = await load_frame(runtime.db, org_id, start, end)
         report = await anyio.to_thread.run_sync(lambda: analyze(frame, start=start, end=end))
         return dict(plain_json(report))
 
@@ -86,7 +105,7 @@ async def summary_for(
     version = await data_version(runtime, org_id)
 
     async def compute() -> list[dict[str, Any]]:
-        frame = await load_frame(runtime, org_id, start, end)
+        frame = await load_frame(runtime.db, org_id, start, end)
         groups = await anyio.to_thread.run_sync(lambda: summary(frame, group_by))
         return list(plain_json(groups))
 

@@ -4,6 +4,7 @@ to ``POST /api/v1/analyses`` on the same data), with the report stored and reada
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -63,7 +64,7 @@ async def _ask(ws_url: str, token: str, text: str) -> tuple[dict[str, Any], list
         ack: dict[str, Any] | None = None
         events: list[dict[str, Any]] = []
         while True:
-            frame = json.loads(await ws.recv(decode=True))
+            frame = json.loads(await asyncio.wait_for(ws.recv(decode=True), 120))
             if frame["type"] == "ack":
                 ack = frame["payload"]
                 continue

@@ -179,3 +179,49 @@ def test_serve_two_users_at_once_each_see_only_their_own(tmp_path: Path) -> None
             await cb.close()
 
         asyncio.run(scenario())
+
+
+def test_e3_server_restarted_mid_run_the_client_resumes_the_complete_answer(
+    tmp_path: Path,
+) -> None:
+    env = {
+        "NETRA_DATA_DIR": str(tmp_path),
+        "NETRA_PLACEHOLDER_PIPELINE": "true",
+        "NETRA_PLACEHOLDER_STEP_DELAY_S": "0.6",
+    }
+    first = start_server("serve", env)
+    try:
+        token = signup_sync(first.url)["access_token"]
+
+        async def before_restart() -> tuple[str, list[dict[str, Any]]]:
+            client = await Client.connect(first.ws_url, token)
+            ack = await client.ask("what changed this week?")
+            await client.recv_type("agent_thinking")
+            # A graceful restart: the socket closes (1012), the run finishes while draining.
+            stopping = asyncio.get_running_loop().run_in_executor(None, first.stop)
+            try:
+                while True:
+                    await client.recv(wait_s=20)
+            except ConnectionClosed as exc:
+                assert exc.rcvd is not None and exc.rcvd.code in (1001, 1012)
+            await stopping
+            return ack["run_id"], [f for f in client.frames if f.get("run_id") == ack["run_id"]]
+
+        run_id, seen = asyncio.run(before_restart())
+    finally:
+        first.stop()
+    assert 2 <= len(seen) < 5
+    with _processes(env, "serve") as (second,):
+
+        async def after_restart() -> list[dict[str, Any]]:
+            client = await Client.connect(second.ws_url, token)
+            await client.send("resume", {"run_id": run_id, "after_seq": seen[-1]["seq"]})
+            rest = await client.events_until_final(run_id)
+            await client.close()
+            return rest
+
+        events = seen + asyncio.run(after_restart())
+    _check_run(events)
+    assert [e["type"] for e in events] == list(TYPES)
+    assert events[-1]["payload"]["status"] == "succeeded"
+    assert events[-1]["payload"]["result"]["text"]

@@ -105,10 +105,13 @@ class RunWorker:
         self._spawn(self._maintain(), "run-maintenance", self._tasks)
 
     async def stop(self) -> None:
+        """Take no more jobs; let runs in flight finish for ``worker_drain_s`` (a restart
+        then loses no answer); end the rest ``failed`` (worker_stopped), no takeover wait."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        # Runs in flight end ``failed`` (worker_stopped) rather than wait for a takeover.
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=self.settings.worker_drain_s)
         for task in list(self._running):
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)

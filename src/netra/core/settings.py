@@ -137,6 +137,7 @@ class Settings(BaseSettings):
     run_heartbeat_s: float = 5.0  # a running run's worker refreshes its claim this often
     run_stale_after_s: float = 30.0  # a run whose worker was silent this long is taken over
     run_event_batch_max: int = 200  # run events written in one transaction under load
+    worker_drain_s: float = 10.0  # at shutdown, runs in flight get this long to finish
     placeholder_pipeline: bool = False  # run the placeholder pipeline even when agents exist
     placeholder_step_delay_s: float = 0.05  # pause between the placeholder's events
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -36,6 +36,7 @@ from netra.usage.ingest import (
 from netra.usage.parse import iter_csv, iter_jsonl, parse_record, parse_timestamp, sniff_format
 from netra.usage.records import RowError, UsageRecord
 from netra.usage.stream import FileChunks, LineReader, multipart_boundary
+from netra.usage.unavailable import database_errors_as_503
 
 BATCH_SIZE = 5000
 MAX_LISTED = 1000
@@ -49,7 +50,7 @@ _RAW_TYPES = {
     "application/x-jsonlines": "jsonl",
 }
 
-router = APIRouter(prefix="/api/v1", tags=["usage"])
+router = APIRouter(prefix="/api/v1", tags=["usage"], dependencies=[Depends(database_errors_as_503)])
 
 
 def _outcome(result: IngestResult, writer: BatchWriter, rejected: bool) -> JSONResponse:

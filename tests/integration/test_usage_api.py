@@ -124,6 +124,7 @@ async def test_more_than_ten_thousand_records_is_413_and_stores_nothing(api: Api
         (b'{"records": "many"}', 422),
         (b'{"rows": []}', 422),
         (b"\xff\xfe", 400),
+        (b'{"records": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400),
     ],
 )
 async def test_malformed_bodies_are_client_errors(api: Api, body: bytes, status: int) -> None:
@@ -199,6 +200,24 @@ async def test_upload_of_json_lines_and_of_a_raw_body(api: Api) -> None:
         headers={**api.alice, "Content-Type": "text/csv"},
     )
     assert raw.status_code == 200 and raw.json()["accepted"] == 1
+
+
+async def test_unparseable_content_is_reported_where_reading_stopped(api: Api) -> None:
+    good = json.dumps(rec(1, "deep")) + "\n"
+    deep = '{"a": ' * 50_000 + "1" + "}" * 50_000 + "\n"
+    r = await api.client.post(
+        "/api/v1/usage/upload", files={"file": ("d.jsonl", (good + deep).encode())},
+        headers=api.alice,
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1 and r.json()["rejected"][0]["line"] == 2
+    huge_field = "timestamp,provider,model,input_tokens,output_tokens\n" + '"' + "x" * 200_000
+    r = await api.client.post(
+        "/api/v1/usage/upload", files={"file": ("h.csv", huge_field.encode())}, headers=api.alice
+    )
+    assert r.status_code == 200, r.text
+    assert [(e["line"], e["field"]) for e in r.json()["rejected"]] == [(2, None)]
+    assert "field limit" in r.json()["rejected"][0]["message"]
 
 
 async def test_upload_without_a_file_or_with_a_bad_header_is_a_client_error(api: Api) -> None:

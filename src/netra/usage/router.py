@@ -40,7 +40,7 @@ from netra.usage.unavailable import database_errors_as_503
 
 BATCH_SIZE = 5000
 MAX_LISTED = 1000
-BYTES_PER_RECORD = 2048  # JSON body cap: usage_max_records_per_call records of this size
+BYTES_PER_RECORD = 4096  # JSON body cap: usage_max_records_per_call records of this size
 
 _RAW_TYPES = {
     "text/csv": "csv",
@@ -80,6 +80,8 @@ async def _read_json_body(request: Request, limit: int) -> Any:
         return json.loads(body)
     except ValueError as exc:
         raise BadInput(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadInput("request body is nested too deeply") from None
 
 
 @router.post(
@@ -118,13 +120,15 @@ async def post_usage(
     return _outcome(result, writer, rejected=False)
 
 
-def _guard_csv(rows: Iterable[UsageRecord | RowError], lines: LineReader) -> Iterator[Any]:
-    """Turn a CSV reader failure (e.g. a field over the csv module's size limit) into a
-    reported row instead of a crash; the rest of the file cannot be framed reliably."""
+def _guarded(rows: Iterable[UsageRecord | RowError], lines: LineReader) -> Iterator[Any]:
+    """Turn a reader failure the parser does not report per row (a CSV field over the csv
+    module's size limit, JSON nested too deeply) into a reported row instead of a 500; the
+    parser cannot go on after it, so the report says where reading stopped."""
     try:
         yield from rows
-    except csv.Error as exc:
-        yield RowError(lines.line, None, f"unreadable CSV ({exc}): the file was read up to here")
+    except (csv.Error, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        yield RowError(lines.line, None, f"unreadable ({reason}): the file was read up to here")
 
 
 @router.post(
@@ -154,8 +158,8 @@ async def upload_usage(
 
     def produce(lines: LineReader) -> Iterable[UsageRecord | RowError]:
         if fmt == "jsonl":
-            return iter_jsonl(lines, source=source)
-        return _guard_csv(iter_csv(lines, source=source), lines)
+            return _guarded(iter_jsonl(lines, source=source), lines)
+        return _guarded(iter_csv(lines, source=source), lines)
 
     result = IngestResult(max_listed=MAX_LISTED)
     writer = BatchWriter(runtime.db, user.org_id, result, metrics=runtime.metrics, atomic=atomic)

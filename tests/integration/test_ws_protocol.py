@@ -297,3 +297,28 @@ async def test_expiry_and_revocation_close_with_4401(srv: LiveServer) -> None:
 def _jti(token: str) -> str:
     body = token.split(".")[1]
     return str(json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["jti"])
+
+
+async def test_thread_endpoints_and_asking_in_an_existing_thread(srv: LiveServer) -> None:
+    token = mint_token(srv)
+    async with httpx.AsyncClient(
+        base_url=srv.url, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
+        created = await http.post("/api/v1/threads", json={"title": "Q3 spend"})
+        assert created.status_code == 201
+        thread = created.json()
+        assert thread["title"] == "Q3 spend" and thread["id"]
+        assert (await http.post("/api/v1/threads", json={"title": "x" * 201})).status_code == 422
+        client = await Client.connect(srv.ws_url, token)
+        ack = await client.ask("first question", thread_id=thread["id"])
+        assert ack["thread_id"] == thread["id"]
+        await client.events_until_final(ack["run_id"])
+        await client.close()
+        listed = (await http.get("/api/v1/threads")).json()["threads"]
+        assert [t["id"] for t in listed] == [thread["id"]]
+        messages = (await http.get(f"/api/v1/threads/{thread['id']}/messages")).json()
+        assert [m["role"] for m in messages["messages"]] == ["user", "assistant"]
+        assert messages["messages"][0]["text"] == "first question"
+        assert all(m["thread_id"] == thread["id"] for m in messages["messages"])
+    async with httpx.AsyncClient(base_url=srv.url) as anonymous:
+        assert (await anonymous.get("/api/v1/threads")).status_code == 401

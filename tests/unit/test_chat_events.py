@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from netra.chat import service
 from netra.chat.event_writer import EventWriter
 from netra.chat.events import OpenItems, RunClosed, append_event, events_after, user_channel
+from netra.chat.models import ProcessedFrame
 from netra.core.context import UserContext
+from netra.core.db import utcnow
 from netra.core.runtime import Runtime
 from support.chat_runtime import chat_runtime
 
@@ -146,3 +150,41 @@ def test_user_context_is_immutable_and_derived_per_run() -> None:
     assert ctx.run_id is None and run_ctx.run_id == "r1" and run_ctx.user_id == ctx.user_id
     with pytest.raises(AttributeError):
         ctx.user_id = "someone else"  # type: ignore[misc]
+
+
+async def test_a_message_id_is_idempotent_per_user_for_24_hours(runtime: Runtime) -> None:
+    jobs: list[dict[str, Any]] = []
+
+    async def enqueue(job: dict[str, Any]) -> None:
+        jobs.append(job)
+
+    async def send(ctx: UserContext, thread_id: str | None = None) -> service.Ack:
+        return await runtime.db.run(
+            lambda s: service.submit_user_message(
+                s,
+                ctx,
+                text="hi",
+                thread_id=thread_id,
+                frame_id="f-1",
+                run_limit=100,
+                enqueue=enqueue,
+            )
+        )
+
+    first = await send(_ctx())
+    again = await send(_ctx())
+    assert again.duplicate and again.payload() == first.payload() and len(jobs) == 1
+    other_user = await send(_ctx("u2"))
+    assert other_user.run_id != first.run_id and len(jobs) == 2
+
+    async def age(s: Any) -> None:
+        await s.execute(
+            update(ProcessedFrame)
+            .where(ProcessedFrame.user_id == "u1")
+            .values(created_at=utcnow() - timedelta(hours=25))
+        )
+
+    await runtime.db.run(age)
+    later = await send(_ctx(), first.thread_id)
+    assert not later.duplicate and later.run_id != first.run_id
+    assert later.thread_id == first.thread_id and len(jobs) == 3

@@ -49,7 +49,7 @@ async def _open(
 ) -> AsyncIterator[tuple[FakeSocket, Connection]]:
     sock = sock or FakeSocket()
     hub = runtime.extras.setdefault("hub", ConnectionHub(runtime))
-    conn = Connection(sock, ctx, "token", runtime, hub, tick_s=0.02)  # type: ignore[arg-type]
+    conn = Connection(sock, ctx, "token", runtime, hub, tick_s=0.02, catch_up_s=0.2)  # type: ignore[arg-type]
     task = asyncio.create_task(conn.serve())
     await sock.wait_for(lambda f: f["type"] == "connection_established")
     try:
@@ -255,3 +255,16 @@ async def test_rate_limit_and_run_limit_answer_errors_and_keep_the_connection(
             assert limited["payload"]["code"] == "rate_limited"
             assert limited["payload"]["retry_after_s"] >= 1
             assert sock.closed is None
+
+
+async def test_events_whose_publish_was_lost_arrive_by_catch_up(make_settings: Any) -> None:
+    async with _runtime(make_settings) as rt:
+        alice = _ctx("alice")
+        async with _open(rt, alice) as (sock, _):
+            ack = await _run(rt, alice)
+            events = await _store(rt, ack, alice.org_id, 3)
+            await rt.bus.publish(user_channel("alice"), events[0].wire())
+            await sock.wait_for(lambda f: f.get("seq") == 1)
+            # 2 and 3 are stored but their publish never happens: nothing reveals the gap.
+            await sock.wait_for(lambda f: f.get("seq") == 3, wait_s=3)
+            assert _seqs(sock, ack.run_id) == [1, 2, 3]

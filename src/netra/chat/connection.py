@@ -11,6 +11,8 @@ Delivery of run events to this socket (the no-gap, no-duplicate design):
   ``seq``: live events buffered meanwhile are drained afterwards and skipped up to it.
 - A live event of a run this connection knows nothing of is forwarded only from ``seq`` 1 (a
   run that started while the connection was open); an older run is delivered by ``resume``.
+- Pub/sub is at most once: should the bus lose a run's last events (nothing follows to reveal
+  the gap), the watchdog reads the store for runs idle for ``catch_up_s`` and sends what is new.
 - The subscription's buffer is bounded: a reader too slow to drain it is closed with 1013.
 """
 
@@ -74,6 +76,7 @@ class Connection:
         slot_key: str | None = None,
         *,
         tick_s: float = 0.5,
+        catch_up_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ws = ws
@@ -84,12 +87,14 @@ class Connection:
         self.hub = hub
         self.slot_key = slot_key
         self.tick_s = tick_s
+        self.catch_up_s = catch_up_s
         self.clock = clock
         self.last_inbound = clock()
         self.bucket = TokenBucket(
             self.settings.ws_frame_rate_per_s, self.settings.ws_frame_burst, clock
         )
-        self._runs: dict[str, int] = {}
+        self._runs: dict[str, int] = {}  # run id -> last seq sent, for runs not yet over
+        self._active: dict[str, float] = {}  # run id -> when it last moved on this socket
         self._deliver_lock = asyncio.Lock()
         self._send_lock = asyncio.Lock()
         self._close_requested = asyncio.Event()
@@ -282,8 +287,11 @@ class Connection:
 
     def _track(self, run_id: str, seq: int) -> None:
         self._runs[run_id] = seq
+        self._active[run_id] = self.clock()
         while len(self._runs) > MAX_TRACKED_RUNS:
-            del self._runs[next(iter(self._runs))]
+            oldest = next(iter(self._runs))
+            del self._runs[oldest]
+            self._active.pop(oldest, None)
 
     async def _stored(self, run_id: str, after: int, up_to: int | None) -> list[StoredEvent]:
         ctx = self.ctx
@@ -307,6 +315,7 @@ class Connection:
     def _after_sent(self, run_id: str, seq: int, final: bool) -> None:
         if final:
             self._runs.pop(run_id, None)  # nothing of the run follows its final event
+            self._active.pop(run_id, None)
         else:
             self._track(run_id, seq)
 
@@ -349,6 +358,23 @@ class Connection:
                 self.runtime.metrics.ws_frames.labels("out", "run_event").inc()
                 self._after_sent(head.run_id, head.seq, head.final)
 
+    async def _catch_up(self, now: float) -> None:
+        """Send stored events of runs that went quiet here (their publish may have been lost)."""
+        idle = [r for r, t in self._active.items() if now - t >= self.catch_up_s][:20]
+        for run_id in idle:
+            try:
+                async with self._deliver_lock:
+                    last = self._runs.get(run_id)
+                    if last is None:
+                        continue
+                    self._active[run_id] = now
+                    await self._send_stored(await self._stored(run_id, last, None))
+            except ConnectionGone:
+                raise
+            except Exception as exc:  # the store is away: the next round tries again
+                log.warning("catch-up failed", run_id=run_id, error=str(exc))
+                return
+
     # ---- watchdog ---------------------------------------------------------------------
 
     async def _watchdog(self, sub: Subscription) -> None:
@@ -356,6 +382,7 @@ class Connection:
         verify_every = max(1.0, float(self.settings.ws_heartbeat_interval_s))
         next_verify = self.clock() + verify_every
         next_slot = self.clock() + ConnectionSlots.TTL_S / 3
+        next_catch_up = self.clock() + self.catch_up_s
         while True:
             await asyncio.sleep(self.tick_s)
             now = self.clock()
@@ -379,6 +406,9 @@ class Connection:
                 except DependencyUnavailable:
                     self.request_close(1013, "revocation check unavailable")
                     return
+            if now >= next_catch_up:
+                next_catch_up = now + self.catch_up_s
+                await self._catch_up(now)
             if self.slot_key is not None and now >= next_slot:
                 next_slot = now + ConnectionSlots.TTL_S / 3
                 with contextlib.suppress(Exception):

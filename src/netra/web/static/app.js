@@ -30,7 +30,18 @@ function clearTokens() {
   store.removeItem("netra.refresh");
 }
 
-async function refreshTokens() {
+// One refresh at a time: a refresh token is single-use, and presenting it twice (two requests
+// answered 401 together) would revoke the whole session.
+let refreshing = null;
+
+function refreshTokens() {
+  if (!refreshing) {
+    refreshing = doRefresh().finally(() => { refreshing = null; });
+  }
+  return refreshing;
+}
+
+async function doRefresh() {
   if (!state.refresh) return false;
   const r = await fetch("/auth/refresh", {
     method: "POST",

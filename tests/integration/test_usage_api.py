@@ -5,6 +5,7 @@ analyses, tenancy and metrics (areas I9, I10)."""
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from netra.apps.all_in_one import create_app
 from netra.core.settings import Settings
+from netra.usage.records import FIELDS
 from support.accounts import bearer, signup
 from support.apps import running_app
 from support.services import flush_redis_prefix, new_redis_prefix
@@ -371,3 +373,44 @@ async def test_ingest_moves_the_usage_metrics(api: Api) -> None:
     assert counter(after, "accepted") - counter(before, "accepted") == 3
     assert counter(after, "duplicate") - counter(before, "duplicate") == 1
     assert counter(after, "rejected") - counter(before, "rejected") == 1
+
+
+JUNK: list[Any] = [
+    None, True, -1, 0, 2**64, 1.5, float("1e308"), "", " ", "\x00", "\ufffd", "\u2028",
+    "2026-13-45T99:99:99Z", "1e400", "ok", "error", "gpt-4o", "🙂" * 600, [], {}, [1, {"a": None}],
+    "9" * 40, "-0", "NaN", "Infinity", "2026-10-01T00:00:00+14:00", 1_761_900_000,
+]  # fmt: skip
+
+
+def junk_record(rng: random.Random, i: int) -> Any:
+    if rng.random() < 0.05:
+        return rng.choice(JUNK)
+    body = rec(i, "junk")
+    for field in rng.sample(sorted(FIELDS), rng.randint(1, 4)):
+        body[field] = rng.choice(JUNK)
+    return body
+
+
+async def test_random_junk_is_accounted_for_row_by_row_never_500(api: Api) -> None:
+    rng = random.Random(20261125)
+    records = [junk_record(rng, i) for i in range(400)]
+    r = await api.client.post("/api/v1/usage", json={"records": records}, headers=api.bob)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["accepted"] + body["duplicates"] + body["rejected_count"] == 400
+    assert body["rejected_count"] > 0 and body["accepted"] > 0
+
+    rows = []
+    for _ in range(300):
+        cells = [str(rng.choice(JUNK)) for _ in range(rng.randint(0, 9))]
+        rows.append(",".join(cells))
+    header = "timestamp,provider,model,input_tokens,output_tokens,batch,status,latency_ms\n"
+    blob = (header + "\n".join(rows) + "\n").encode() + bytes([0xFF, 0x0A])
+    expected = sum(1 for row in rows if row.strip()) + 1  # blank lines are skipped
+    up = await api.client.post(
+        "/api/v1/usage/upload", files={"file": ("junk.csv", blob)}, headers=api.bob
+    )
+    assert up.status_code == 200, up.text
+    got = up.json()
+    assert got["accepted"] + got["duplicates"] + got["rejected_count"] == expected
+    assert got["rejected"][-1]["line"] == len(rows) + 2  # the invalid UTF-8 line

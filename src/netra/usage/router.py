@@ -21,10 +21,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from netra.auth.deps import require
+from netra.billing.budget_checks import schedule_budget_check
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep
 from netra.core.errors import BadInput, NotFound, TooLarge, ValidationFailed
 from netra.core.http_errors import error_body
+from netra.core.runtime import Runtime
 from netra.usage import service
 from netra.usage.ingest import (
     BatchWriter,
@@ -51,6 +53,12 @@ _RAW_TYPES = {
 }
 
 router = APIRouter(prefix="/api/v1", tags=["usage"], dependencies=[Depends(database_errors_as_503)])
+
+
+async def _after_ingest(runtime: Runtime, org_id: str, result: IngestResult) -> None:
+    """New usage may cross a budget: have it checked in the background (coalesced per org)."""
+    if result.accepted:
+        await schedule_budget_check(runtime, org_id)
 
 
 def _outcome(result: IngestResult, writer: BatchWriter, rejected: bool) -> JSONResponse:
@@ -117,6 +125,7 @@ async def post_usage(
             await ingest_records(items, writer, BATCH_SIZE)
     except RejectedRows:
         return _outcome(result, writer, rejected=True)
+    await _after_ingest(runtime, user.org_id, result)
     return _outcome(result, writer, rejected=False)
 
 
@@ -171,8 +180,11 @@ async def upload_usage(
     except BadInput as exc:
         # The file broke off (framing, an endless line): say what was stored before that.
         writer.count_rejected()
+        if not atomic:
+            await _after_ingest(runtime, user.org_id, result)
         stored = {"accepted": 0, "duplicates": 0} if atomic else {}
         raise BadInput(exc.message, details={**result.as_dict(), **stored}) from None
+    await _after_ingest(runtime, user.org_id, result)
     return _outcome(result, writer, rejected=False)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.analysis.engine import analyze, summary
 from netra.analysis.frame import SCHEMA, conform
+from netra.billing.webhooks import emit_event
 from netra.core.db import Database
 from netra.core.runtime import Runtime
 from netra.usage.cache import ANALYSIS_CACHE, AnalysisCache, cache_key
@@ -115,14 +116,24 @@ async def summary_for(
 
 
 async def store_report(runtime: Runtime, org_id: str, report: dict[str, Any]) -> dict[str, Any]:
-    """Store ``report``; returns it with its ``id`` and ``created_at``."""
+    """Store ``report``; returns it with its ``id`` and ``created_at``. Once committed, the
+    org's ``analysis.completed`` webhooks are told (recorded and delivered in the background)."""
     clean = plain_json(report)
 
     async def save(session: Any) -> dict[str, Any]:
         stored = await AnalysisRepository(session, org_id).save(clean)
         return {"id": stored.id, "created_at": stored.created_at.isoformat(), **clean}
 
-    return await runtime.db.run(save)
+    saved = await runtime.db.run(save)
+    await emit_event(runtime, org_id, "analysis.completed", completed_event(saved))
+    return saved
+
+
+def completed_event(saved: dict[str, Any]) -> dict[str, Any]:
+    """The ``data`` of an ``analysis.completed`` webhook: the headline numbers and the id to
+    fetch the whole report with (``GET /api/v1/analyses/{id}``)."""
+    keys = ("period", "records", "total_cost_usd", "projected_savings_usd")
+    return {"analysis_id": saved["id"], **{k: saved.get(k) for k in keys}}
 
 
 async def stored_report(runtime: Runtime, org_id: str, report_id: str) -> dict[str, Any] | None:

@@ -10,26 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from netra.chat.events import StoredEvent, append_event, user_channel
+from netra.chat.events import NewEvent, StoredEvent, append_events, user_channel
 from netra.core.bus import Bus
 from netra.core.db import Database
 from netra.core.observability import Metrics
 
 log = structlog.get_logger("netra.chat.events")
-
-
-@dataclass(frozen=True, slots=True)
-class PendingEvent:
-    run_id: str
-    org_id: str
-    type: str
-    payload: dict[str, Any]
 
 
 async def publish_events(bus: Bus, events: list[StoredEvent]) -> None:
@@ -42,24 +32,13 @@ async def publish_events(bus: Bus, events: list[StoredEvent]) -> None:
             log.warning("event publish failed", run_id=event.run_id, seq=event.seq, error=str(exc))
 
 
-async def store_events(session: AsyncSession, batch: list[PendingEvent]) -> list[StoredEvent]:
-    return [
-        await append_event(
-            session, run_id=p.run_id, org_id=p.org_id, type_=p.type, payload=p.payload
-        )
-        for p in batch
-    ]
-
-
 class EventWriter:
     def __init__(self, db: Database, bus: Bus, metrics: Metrics, batch_max: int = 200) -> None:
         self.db = db
         self.bus = bus
         self.metrics = metrics
         self.batch_max = max(1, batch_max)
-        self._queue: asyncio.Queue[tuple[PendingEvent, asyncio.Future[StoredEvent]]] = (
-            asyncio.Queue()
-        )
+        self._queue: asyncio.Queue[tuple[NewEvent, asyncio.Future[StoredEvent]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches: list[int] = []  # sizes of the last batches written (observability, tests)
 
@@ -84,7 +63,7 @@ class EventWriter:
         if self._task is None:
             raise RuntimeError("event writer not started")
         fut: asyncio.Future[StoredEvent] = asyncio.get_running_loop().create_future()
-        await self._queue.put((PendingEvent(run_id, org_id, type_, payload), fut))
+        await self._queue.put((NewEvent(run_id, org_id, type_, payload), fut))
         return await fut
 
     async def _loop(self) -> None:
@@ -94,21 +73,23 @@ class EventWriter:
                 batch.append(self._queue.get_nowait())
             await self._write(batch)
 
-    async def _write(self, batch: list[tuple[PendingEvent, asyncio.Future[StoredEvent]]]) -> None:
+    async def _write(self, batch: list[tuple[NewEvent, asyncio.Future[StoredEvent]]]) -> None:
         pending = [p for p, _ in batch]
         try:
-            stored = await self.db.run(lambda s: store_events(s, pending))
-        except Exception as exc:
-            if len(batch) > 1:
-                # One bad event (say, of a run already closed) must not fail the others.
-                for item in batch:
-                    await self._write([item])
-            elif not batch[0][1].done():
-                batch[0][1].set_exception(exc)
+            results = await self.db.run(lambda s: append_events(s, pending))
+        except Exception as exc:  # the database refused the whole transaction
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
             return
+        stored = [r for r in results if isinstance(r, StoredEvent)]
         self.batches = [*self.batches[-99:], len(stored)]
         self.metrics.run_events.inc(len(stored))
         await publish_events(self.bus, stored)
-        for (_, fut), event in zip(batch, stored, strict=True):
-            if not fut.done():
-                fut.set_result(event)
+        for (_, fut), result in zip(batch, results, strict=True):
+            if fut.done():
+                continue
+            if isinstance(result, StoredEvent):
+                fut.set_result(result)
+            else:
+                fut.set_exception(result)

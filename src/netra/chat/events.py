@@ -4,7 +4,7 @@
 ``last_seq`` counter (an ``UPDATE ... RETURNING`` that locks the run row, so concurrent writers
 of one run are serialised and ``seq`` has no gap and no repeat). The update only matches a run
 that has not ended: nothing can be stored after the supervisor's final ``agent_completed``,
-which sets the run's final status in the same statement.
+which sets the run's final status in the same transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.chat.models import RUN_ACTIVE, Run, RunEvent
@@ -76,31 +76,87 @@ def is_final_event(type_: str, payload: dict[str, Any]) -> bool:
     return type_ == "agent_completed" and payload.get("agent") == SUPERVISOR
 
 
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    run_id: str
+    org_id: str
+    type: str
+    payload: dict[str, Any]
+
+
+async def append_events(
+    session: AsyncSession, batch: list[NewEvent]
+) -> list[StoredEvent | Exception]:
+    """Store a batch of events, each with its run's next ``seq``, in three statements whatever
+    the batch size: one ``UPDATE ... RETURNING`` of the runs' counters (only runs not ended, in
+    the caller's organisation), one update of the runs a supervisor's final event ends, one
+    multi-row ``INSERT``. Per event: its stored form, or the error that refused it
+    (:class:`RunClosed`: the run ended or is not found; ``ValueError``: a bad final status)."""
+    results: list[StoredEvent | Exception | None] = [None] * len(batch)
+    per_run: dict[tuple[str, str], list[int]] = {}
+    finals: dict[str, tuple[str, Any]] = {}
+    for i, item in enumerate(batch):
+        key = (item.run_id, item.org_id)
+        if item.run_id in finals:
+            results[i] = RunClosed(f"run {item.run_id} has ended")
+            continue
+        if is_final_event(item.type, item.payload):
+            status = str(item.payload.get("status"))
+            if status not in FINAL_STATUSES:
+                results[i] = ValueError(f"final agent_completed has an invalid status: {status!r}")
+                continue
+            finals[item.run_id] = (status, item.payload.get("error"))
+        per_run.setdefault(key, []).append(i)
+    if per_run:
+        counts = {run_id: len(idx) for (run_id, _), idx in per_run.items()}
+        stmt = (
+            update(Run)
+            .where(tuple_(Run.id, Run.org_id).in_(list(per_run)), Run.status.in_(RUN_ACTIVE))
+            .values(last_seq=Run.last_seq + case(counts, value=Run.id, else_=0))
+            .returning(Run.id, Run.last_seq, Run.thread_id, Run.user_id)
+            .execution_options(synchronize_session=False)
+        )
+        rows = {str(r[0]): r for r in (await session.execute(stmt)).all()}
+        now = utcnow()
+        for run_id, (status, error) in finals.items():
+            if run_id in rows:
+                await session.execute(
+                    update(Run)
+                    .where(Run.id == run_id)
+                    .values(status=status, finished_at=now, error=error)
+                    .execution_options(synchronize_session=False)
+                )
+        inserts: list[dict[str, Any]] = []
+        for (run_id, _), indexes in per_run.items():
+            row = rows.get(run_id)
+            if row is None:
+                for i in indexes:
+                    results[i] = RunClosed(f"run {run_id} has ended or does not exist")
+                continue
+            first = int(row[1]) - len(indexes) + 1
+            for offset, i in enumerate(indexes):
+                item = batch[i]
+                event = StoredEvent(
+                    run_id, str(row[2]), str(row[3]), first + offset, item.type, item.payload, now
+                )
+                results[i] = event
+                inserts.append(
+                    {"run_id": run_id, "seq": event.seq, "type": item.type,
+                     "payload": item.payload, "ts": now}
+                )  # fmt: skip
+        if inserts:
+            await session.execute(insert(RunEvent), inserts)
+    return [r if r is not None else RunClosed("not stored") for r in results]
+
+
 async def append_event(
     session: AsyncSession, *, run_id: str, org_id: str, type_: str, payload: dict[str, Any]
 ) -> StoredEvent:
-    """Store one event with the run's next ``seq``; the supervisor's final event also ends the
-    run (status, finish time, error) in the same statement. Raises :class:`RunClosed`."""
-    values: dict[str, Any] = {"last_seq": Run.last_seq + 1}
-    if is_final_event(type_, payload):
-        status = str(payload.get("status"))
-        if status not in FINAL_STATUSES:
-            raise ValueError(f"final agent_completed has an invalid status: {status!r}")
-        values.update(status=status, finished_at=utcnow(), error=payload.get("error"))
-    stmt = (
-        update(Run)
-        .where(Run.id == run_id, Run.org_id == org_id, Run.status.in_(RUN_ACTIVE))
-        .values(**values)
-        .returning(Run.last_seq, Run.thread_id, Run.user_id)
-    )
-    row = (await session.execute(stmt)).one_or_none()
-    if row is None:
-        raise RunClosed(f"run {run_id} has ended or does not exist")
-    seq, thread_id, user_id = int(row[0]), str(row[1]), str(row[2])
-    ts = utcnow()
-    session.add(RunEvent(run_id=run_id, seq=seq, type=type_, payload=payload, ts=ts))
-    await session.flush()
-    return StoredEvent(run_id, thread_id, user_id, seq, type_, payload, ts)
+    """Store one event with the run's next ``seq`` (see :func:`append_events`)."""
+    (result,) = await append_events(session, [NewEvent(run_id, org_id, type_, payload)])
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 async def events_after(

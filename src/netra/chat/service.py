@@ -21,7 +21,7 @@ from netra.chat.repository import (
     ThreadRepository,
 )
 from netra.core.context import UserContext
-from netra.core.db import after_commit, utcnow
+from netra.core.db import after_commit, new_id, utcnow
 from netra.core.errors import LimitReached, NotFound, ValidationFailed
 
 Enqueue = Callable[[dict[str, Any]], Awaitable[object]]
@@ -102,33 +102,40 @@ async def submit_user_message(
             raise NotFound("thread not found")
         thread.updated_at = utcnow()
     else:
-        thread = threads.add(Thread(user_id=ctx.user_id, title=_title(text)))
+        thread = threads.add(Thread(id=new_id(), user_id=ctx.user_id, title=_title(text)))
     runs = RunRepository(session, ctx.org_id)
     if await runs.count_active(ctx.user_id) >= run_limit:
         raise LimitReached(
             f"at most {run_limit} concurrent run(s) on the {ctx.tier} tier",
             details={"limit": run_limit},
         )
-    await session.flush()
-    message = MessageRepository(session, ctx.org_id).add(
-        Message(thread_id=thread.id, user_id=ctx.user_id, role="user", text=text, meta={})
+    # Ids chosen here so the rows go in one flush (inserted in foreign-key order).
+    message_id, run_id = new_id(), new_id()
+    MessageRepository(session, ctx.org_id).add(
+        Message(
+            id=message_id,
+            thread_id=thread.id,
+            user_id=ctx.user_id,
+            role="user",
+            text=text,
+            meta={},
+            run_id=run_id,
+        )
     )
-    await session.flush()
     run = runs.add(
         Run(
+            id=run_id,
             user_id=ctx.user_id,
             tier=ctx.tier,
             role=ctx.role,
             thread_id=thread.id,
-            message_id=message.id,
+            message_id=message_id,
             request_id=ctx.request_id,
             status="queued",
             last_seq=0,
             cancel_requested=False,
         )
     )
-    await session.flush()
-    message.run_id = run.id
     if frame_id:
         frames = ProcessedFrameRepository(session, ctx.org_id)
         await frames.forget_expired(ctx.user_id, frame_id)
@@ -138,7 +145,7 @@ async def submit_user_message(
                 frame_id=frame_id,
                 thread_id=thread.id,
                 run_id=run.id,
-                message_id=message.id,
+                message_id=message_id,
             )
         )
     await session.flush()
@@ -148,7 +155,7 @@ async def submit_user_message(
         await enqueue(job)
 
     after_commit(session, _enqueue)
-    return Ack(thread.id, run.id, message.id)
+    return Ack(thread.id, run.id, message_id)
 
 
 async def cancel_run(session: AsyncSession, ctx: UserContext, run_id: str, publish: Publish) -> Run:

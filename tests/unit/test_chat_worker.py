@@ -11,7 +11,14 @@ from typing import Any
 
 from sqlalchemy import update
 
-from netra.agents.contract import PIPELINE, AgentDeps, EventSink, RunRequest, RunResult
+from netra.agents.contract import (
+    PIPELINE,
+    RECORD_LOADER,
+    AgentDeps,
+    EventSink,
+    RunRequest,
+    RunResult,
+)
 from netra.chat import service
 from netra.chat.event_writer import EventWriter
 from netra.chat.events import StoredEvent, append_event, events_after
@@ -218,3 +225,47 @@ async def test_cancel_before_start_and_while_running(make_settings: Any) -> None
         assert events[-1].payload["agent"] == "supervisor"
         assert events[-1].payload["status"] == "cancelled"
         assert (await _run_row(rt, running.run_id)).status == "cancelled"
+
+
+async def test_two_users_concurrent_runs_share_no_state(make_settings: Any) -> None:
+    seen: list[tuple[str, str, str]] = []  # (run's user, context org, org the loader got)
+
+    async def loader(org_id: str, start: Any, end: Any, limit: int) -> list[Any]:
+        await asyncio.sleep(0.05)  # let the other run interleave
+        return [org_id]
+
+    async def pipeline(request: RunRequest, sink: EventSink, deps: AgentDeps) -> RunResult:
+        await sink.emit("agent_started", {"agent": "supervisor"})
+        records = await deps.load_records(None, None, 10)
+        seen.append((request.context.user_id, request.context.org_id, records[0]))
+        text = f"answer for {request.context.user_id}"
+        message_id = await deps.save_assistant_message(text, {})
+        await sink.emit(
+            "agent_completed",
+            {"agent": "supervisor", "status": "succeeded",
+             "result": {"message_id": message_id, "text": text}},
+        )  # fmt: skip
+        return RunResult("succeeded", message_id=message_id, text=text)
+
+    async with _worker(make_settings, pipeline) as (rt, worker):
+        rt.extras[RECORD_LOADER] = loader
+        alice = UserContext(user_id="alice", org_id="org-a", tier="free", role="member")
+        bob = UserContext(user_id="bob", org_id="org-b", tier="free", role="member")
+        (ack_a, job_a), (ack_b, job_b) = await _submit(rt, alice), await _submit(rt, bob)
+        await asyncio.gather(worker.handle(job_a), worker.handle(job_b))
+        assert sorted(seen) == [("alice", "org-a", "org-a"), ("bob", "org-b", "org-b")]
+        for ctx, ack in ((alice, ack_a), (bob, ack_b)):
+            events = await rt.db.run(
+                lambda s, ctx=ctx, ack=ack: events_after(
+                    s, run_id=ack.run_id, org_id=ctx.org_id, after_seq=0
+                )
+            )
+            assert [e.seq for e in events] == [1, 2]
+            assert events[-1].payload["result"]["text"] == f"answer for {ctx.user_id}"
+        # Another organisation cannot read a run's events, even knowing its id.
+        assert (
+            await rt.db.run(
+                lambda s: events_after(s, run_id=ack_a.run_id, org_id="org-b", after_seq=0)
+            )
+            == []
+        )

@@ -36,27 +36,33 @@ from netra.usage.stream import LineReader
 MAX_BIGINT = 2**63 - 1
 _TEXT_FIELDS = ("provider", "model", "feature", "user", "prompt_hash", "request_id", "retry_of")
 _INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens")
-_FLOAT_FIELDS = ("latency_ms", "cost_usd")
 
 
 def storable(record: UsageRecord, line: int) -> RowError | None:
     """What the database would refuse in a parsed record (so bad input never becomes a 500):
     NUL characters and invalid UTF-8 in text, integers beyond 64 bits, non-finite numbers."""
-    for name in _TEXT_FIELDS:
-        value = getattr(record, name)
-        if value is None or (value.isascii() and "\x00" not in value):
-            continue
-        if "\x00" in value:
-            return RowError(line, name, "contains a NUL character")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return RowError(line, name, "is not valid UTF-8")
-    for name in _INT_FIELDS:
-        if getattr(record, name) > MAX_BIGINT:
-            return RowError(line, name, f"must be at most {MAX_BIGINT}")
-    for name in _FLOAT_FIELDS:
-        value = getattr(record, name)
+    r = record
+    # Fast path, one check for every text field at once: nearly every record is plain ASCII.
+    optional = (r.feature, r.user, r.prompt_hash, r.request_id, r.retry_of)
+    texts = r.provider + r.model + "".join([t for t in optional if t])
+    if not texts.isascii() or "\x00" in texts:
+        for name in _TEXT_FIELDS:
+            value = getattr(record, name)
+            if value is None:
+                continue
+            if "\x00" in value:
+                return RowError(line, name, "contains a NUL character")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return RowError(line, name, "is not valid UTF-8")
+    if max(r.input_tokens, r.output_tokens, r.cached_input_tokens, r.cache_write_tokens) > (
+        MAX_BIGINT
+    ):
+        for name in _INT_FIELDS:
+            if getattr(record, name) > MAX_BIGINT:
+                return RowError(line, name, f"must be at most {MAX_BIGINT}")
+    for name, value in (("latency_ms", r.latency_ms), ("cost_usd", r.cost_usd)):
         if value is not None and not math.isfinite(value):
             return RowError(line, name, "must be a finite number")
     return None

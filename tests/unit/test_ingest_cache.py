@@ -67,3 +67,69 @@ async def test_expired_entries_are_recomputed() -> None:
     assert await cache.get_or_compute("k", compute) == (1, "miss")
     await asyncio.sleep(0.1)
     assert await cache.get_or_compute("k", compute) == (2, "miss")
+
+
+async def test_concurrent_lookups_of_one_key_compute_once() -> None:
+    cache = AnalysisCache(MemoryCache(), Metrics(), ttl_s=60)
+    calls = 0
+    gate = asyncio.Event()
+
+    async def compute() -> dict[str, int]:
+        nonlocal calls
+        calls += 1
+        await gate.wait()
+        return {"n": calls}
+
+    lookups = [asyncio.ensure_future(cache.get_or_compute("same", compute)) for _ in range(5)]
+    await asyncio.sleep(0.05)
+    gate.set()
+    results = await asyncio.gather(*lookups)
+    assert calls == 1
+    assert [value for value, _ in results] == [{"n": 1}] * 5
+    assert sorted(how for _, how in results) == ["hit"] * 4 + ["miss"]
+
+
+async def test_a_failed_computation_fails_its_joiners_and_is_not_remembered() -> None:
+    cache = AnalysisCache(MemoryCache(), None, ttl_s=60)
+    gate = asyncio.Event()
+
+    async def boom() -> int:
+        await gate.wait()
+        raise RuntimeError("engine failed")
+
+    first = asyncio.ensure_future(cache.get_or_compute("k", boom))
+    joiner = asyncio.ensure_future(cache.get_or_compute("k", boom))
+    await asyncio.sleep(0.02)
+    gate.set()
+    for task in (first, joiner):
+        try:
+            await task
+        except RuntimeError:
+            pass
+        else:
+            raise AssertionError("the failure must reach every caller")
+
+    async def fine() -> int:
+        return 7
+
+    assert await cache.get_or_compute("k", fine) == (7, "miss")
+
+
+async def test_joiners_recompute_when_the_computing_caller_is_cancelled() -> None:
+    cache = AnalysisCache(MemoryCache(), None, ttl_s=60)
+    started = asyncio.Event()
+
+    async def slow() -> int:
+        started.set()
+        await asyncio.sleep(10)
+        return 1
+
+    async def quick() -> int:
+        return 2
+
+    first = asyncio.ensure_future(cache.get_or_compute("k", slow))
+    await started.wait()
+    joiner = asyncio.ensure_future(cache.get_or_compute("k", quick))
+    await asyncio.sleep(0.02)
+    first.cancel()
+    assert await asyncio.wait_for(joiner, 2) == (2, "miss")

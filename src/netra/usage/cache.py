@@ -8,6 +8,7 @@ is an optimisation: when it fails (Redis down) the report is computed and served
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,6 +33,9 @@ class AnalysisCache:
         self.cache = cache
         self.metrics = metrics
         self.ttl_s = ttl_s
+        # Lookups of a key already being computed in this process wait for that computation
+        # instead of starting another one (a burst of identical requests costs one analysis).
+        self._inflight: dict[str, asyncio.Future[tuple[Any, str]]] = {}
 
     def _count(self, result: str) -> None:
         if self.metrics is not None:
@@ -40,7 +44,38 @@ class AnalysisCache:
     async def get_or_compute(
         self, key: str, compute: Callable[[], Awaitable[Any]]
     ) -> tuple[Any, str]:
-        """(value, "hit" | "miss" | "bypass"): "bypass" when the cache could not be used."""
+        """(value, "hit" | "miss" | "bypass"): "bypass" when the cache could not be used; a
+        caller that joined a computation already running here gets "hit"."""
+        running = self._inflight.get(key)
+        if running is not None:
+            try:
+                value, _ = await asyncio.shield(running)
+            except asyncio.CancelledError:
+                if not running.cancelled():
+                    raise  # this caller was cancelled
+                # the computing caller went away: compute for ourselves below
+            else:
+                self._count("hit")
+                return value, "hit"
+        future: asyncio.Future[tuple[Any, str]] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            outcome = await self._lookup(key, compute)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # marked retrieved: joiners re-raise it, nobody else must
+            raise
+        else:
+            future.set_result(outcome)
+            return outcome
+        finally:
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+
+    async def _lookup(self, key: str, compute: Callable[[], Awaitable[Any]]) -> tuple[Any, str]:
         usable = True
         try:
             raw = await self.cache.get(key)

@@ -70,6 +70,45 @@ def spend_breakdown(
     return _rows(table, total)
 
 
+_SUMMED = (
+    "records",
+    "cost_usd",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "unpriced_records",
+    "failed_records",
+)
+_REPORT = {"by_model": "model", "by_provider": "provider", "by_feature": "feature", "by_day": "day"}
+
+
+def report_breakdowns(priced: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """The report's four breakdowns from one pass over the rows: aggregate once per (model,
+    provider, feature, day), then roll that small table up four ways."""
+    base = _aggregate(
+        priced,
+        [
+            pl.col("model_n").alias("model"),
+            pl.col("provider_n").alias("provider"),
+            pl.col("feature"),
+            pl.col("timestamp").dt.date().alias("day"),
+        ],
+    )
+    total = float(priced["cost"].sum() or 0.0)
+    out = {}
+    for name, by in _REPORT.items():
+        keys = [pl.col(by).alias("key")]
+        if by == "model":
+            keys.append(pl.col("provider"))
+        table = base.group_by(keys).agg(pl.col(c).sum() for c in _SUMMED)
+        if by == "day":
+            table = table.sort("key")
+        else:
+            table = table.sort(["cost_usd", "records"], descending=True, nulls_last=True)
+        out[name] = _rows(table, total)
+    return out
+
+
 def summary(
     frame: pl.DataFrame, group_by: str, *, catalogue: Catalogue | None = None
 ) -> list[dict[str, Any]]:

@@ -46,12 +46,6 @@ DETECTORS: tuple[Detector, ...] = (
 # A finding must save at least this much to be reported (below it is noise to the reader).
 MIN_SAVINGS_USD = 0.01
 MIN_SAVINGS_SHARE = 0.0005
-BREAKDOWNS = {
-    "by_model": "model",
-    "by_provider": "provider",
-    "by_feature": "feature",
-    "by_day": "day",
-}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -114,9 +108,7 @@ def analyze(
         "priced_records": int(priced["cost"].is_not_null().sum()),
         "unpriced": unpriced.to_dicts(),
         "total_cost_usd": usd(total),
-        "breakdown": {
-            name: breakdowns.spend_breakdown(priced, by) for name, by in BREAKDOWNS.items()
-        },
+        "breakdown": breakdowns.report_breakdowns(priced),
         "findings": findings,
         "projected_savings_usd": usd(combined),
         "projected_savings_pct": pct(100.0 * combined / total) if total > 0 else 0.0,

@@ -17,8 +17,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -94,7 +95,7 @@ class Rates:
     def cost(
         self, input_tokens: int, output_tokens: int, cached: int = 0, writes: int = 0
     ) -> float:
-        """Price of one call (scalar twin of the vectorised ``cost_expr``)."""
+        """Price of one call (scalar twin of the vectorised ``_cost_expr``)."""
         n = input_tokens
         return (
             (input_tokens - cached - writes) * self.input.at(n)
@@ -119,7 +120,8 @@ class Catalogue:
     def __init__(self, snapshot: data_snapshot.DataSnapshot | None = None) -> None:
         self._snapshot = snapshot or data_snapshot.get_snapshot()
         self._models: dict[tuple[str, str], gp.ModelInfo | None] = {}
-        self._rates: dict[tuple[str, str, datetime, bool], Rates | None] = {}
+        self._rates: dict[tuple[str, str, object, bool], Rates | None] = {}
+        self._change_dates: dict[int, tuple[date, ...] | None] = {}
 
     def model_info(self, provider: str, model: str) -> gp.ModelInfo | None:
         """The catalogue model for a (normalised provider, model ref), or None."""
@@ -149,6 +151,29 @@ class Catalogue:
         info = self.model_info(normalize_provider(provider), model.strip())
         return info.id if info is not None else None
 
+    def _epoch(self, info: gp.ModelInfo | None, at: datetime) -> object:
+        """What the price at ``at`` depends on: the number of the model's dated price changes
+        already in force (so days between two changes share one look-up), or ``at`` itself
+        for a model priced by time of day."""
+        if info is None:
+            return None
+        known = id(info)  # the snapshot's objects live as long as the catalogue
+        dates = self._change_dates.get(known, ())
+        if known not in self._change_dates:
+            constraints = [] if isinstance(info.prices, gp.ModelPrice) else info.prices
+            found = [c.constraint for c in constraints]
+            found += [v.constraint for v in info.price_variants or ()]
+            if any(isinstance(c, gp.TimeOfDateConstraint) for c in found):
+                dates = None
+            else:
+                dates = tuple(
+                    sorted({c.start_date for c in found if isinstance(c, gp.StartDateConstraint)})
+                )
+            self._change_dates[known] = dates
+        if dates is None:
+            return at
+        return bisect_right(dates, at.astimezone(UTC).date())
+
     def time_of_day_priced(self, provider: str, model: str) -> bool:
         info = self.model_info(provider, model)
         if info is None or isinstance(info.prices, gp.ModelPrice):
@@ -159,10 +184,10 @@ class Catalogue:
         self, provider: str, model: str, at: datetime, *, batch: bool = False
     ) -> Rates | None:
         """Per-token rates of (normalised provider, model) at ``at``; None when unpriced."""
-        key = (provider, model, at, batch)
+        info = self.model_info(provider, model)
+        key = (provider, model, self._epoch(info, at), batch)
         if key in self._rates:
             return self._rates[key]
-        info = self.model_info(provider, model)
         result: Rates | None = None
         if info is not None:
             prices = info.get_prices(at, _BATCH_CONTEXT if batch else None)
@@ -187,50 +212,121 @@ class Catalogue:
 
 # --- vectorised pricing -------------------------------------------------------------------
 
-_RATE_COLUMNS = [
-    f"_r_{unit}_{part}"
-    for unit in PRICE_UNITS
-    for part in ("b", *[f"{kind}{i}" for i in range(1, _MAX_TIERS + 1) for kind in ("s", "p")])
-]
+_HALF_HOUR_US = 1_800_000_000
+_HALF_HOURS_A_DAY = 48
+_TOKENS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens")
+_TOKEN_OF_UNIT = {
+    "input": None,  # uncached input: computed
+    "cache_read": "cached_input_tokens",
+    "cache_write": "cache_write_tokens",
+    "output": "output_tokens",
+}
 
 
-def _rate_row(rates: Rates | None) -> dict[str, Any]:
-    row: dict[str, Any] = dict.fromkeys(_RATE_COLUMNS)
-    if rates is None:
-        return row
-    for unit in PRICE_UNITS:
-        rate: Rate = getattr(rates, unit)
-        row[f"_r_{unit}_b"] = rate.base
-        for i, (start, price) in enumerate(rate.tiers[:_MAX_TIERS], start=1):
-            row[f"_r_{unit}_s{i}"] = start
-            row[f"_r_{unit}_p{i}"] = price
-    return row
+@dataclass
+class _RateColumns:
+    """Per-key rates (one list entry per key index), by unit: base, and (start, price) tiers."""
+
+    base: dict[str, list[float | None]]
+    tiers: dict[str, list[tuple[list[float | None], list[float | None]]]]
+
+    @classmethod
+    def of(cls, rates: list[Rates | None]) -> _RateColumns:
+        base: dict[str, list[float | None]] = {}
+        tiers: dict[str, list[tuple[list[float | None], list[float | None]]]] = {}
+        for unit in PRICE_UNITS:
+            found = [getattr(r, unit) if r is not None else None for r in rates]
+            base[unit] = [rate.base if rate is not None else None for rate in found]
+            depth = max((len(rate.tiers) for rate in found if rate is not None), default=0)
+            tiers[unit] = []
+            for i in range(depth):
+                starts: list[float | None] = []
+                prices: list[float | None] = []
+                for rate in found:
+                    tier = rate.tiers[i] if rate is not None and i < len(rate.tiers) else None
+                    starts.append(float(tier[0]) if tier else None)
+                    prices.append(tier[1] if tier else None)
+                tiers[unit].append((starts, prices))
+        return cls(base, tiers)
+
+    def table(self) -> pl.DataFrame:
+        """One row per key: ``{unit}_b`` and, where some key has tiers, ``{unit}_s{i}`` and
+        ``{unit}_p{i}``."""
+        columns: dict[str, list[float | None]] = {}
+        for unit in PRICE_UNITS:
+            columns[f"{unit}_b"] = self.base[unit]
+            for i, (starts, prices) in enumerate(self.tiers[unit], start=1):
+                columns[f"{unit}_s{i}"] = starts
+                columns[f"{unit}_p{i}"] = prices
+        return pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.Float64))
+
+    def rate(self, unit: str) -> pl.Expr:
+        """The rate of each row (rate columns gathered beside it): its key's base, or the
+        price of the highest tier its prompt crosses."""
+        levels = len(self.tiers[unit])
+        if not levels:
+            return pl.col(f"{unit}_b")
+        prompt = pl.col("input_tokens")
+        expr: Any = pl
+        for i in range(levels, 0, -1):
+            start = pl.col(f"{unit}_s{i}")
+            expr = expr.when(start.is_not_null() & (prompt > start)).then(pl.col(f"{unit}_p{i}"))
+        result: pl.Expr = expr.otherwise(pl.col(f"{unit}_b"))
+        return result
 
 
-def _rate_expr(unit: str) -> pl.Expr:
-    prompt = pl.col("input_tokens")
-    expr: Any = pl
-    for i in range(_MAX_TIERS, 0, -1):
-        start = pl.col(f"_r_{unit}_s{i}")
-        expr = expr.when(start.is_not_null() & (prompt > start)).then(pl.col(f"_r_{unit}_p{i}"))
-    result: pl.Expr = expr.otherwise(pl.col(f"_r_{unit}_b"))
-    return result
-
-
-def cost_expr() -> pl.Expr:
-    """Catalogue cost of each row from its token columns and joined rate columns."""
+def _cost_expr(columns: _RateColumns) -> pl.Expr:
     uncached = pl.col("input_tokens") - pl.col("cached_input_tokens") - pl.col("cache_write_tokens")
-    return (
-        uncached * _rate_expr("input")
-        + pl.col("cached_input_tokens") * _rate_expr("cache_read")
-        + pl.col("cache_write_tokens") * _rate_expr("cache_write")
-        + pl.col("output_tokens") * _rate_expr("output")
+    total = uncached * columns.rate("input")
+    for unit in ("cache_read", "cache_write", "output"):
+        total = total + pl.col(_TOKEN_OF_UNIT[unit] or "") * columns.rate(unit)
+    return total
+
+
+def _priced(
+    work: pl.DataFrame, catalogue: Catalogue, names: dict[tuple[Any, Any], tuple[str, str | None]]
+) -> tuple[pl.Series, pl.Series, pl.DataFrame]:
+    """Cost of ``work`` rows (token columns, ``timestamp``, ``_p``, ``_m``, ``_batch``), each
+    row's key index, and ``keys`` (``_k``, ``_p``, ``_m``, ...) in index order. ``names`` maps
+    each (``_p``, ``_m``) to the normalised provider and catalogue model (None if unknown).
+
+    Prices are looked up once per (provider, model, period, batch): the period is the UTC day,
+    or the half hour for models priced by time of day. Integer periods, categorical names and a
+    single join that only adds a key index keep this cheap on millions of rows."""
+    half = pl.col("timestamp").dt.epoch("us") // _HALF_HOUR_US
+    day = (half // _HALF_HOURS_A_DAY) * _HALF_HOURS_A_DAY
+    tod = [
+        pair
+        for pair, (p, m) in names.items()
+        if m is not None and catalogue.time_of_day_priced(p, m)
+    ]
+    if tod:
+        is_tod = pl.lit(False)
+        for p_raw, m_raw in tod:
+            is_tod = is_tod | ((pl.col("_p") == p_raw) & (pl.col("_m") == m_raw))
+        period = pl.when(is_tod).then(half).otherwise(day)
+    else:
+        period = day
+    work = work.with_columns(period.alias("_period"))
+    keys = work.select("_p", "_m", "_period", "_batch").unique().with_row_index("_k")
+    index = work.join(
+        keys,
+        on=["_p", "_m", "_period", "_batch"],
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )["_k"]
+    rates: list[Rates | None] = []
+    for _, p_raw, m_raw, period_value, is_batch in keys.iter_rows():
+        provider, model = names[(p_raw, m_raw)]
+        at = datetime.fromtimestamp(period_value * 1800, tz=UTC)
+        rates.append(catalogue.rates(provider, model, at, batch=bool(is_batch)) if model else None)
+    columns = _RateColumns.of(rates)
+    beside = columns.table()[index]  # gather each row's key rates: cheap primitive copies
+    cost = pl.concat([work.select(*_TOKENS), beside], how="horizontal").select(
+        _cost_expr(columns).alias("cost")
     )
-
-
-def _period_expr(time_of_day: pl.Expr) -> pl.Expr:
-    ts = pl.col("timestamp")
-    return pl.when(time_of_day).then(ts.dt.truncate("30m")).otherwise(ts.dt.truncate("1d"))
+    return cost.to_series(), index, keys
 
 
 def catalogue_cost(
@@ -247,67 +343,69 @@ def catalogue_cost(
     if frame.height == 0:
         return pl.Series("cost", [], dtype=pl.Float64)
     work = frame.select(
+        *_TOKENS,
         "timestamp",
-        "input_tokens",
-        "output_tokens",
-        "cached_input_tokens",
-        "cache_write_tokens",
         (pl.lit(provider) if provider is not None else pl.col("provider_n")).alias("_p"),
         (pl.lit(model) if model is not None else pl.col("model_n")).alias("_m"),
         (pl.lit(batch) if batch is not None else pl.col("batch")).alias("_batch"),
     )
-    pairs = work.select("_p", "_m").unique()
-    tod = [
-        (p, m)
-        for p, m in pairs.iter_rows()
-        if p is not None and m is not None and catalogue.time_of_day_priced(p, m)
-    ]
-    tod_expr = pl.lit(False)
-    for p, m in tod:
-        tod_expr = tod_expr | ((pl.col("_p") == p) & (pl.col("_m") == m))
-    work = work.with_columns(_period_expr(tod_expr).alias("_period"))
-    keys = work.select("_p", "_m", "_period", "_batch").unique()
-    rows = []
-    for p, m, period, is_batch in keys.iter_rows():
-        rates = None
-        if p is not None and m is not None:
-            rates = catalogue.rates(p, m, period, batch=bool(is_batch))
-        rows.append(_rate_row(rates))
-    table = pl.concat(
-        [keys, pl.DataFrame(rows, schema=dict.fromkeys(_RATE_COLUMNS, pl.Float64))],
-        how="horizontal",
-    )
-    priced = work.join(table, on=["_p", "_m", "_period", "_batch"], how="left", nulls_equal=True)
-    return priced.select(cost_expr().alias("cost")).to_series()
+    names = {}
+    for p, m in work.select("_p", "_m").unique().iter_rows():
+        info = catalogue.model_info(p, m) if p is not None and m is not None else None
+        names[(p, m)] = (p, info.id if info else None)
+    return _priced(work, catalogue, names)[0]
 
 
 def price_frame(frame: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
-    """Add ``provider_n``, ``model_n`` (catalogue id, or the raw model when unknown),
+    """Add ``provider_n``, ``model_n`` (categorical: the normalised provider, and the catalogue
+    id or the raw model when unknown),
     ``priced``, ``catalogue_cost`` and ``cost`` (as billed when ``cost_usd`` is given, else the
     catalogue price; null when neither exists)."""
-    pairs = frame.select("provider", "model").unique()
-    names = []
-    for provider, model in pairs.iter_rows():
-        p = normalize_provider(provider)
-        info = catalogue.model_info(p, model.strip())
-        names.append((p, info.id if info else model.strip().lower(), info is not None))
-    mapping = pl.concat(
-        [
-            pairs,
-            pl.DataFrame(
-                names,
-                schema={"provider_n": pl.String, "model_n": pl.String, "priced": pl.Boolean},
-                orient="row",
-            ),
-        ],
-        how="horizontal",
+    if frame.height == 0:
+        return frame.with_columns(
+            pl.lit(None, pl.Categorical).alias("provider_n"),
+            pl.lit(None, pl.Categorical).alias("model_n"),
+            pl.lit(None, pl.Float64).alias("catalogue_cost"),
+            pl.lit(None, pl.Float64).alias("cost"),
+            pl.lit(False).alias("priced"),
+        )
+    work = frame.select(
+        *_TOKENS,
+        "timestamp",
+        pl.col("provider").cast(pl.Categorical).alias("_p"),
+        pl.col("model").cast(pl.Categorical).alias("_m"),
+        pl.col("batch").alias("_batch"),
     )
-    out = frame.join(mapping, on=["provider", "model"], how="left")
-    known = out.with_columns(
-        pl.when(pl.col("priced")).then(pl.col("model_n")).otherwise(None).alias("_m_known")
-    )
-    cat = catalogue_cost(known.with_columns(pl.col("_m_known").alias("model_n")), catalogue)
-    return out.with_columns(cat.alias("catalogue_cost")).with_columns(
+    names: dict[tuple[Any, Any], tuple[str, str | None]] = {}
+    shown: dict[tuple[Any, Any], tuple[str, str]] = {}
+    for p_raw, m_raw in work.select("_p", "_m").unique().iter_rows():
+        p = normalize_provider(p_raw)
+        info = catalogue.model_info(p, m_raw.strip())
+        names[(p_raw, m_raw)] = (p, info.id if info else None)
+        shown[(p_raw, m_raw)] = (p, info.id if info else m_raw.strip().lower())
+    cost, index, keys = _priced(work, catalogue, names)
+    provider_n, model_n = _names_by_row(keys, index, shown)
+    return frame.with_columns(provider_n, model_n, cost.alias("catalogue_cost")).with_columns(
         pl.coalesce(pl.col("cost_usd"), pl.col("catalogue_cost")).alias("cost"),
         pl.coalesce(pl.col("cost_usd"), pl.col("catalogue_cost")).is_not_null().alias("priced"),
     )
+
+
+def _names_by_row(
+    keys: pl.DataFrame, index: pl.Series, shown: dict[tuple[Any, Any], tuple[str, str]]
+) -> tuple[pl.Series, pl.Series]:
+    """``provider_n``/``model_n`` per row, gathered through the key index (``keys`` rows are
+    in ``_k`` order)."""
+    providers: list[str] = []
+    models: list[str] = []
+    for p_raw, m_raw in keys.select("_p", "_m").iter_rows():
+        provider, model = shown[(p_raw, m_raw)]
+        providers.append(provider)
+        models.append(model)
+    # Categorical: gathering codes is much cheaper than copying a million strings, and every
+    # later group-by on these columns is faster too.
+    gathered = pl.select(
+        pl.lit(pl.Series(providers, dtype=pl.Categorical)).gather(index).alias("provider_n"),
+        pl.lit(pl.Series(models, dtype=pl.Categorical)).gather(index).alias("model_n"),
+    )
+    return gathered["provider_n"], gathered["model_n"]

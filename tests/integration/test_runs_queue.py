@@ -82,3 +82,33 @@ async def _runs(runtime: Any, run_ids: list[str]) -> list[Any]:
         return list((await s.execute(select(Run).where(Run.id.in_(run_ids)))).scalars())
 
     return await runtime.db.run(read)
+
+
+async def test_each_replica_carries_only_the_events_of_its_own_users(pg_settings: Any) -> None:
+    settings = pg_settings(placeholder_pipeline=True, placeholder_step_delay_s=0.05)
+    async with (
+        live_server(_api(settings)) as replica_a,
+        live_server(_api(settings)) as replica_b,
+        running_app(_worker(settings)),
+    ):
+        alice = await Client.connect(replica_a.ws_url, mint_token(replica_a))
+        bob = await Client.connect(replica_b.ws_url, mint_token(replica_b))
+        alice_on_b = await Client.connect(replica_b.ws_url, mint_token(replica_b,
+                                          user_id=alice.established["user_id"],
+                                          org_id=alice.established["org_id"]))  # fmt: skip
+        ack = await alice.ask("alice asks on A")
+        ack_b = await bob.ask("bob asks on B")
+        on_a, on_b = await asyncio.gather(
+            alice.events_until_final(ack["run_id"]), alice_on_b.events_until_final(ack["run_id"])
+        )
+        assert on_a == on_b  # the same events on both of alice's connections, both replicas
+        await bob.events_until_final(ack_b["run_id"])
+        assert all(f.get("run_id") != ack["run_id"] for f in bob.frames)
+        # Replica A subscribed to alice's channel only: bob's events never reached it.
+        channels_a = set(replica_a.runtime.bus._subs)
+        channels_b = set(replica_b.runtime.bus._subs)
+        alice_ch, bob_ch = (f"user:{c.established['user_id']}" for c in (alice, bob))
+        assert alice_ch in channels_a and bob_ch not in channels_a
+        assert {alice_ch, bob_ch} <= channels_b
+        for c in (alice, bob, alice_on_b):
+            await c.close()

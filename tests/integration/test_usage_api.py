@@ -347,6 +347,10 @@ async def test_analysis_report_has_the_documented_shape_and_counts(api: Api) -> 
     assert set(report["breakdown"]) >= {"by_model", "by_provider", "by_feature", "by_day"}
     by_model = await summary(api, api.bob, group_by="model", start=start, end=end)
     assert records_in(by_model) == 6
+    # the same period with offsets, and with the "+" sent unencoded (a space once decoded)
+    raw = "/api/v1/usage/summary?start=2026-09-01T02:00:00+02:00&end=2026-09-03T00:00:00Z"
+    offset = await api.client.get(raw, headers=api.bob)
+    assert offset.status_code == 200 and records_in(offset.json()) == 6
     bad = await api.client.get("/api/v1/usage/summary", params={"start": "soon"}, headers=api.bob)
     assert bad.status_code == 422
     bad = await api.client.get(

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -283,42 +284,40 @@ def _cost_expr(columns: _RateColumns) -> pl.Expr:
     return total
 
 
+Names = Callable[[Any, Any], tuple[str, str | None]]
+
+
 def _priced(
-    work: pl.DataFrame, catalogue: Catalogue, names: dict[tuple[Any, Any], tuple[str, str | None]]
+    work: pl.DataFrame, catalogue: Catalogue, names: Names
 ) -> tuple[pl.Series, pl.Series, pl.DataFrame]:
     """Cost of ``work`` rows (token columns, ``timestamp``, ``_p``, ``_m``, ``_batch``), each
-    row's key index, and ``keys`` (``_k``, ``_p``, ``_m``, ...) in index order. ``names`` maps
-    each (``_p``, ``_m``) to the normalised provider and catalogue model (None if unknown).
+    row's key index, and ``keys`` (``_k``, ``_p``, ``_m``, ...) in index order. ``names(_p,
+    _m)`` gives the normalised provider and catalogue model (None if unknown).
 
     Prices are looked up once per (provider, model, period, batch): the period is the UTC day,
     or the half hour for models priced by time of day. Integer periods, categorical names and a
     single join that only adds a key index keep this cheap on millions of rows."""
     half = pl.col("timestamp").dt.epoch("us") // _HALF_HOUR_US
     day = (half // _HALF_HOURS_A_DAY) * _HALF_HOURS_A_DAY
-    tod = [
-        pair
-        for pair, (p, m) in names.items()
-        if m is not None and catalogue.time_of_day_priced(p, m)
-    ]
-    if tod:
+    on = ["_p", "_m", "_period", "_batch"]
+    work = work.with_columns(day.alias("_period"))
+    keys = work.select(on).unique()
+    tod = set()
+    for p_raw, m_raw in keys.select("_p", "_m").unique().iter_rows():
+        provider, model = names(p_raw, m_raw)
+        if model is not None and catalogue.time_of_day_priced(provider, model):
+            tod.add((p_raw, m_raw))
+    if tod:  # rare: those models get half-hour periods
         is_tod = pl.lit(False)
         for p_raw, m_raw in tod:
             is_tod = is_tod | ((pl.col("_p") == p_raw) & (pl.col("_m") == m_raw))
-        period = pl.when(is_tod).then(half).otherwise(day)
-    else:
-        period = day
-    work = work.with_columns(period.alias("_period"))
-    keys = work.select("_p", "_m", "_period", "_batch").unique().with_row_index("_k")
-    index = work.join(
-        keys,
-        on=["_p", "_m", "_period", "_batch"],
-        how="left",
-        nulls_equal=True,
-        maintain_order="left",
-    )["_k"]
+        work = work.with_columns(pl.when(is_tod).then(half).otherwise(day).alias("_period"))
+        keys = work.select(on).unique()
+    keys = keys.with_row_index("_k")
+    index = work.join(keys, on=on, how="left", nulls_equal=True, maintain_order="left")["_k"]
     rates: list[Rates | None] = []
     for _, p_raw, m_raw, period_value, is_batch in keys.iter_rows():
-        provider, model = names[(p_raw, m_raw)]
+        provider, model = names(p_raw, m_raw)
         at = datetime.fromtimestamp(period_value * 1800, tz=UTC)
         rates.append(catalogue.rates(provider, model, at, batch=bool(is_batch)) if model else None)
     columns = _RateColumns.of(rates)
@@ -349,10 +348,11 @@ def catalogue_cost(
         (pl.lit(model) if model is not None else pl.col("model_n")).alias("_m"),
         (pl.lit(batch) if batch is not None else pl.col("batch")).alias("_batch"),
     )
-    names = {}
-    for p, m in work.select("_p", "_m").unique().iter_rows():
+
+    def names(p: str | None, m: str | None) -> tuple[str, str | None]:
         info = catalogue.model_info(p, m) if p is not None and m is not None else None
-        names[(p, m)] = (p, info.id if info else None)
+        return p or "", info.id if info else None
+
     return _priced(work, catalogue, names)[0]
 
 
@@ -376,13 +376,14 @@ def price_frame(frame: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
         pl.col("model").cast(pl.Categorical).alias("_m"),
         pl.col("batch").alias("_batch"),
     )
-    names: dict[tuple[Any, Any], tuple[str, str | None]] = {}
     shown: dict[tuple[Any, Any], tuple[str, str]] = {}
-    for p_raw, m_raw in work.select("_p", "_m").unique().iter_rows():
+
+    def names(p_raw: str, m_raw: str) -> tuple[str, str | None]:
         p = normalize_provider(p_raw)
         info = catalogue.model_info(p, m_raw.strip())
-        names[(p_raw, m_raw)] = (p, info.id if info else None)
         shown[(p_raw, m_raw)] = (p, info.id if info else m_raw.strip().lower())
+        return p, info.id if info else None
+
     cost, index, keys = _priced(work, catalogue, names)
     provider_n, model_n = _names_by_row(keys, index, shown)
     return frame.with_columns(provider_n, model_n, cost.alias("catalogue_cost")).with_columns(

@@ -4,9 +4,12 @@ executed once even when its job is delivered twice to two workers."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
 
 from netra.apps.factory import create_netra_app
 from netra.auth.component import verification_component
@@ -112,3 +115,28 @@ async def test_each_replica_carries_only_the_events_of_its_own_users(pg_settings
         assert {alice_ch, bob_ch} <= channels_b
         for c in (alice, bob, alice_on_b):
             await c.close()
+
+
+async def test_a_client_reading_too_slowly_is_closed_with_1013(pg_settings: Any) -> None:
+    # No worker: the run stays queued and the only events are the ones published here.
+    settings = pg_settings(ws_send_queue_max=20)
+    async with live_server(_api(settings)) as api:
+        client = await Client.connect(api.ws_url, mint_token(api), max_queue=1)
+        ack = await client.ask("a question nobody answers")
+        user = client.established["user_id"]
+        filler = "x" * 20_000
+        for seq in range(1, 1001):  # 20 MB the client does not read for now
+            frame = {
+                "type": "agent_thinking", "ts": "2026-01-01T00:00:00Z", "run_id": ack["run_id"],
+                "thread_id": ack["thread_id"], "seq": seq,
+                "payload": {"agent": "supervisor", "thought": filler},
+            }  # fmt: skip
+            await api.runtime.bus.publish(f"user:{user}", json.dumps(frame).encode())
+        await asyncio.sleep(0.5)
+        received = 0
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await client.recv(wait_s=10)
+                received += 1
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+        assert received < 1000  # it was cut off, not served everything

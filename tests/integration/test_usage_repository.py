@@ -194,7 +194,12 @@ async def test_the_analysis_frame_loads_exactly_what_was_stored(db: Database) ->
     """The frame the engine gets (built chunk by chunk from the driver) equals the frame of the
     stored records, on both engines; the period filter is half-open."""
     org = "org-frame"
-    batch = [record(i, feature=None if i % 4 == 0 else "chat", cost_usd=None) for i in range(7)]
+    awkward = ['a,b "quoted"\nnext line', "naïve ✓ 🙂", " ", "\\N", "NULL", '""']
+    batch = [
+        record(i, feature=None if i % 4 == 0 else awkward[i % len(awkward)], cost_usd=None)
+        for i in range(7)
+    ]
+    batch[1] = replace(batch[1], latency_ms=0.1 + 0.2, cost_usd=1e-9, batch=True)
     await insert(db, org, batch)
     await insert(db, "org-other", [record(1)])
     frame = await load_frame(db, org, None, None)

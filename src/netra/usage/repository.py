@@ -60,10 +60,10 @@ _MOVE = (
     "ON CONFLICT (org_id, request_id) WHERE request_id IS NOT NULL DO NOTHING"
 )
 
-_PG_SELECT = (
+_PG_EXPORT = (
     'SELECT (extract(epoch FROM "timestamp") * 1000000)::bigint, provider, model, '
     "input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, latency_ms, status, "
-    "cost_usd, feature, end_user, prompt_hash, request_id, retry_of, batch "
+    "cost_usd, feature, end_user, prompt_hash, request_id, retry_of, batch::int "
     "FROM usage_records WHERE org_id = $1 "
     'AND ($2::timestamptz IS NULL OR "timestamp" >= $2) '
     'AND ($3::timestamptz IS NULL OR "timestamp" < $3) '
@@ -198,20 +198,24 @@ class UsageRepository(OrgRepository[UsageRow]):
             records.reverse()
         return records
 
+    @property
+    def exports_csv(self) -> bool:
+        """Whether :meth:`export_csv` is available (PostgreSQL)."""
+        return self._dialect == "postgresql"
+
+    async def export_csv(self, start: datetime | None, end: datetime | None, path: str) -> None:
+        """Write the org's records in ``[start, end)`` to ``path`` as CSV without a header,
+        columns in record-field order, ``timestamp`` as Unix microseconds and ``batch`` as
+        0/1. PostgreSQL's ``COPY`` writes it straight to disk: no Python object per record,
+        and the analysis frame is then read with Polars' CSV reader."""
+        driver = await self._driver()
+        await driver.copy_from_query(_PG_EXPORT, self.org_id, start, end, output=path, format="csv")
+
     async def column_chunks(
         self, start: datetime | None = None, end: datetime | None = None, chunk: int = 50_000
     ) -> AsyncIterator[dict[str, list[Any]]]:
         """The org's records in ``[start, end)``, ``chunk`` rows at a time, column by column and
-        named as the record fields, so the analysis frame is built chunk by chunk and a large
-        org never has a Python object per record in memory at once.
-
-        On PostgreSQL the rows come straight from the driver through a server-side cursor and
-        ``timestamp`` is given as Unix microseconds (int): no per-row ORM work at all.
-        """
-        if self._dialect == "postgresql":
-            async for columns in self._pg_column_chunks(start, end, chunk):
-                yield columns
-            return
+        named as the record fields (the portable path; PostgreSQL uses :meth:`export_csv`)."""
         stmt = self.select(*_RECORD_COLUMNS)
         if start is not None:
             stmt = stmt.where(UsageRow.timestamp >= start)
@@ -220,15 +224,6 @@ class UsageRepository(OrgRepository[UsageRow]):
         stmt = stmt.order_by(UsageRow.timestamp).execution_options(yield_per=chunk)
         result = await self.session.stream(stmt)
         async for rows in result.partitions(chunk):
-            transposed = zip(*rows, strict=True)
-            yield {name: list(values) for name, values in zip(FIELDS, transposed, strict=True)}
-
-    async def _pg_column_chunks(
-        self, start: datetime | None, end: datetime | None, chunk: int
-    ) -> AsyncIterator[dict[str, list[Any]]]:
-        driver = await self._driver()
-        cursor = await driver.cursor(_PG_SELECT, self.org_id, start, end)
-        while rows := await cursor.fetch(chunk):
             transposed = zip(*rows, strict=True)
             yield {name: list(values) for name, values in zip(FIELDS, transposed, strict=True)}
 

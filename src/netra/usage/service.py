@@ -7,6 +7,8 @@ records, keys the cache by the org's data version, and stores reports.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from datetime import date, datetime
 from typing import Any
 
@@ -55,22 +57,46 @@ async def data_version(runtime: Runtime, org_id: str) -> int:
     return await runtime.db.run(read)
 
 
-_MICROS_SCHEMA = {**SCHEMA, "timestamp": pl.Int64()}
+# The CSV export: timestamps as Unix microseconds, batch as 0/1 (see export_csv).
+_EXPORT_SCHEMA = {**SCHEMA, "timestamp": pl.Int64(), "batch": pl.Int8()}
+
+
+def _frame_from_export(path: str) -> pl.DataFrame:
+    if os.path.getsize(path) == 0:
+        return pl.DataFrame(schema=SCHEMA)
+    frame = pl.read_csv(
+        path,
+        has_header=False,
+        new_columns=list(SCHEMA),
+        schema=_EXPORT_SCHEMA,
+        quote_char='"',
+    )
+    return frame.with_columns(
+        pl.col("timestamp").cast(SCHEMA["timestamp"]), pl.col("batch").cast(pl.Boolean())
+    )
 
 
 def _frame_part(columns: dict[str, list[Any]]) -> pl.DataFrame:
-    """A chunk of the frame; timestamps come as datetimes or as Unix microseconds (ints)."""
-    stamps = columns["timestamp"]
-    if stamps and isinstance(stamps[0], int):
-        frame = pl.DataFrame(columns, schema=_MICROS_SCHEMA, strict=False)
-        return frame.with_columns(pl.col("timestamp").cast(SCHEMA["timestamp"]))
     return pl.DataFrame(columns, schema=SCHEMA, strict=False)
 
 
 async def load_frame(
     db: Database, org_id: str, start: datetime | None, end: datetime | None
 ) -> pl.DataFrame:
-    """The org's records in ``[start, end)`` as the engine's frame, built chunk by chunk."""
+    """The org's records in ``[start, end)`` as the engine's frame. PostgreSQL exports them to
+    a temporary CSV file read by Polars; elsewhere they are read in chunks of rows."""
+    if db.engine.dialect.name == "postgresql":
+        fd, path = tempfile.mkstemp(prefix="netra-frame-", suffix=".csv")
+        os.close(fd)
+        try:
+
+            async def export(session: AsyncSession) -> None:
+                await UsageRepository(session, org_id).export_csv(start, end, path)
+
+            await db.run(export)
+            return conform(await anyio.to_thread.run_sync(_frame_from_export, path))
+        finally:
+            os.unlink(path)
 
     async def read(session: AsyncSession) -> list[pl.DataFrame]:
         parts: list[pl.DataFrame] = []
@@ -81,7 +107,7 @@ async def load_frame(
     parts = await db.run(read)
     if not parts:
         return conform(pl.DataFrame(schema=SCHEMA))
-    return conform(pl.concat(parts, rechunk=True))
+    return conform(pl.concat(parts))
 
 
 async def report_for(

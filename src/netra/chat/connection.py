@@ -1,19 +1,10 @@
 """One netra.v1 connection: its reader, its event pump and its watchdog.
 
-Delivery of run events to this socket (the no-gap, no-duplicate design):
-- The connection subscribes to its user's bus channel *before* it sends
-  ``connection_established``; live events buffer in that bounded subscription.
-- It remembers, per run, the last ``seq`` it sent (``_runs``). Under one lock per connection,
-  a live event with ``seq <= last`` is skipped (a duplicate), one with ``seq > last + 1`` is
-  preceded by the missing events read from the store (they are committed before they are
-  published), so the client sees 1, 2, 3, ... whatever the bus did.
-- ``resume`` replays from the store under the same lock, then records the last replayed
-  ``seq``: live events buffered meanwhile are drained afterwards and skipped up to it.
-- A live event of a run this connection knows nothing of is forwarded only from ``seq`` 1 (a
-  run that started while the connection was open); an older run is delivered by ``resume``.
-- Pub/sub is at most once: should the bus lose a run's last events (nothing follows to reveal
-  the gap), the watchdog reads the store for runs idle for ``catch_up_s`` and sends what is new.
-- The subscription's buffer is bounded: a reader too slow to drain it is closed with 1013.
+The reader parses and answers client frames; the pump hands the user's live run events to
+:class:`~netra.chat.delivery.RunDelivery` (ordering, no gap, no duplicate, resume); the watchdog
+enforces the heartbeat timeout, token expiry and revocation, the slow-reader bound (1013), and
+drives the delivery's catch-up. The connection subscribes to its user's bus channel *before*
+it sends ``connection_established``, so nothing published afterwards can be missed.
 """
 
 from __future__ import annotations
@@ -31,6 +22,7 @@ from starlette.websockets import WebSocket
 
 from netra.auth.deps import get_verifier
 from netra.chat import service
+from netra.chat.delivery import REPLAY_PAGE, ConnectionGone, RunDelivery
 from netra.chat.event_writer import publish_events
 from netra.chat.events import StoredEvent, events_after, user_channel
 from netra.chat.frames import (
@@ -41,7 +33,6 @@ from netra.chat.frames import (
     ResumePayload,
     UserMessagePayload,
     error_frame,
-    event_header,
     parse_client_frame,
     server_frame,
 )
@@ -56,13 +47,6 @@ if TYPE_CHECKING:
     from netra.chat.hub import ConnectionHub
 
 log = structlog.get_logger("netra.chat.ws")
-
-REPLAY_PAGE = 500
-MAX_TRACKED_RUNS = 1000
-
-
-class ConnectionGone(Exception):
-    """The client went away while we were sending."""
 
 
 class Connection:
@@ -93,9 +77,7 @@ class Connection:
         self.bucket = TokenBucket(
             self.settings.ws_frame_rate_per_s, self.settings.ws_frame_burst, clock
         )
-        self._runs: dict[str, int] = {}  # run id -> last seq sent, for runs not yet over
-        self._active: dict[str, float] = {}  # run id -> when it last moved on this socket
-        self._deliver_lock = asyncio.Lock()
+        self.delivery = RunDelivery(self.send, self._load, runtime.metrics, clock, catch_up_s)
         self._send_lock = asyncio.Lock()
         self._close_requested = asyncio.Event()
         self.close_code: int | None = None
@@ -250,7 +232,7 @@ class Connection:
                 frame_id=frame_id, run_limit=self.settings.run_limit(ctx.tier), enqueue=enqueue,
             )  # fmt: skip
 
-        async with self._deliver_lock:
+        async with self.delivery.lock:
             try:
                 ack = await self.runtime.db.run(submit)
             except IntegrityError:
@@ -263,16 +245,16 @@ class Connection:
                 ack = again
             await self.send(server_frame("ack", ack.payload(), frame_id))
             if not ack.duplicate:
-                self._track(ack.run_id, 0)
-            elif ack.run_id not in self._runs:
+                self.delivery.track(ack.run_id, 0)
+            elif not self.delivery.knows(ack.run_id):
                 # A resend after a lost ack: the client knows nothing of the run yet.
-                await self._replay(ack.run_id, 0)
+                await self.delivery.replay(ack.run_id, 0)
 
     async def _resume(self, frame_id: str | None, payload: ResumePayload) -> None:
         ctx = self.ctx
-        async with self._deliver_lock:
+        async with self.delivery.lock:
             await self.runtime.db.run(lambda s: service.run_for_user(s, ctx, payload.run_id))
-            await self._replay(payload.run_id, payload.after_seq)
+            await self.delivery.replay(payload.run_id, payload.after_seq)
 
     async def _cancel(self, payload: CancelRunPayload) -> None:
         ctx = self.ctx
@@ -285,15 +267,7 @@ class Connection:
 
     # ---- outbound run events --------------------------------------------------------------
 
-    def _track(self, run_id: str, seq: int) -> None:
-        self._runs[run_id] = seq
-        self._active[run_id] = self.clock()
-        while len(self._runs) > MAX_TRACKED_RUNS:
-            oldest = next(iter(self._runs))
-            del self._runs[oldest]
-            self._active.pop(oldest, None)
-
-    async def _stored(self, run_id: str, after: int, up_to: int | None) -> list[StoredEvent]:
+    async def _load(self, run_id: str, after: int, up_to: int | None) -> list[StoredEvent]:
         ctx = self.ctx
         return await self.runtime.db.run(
             lambda s: events_after(
@@ -306,30 +280,6 @@ class Connection:
             )
         )
 
-    async def _send_stored(self, events: list[StoredEvent]) -> None:
-        for event in events:
-            await self.send(event.wire().decode())
-            self.runtime.metrics.ws_frames.labels("out", event.type).inc()
-            self._after_sent(event.run_id, event.seq, event.is_final)
-
-    def _after_sent(self, run_id: str, seq: int, final: bool) -> None:
-        if final:
-            self._runs.pop(run_id, None)  # nothing of the run follows its final event
-            self._active.pop(run_id, None)
-        else:
-            self._track(run_id, seq)
-
-    async def _replay(self, run_id: str, after_seq: int) -> None:
-        """Every stored event with seq > after_seq, in order (called under the lock)."""
-        self._track(run_id, after_seq)
-        last = after_seq
-        while True:
-            page = await self._stored(run_id, last, None)
-            await self._send_stored(page)
-            if len(page) < REPLAY_PAGE:
-                return
-            last = page[-1].seq
-
     async def _pump(self, sub: Subscription) -> None:
         while True:
             raw = await sub.get()
@@ -337,43 +287,7 @@ class Connection:
                 if sub.overflowed:
                     self.request_close(1013, "client too slow")
                 return
-            head = event_header(raw)
-            if head is None:
-                continue
-            async with self._deliver_lock:
-                last = self._runs.get(head.run_id)
-                if last is None:
-                    if head.seq != 1:
-                        continue  # a run older than this connection: ``resume`` delivers it
-                    last = 0
-                if head.seq <= last:
-                    continue
-                while head.seq > last + 1:  # a gap (the bus lost or reordered): the store has it
-                    missing = await self._stored(head.run_id, last, head.seq - 1)
-                    if not missing:
-                        break
-                    await self._send_stored(missing)
-                    last = missing[-1].seq
-                await self.send(raw.decode())
-                self.runtime.metrics.ws_frames.labels("out", "run_event").inc()
-                self._after_sent(head.run_id, head.seq, head.final)
-
-    async def _catch_up(self, now: float) -> None:
-        """Send stored events of runs that went quiet here (their publish may have been lost)."""
-        idle = [r for r, t in self._active.items() if now - t >= self.catch_up_s][:20]
-        for run_id in idle:
-            try:
-                async with self._deliver_lock:
-                    last = self._runs.get(run_id)
-                    if last is None:
-                        continue
-                    self._active[run_id] = now
-                    await self._send_stored(await self._stored(run_id, last, None))
-            except ConnectionGone:
-                raise
-            except Exception as exc:  # the store is away: the next round tries again
-                log.warning("catch-up failed", run_id=run_id, error=str(exc))
-                return
+            await self.delivery.live(raw)
 
     # ---- watchdog ---------------------------------------------------------------------
 
@@ -408,7 +322,7 @@ class Connection:
                     return
             if now >= next_catch_up:
                 next_catch_up = now + self.catch_up_s
-                await self._catch_up(now)
+                await self.delivery.catch_up(now)
             if self.slot_key is not None and now >= next_slot:
                 next_slot = now + ConnectionSlots.TTL_S / 3
                 with contextlib.suppress(Exception):

@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from netra.analysis.grouped_pricing import grouped_costs
 from netra.analysis.money import pct, usd
 from netra.usage.pricing import Catalogue, price_frame
 
@@ -56,11 +57,58 @@ def _rows(table: pl.DataFrame, total: float) -> list[dict[str, Any]]:
     return out
 
 
+def breakdowns_of_usage(
+    frame: pl.DataFrame, bys: list[str], *, catalogue: Catalogue | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Breakdowns of an unpriced usage frame, priced per aggregate (``grouped_pricing``)."""
+    for by in bys:
+        _key_expr(by)  # refuse an unknown group before any work
+    catalogue = catalogue or Catalogue()
+    table = grouped_costs(frame, bys, catalogue)
+    if table is None:  # per-row pricing needed
+        priced = price_frame(frame, catalogue)
+        return {by: spend_breakdown(priced, by) for by in bys}
+    total = float(table["cost"].sum() or 0.0)
+    out = {}
+    for by in bys:
+        keys = [pl.col(_GROUPED_KEY[by]).alias("key")]
+        if by == "model":
+            keys.append(pl.col("provider_n").alias("provider"))
+        rolled = table.group_by(keys).agg(
+            pl.col("records").sum(),
+            pl.col("cost").sum().alias("cost_usd"),
+            pl.col("input_tokens").sum(),
+            pl.col("output_tokens").sum(),
+            pl.col("cached_input_tokens").sum(),
+            pl.col("unpriced_records").sum(),
+            pl.col("failed_records").sum(),
+        )
+        out[by] = _rows(_order(rolled, by), total)
+    return out
+
+
+_GROUPED_KEY = {
+    "model": "model_n",
+    "provider": "provider_n",
+    "feature": "feature",
+    "user": "user",
+    "day": "day",
+}
+
+
+def _order(table: pl.DataFrame, by: str) -> pl.DataFrame:
+    if by == "day":
+        return table.sort("key")
+    return table.sort(["cost_usd", "records"], descending=True, nulls_last=True)
+
+
 def spend_breakdown(
     frame: pl.DataFrame, by: str, *, catalogue: Catalogue | None = None
 ) -> list[dict[str, Any]]:
     """Totals per group (``by`` in GROUPS): most expensive first, days in date order."""
-    priced = ensure_priced(frame, catalogue)
+    if "cost" not in frame.columns:
+        return breakdowns_of_usage(frame, [by], catalogue=catalogue)[by]
+    priced = frame
     table = _aggregate(priced, _key_expr(by))
     if by == "day":
         table = table.sort("key")

@@ -96,7 +96,7 @@ class Rates:
     def cost(
         self, input_tokens: int, output_tokens: int, cached: int = 0, writes: int = 0
     ) -> float:
-        """Price of one call (scalar twin of the vectorised ``_cost_expr``)."""
+        """Price of one call (scalar twin of the vectorised ``cost_expr``)."""
         n = input_tokens
         return (
             (input_tokens - cached - writes) * self.input.at(n)
@@ -225,14 +225,14 @@ _TOKEN_OF_UNIT = {
 
 
 @dataclass
-class _RateColumns:
+class RateColumns:
     """Per-key rates (one list entry per key index), by unit: base, and (start, price) tiers."""
 
     base: dict[str, list[float | None]]
     tiers: dict[str, list[tuple[list[float | None], list[float | None]]]]
 
     @classmethod
-    def of(cls, rates: list[Rates | None]) -> _RateColumns:
+    def of(cls, rates: list[Rates | None]) -> RateColumns:
         base: dict[str, list[float | None]] = {}
         tiers: dict[str, list[tuple[list[float | None], list[float | None]]]] = {}
         for unit in PRICE_UNITS:
@@ -261,13 +261,13 @@ class _RateColumns:
                 columns[f"{unit}_p{i}"] = prices
         return pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.Float64))
 
-    def rate(self, unit: str) -> pl.Expr:
+    def rate(self, unit: str, prompt: pl.Expr | None = None) -> pl.Expr:
         """The rate of each row (rate columns gathered beside it): its key's base, or the
-        price of the highest tier its prompt crosses."""
+        price of the highest tier its prompt (default: ``input_tokens``) crosses."""
         levels = len(self.tiers[unit])
         if not levels:
             return pl.col(f"{unit}_b")
-        prompt = pl.col("input_tokens")
+        prompt = pl.col("input_tokens") if prompt is None else prompt
         expr: Any = pl
         for i in range(levels, 0, -1):
             start = pl.col(f"{unit}_s{i}")
@@ -276,11 +276,13 @@ class _RateColumns:
         return result
 
 
-def _cost_expr(columns: _RateColumns) -> pl.Expr:
+def cost_expr(columns: RateColumns, prompt: pl.Expr | None = None) -> pl.Expr:
+    """Tokens x rates. Linear in the token counts, so it also prices sums of tokens that share
+    their rates (``prompt`` then says which tier they are in)."""
     uncached = pl.col("input_tokens") - pl.col("cached_input_tokens") - pl.col("cache_write_tokens")
-    total = uncached * columns.rate("input")
+    total = uncached * columns.rate("input", prompt)
     for unit in ("cache_read", "cache_write", "output"):
-        total = total + pl.col(_TOKEN_OF_UNIT[unit] or "") * columns.rate(unit)
+        total = total + pl.col(_TOKEN_OF_UNIT[unit] or "") * columns.rate(unit, prompt)
     return total
 
 
@@ -320,10 +322,10 @@ def _priced(
         provider, model = names(p_raw, m_raw)
         at = datetime.fromtimestamp(period_value * 1800, tz=UTC)
         rates.append(catalogue.rates(provider, model, at, batch=bool(is_batch)) if model else None)
-    columns = _RateColumns.of(rates)
+    columns = RateColumns.of(rates)
     beside = columns.table()[index]  # gather each row's key rates: cheap primitive copies
     cost = pl.concat([work.select(*_TOKENS), beside], how="horizontal").select(
-        _cost_expr(columns).alias("cost")
+        cost_expr(columns).alias("cost")
     )
     return cost.to_series(), index, keys
 

@@ -128,3 +128,46 @@ def test_frame_from_records_keeps_every_field() -> None:
     df = frame_from_records([record])
     assert tuple(df.columns) == FIELDS and df.schema == pl.Schema(SCHEMA)
     assert df.row(0, named=True) == {name: getattr(record, name) for name in FIELDS}
+
+
+def test_breakdowns_priced_per_aggregate_equal_per_row_pricing() -> None:
+    """``summary`` prices sums of tokens; it must agree with pricing every row, long-context
+    tiers, cache reads, batch and billed costs included."""
+    from netra.usage.demo_data import generate
+    from netra.usage.pricing import Catalogue, price_frame
+
+    demo, _ = generate(4000, 5)
+    df = pl.concat(
+        [
+            demo,
+            frame(
+                calls(
+                    5,
+                    provider="anthropic",
+                    model="claude-sonnet-4-5",
+                    input_tokens=250_000,
+                    cached_input_tokens=50_000,
+                ),
+                calls(
+                    5, provider="google", model="gemini-2.5-pro", input_tokens=210_000, batch=True
+                ),
+                calls(5, model="gpt-4o-mini", cost_usd=0.25),
+            ),
+        ]
+    )
+    per_row = breakdowns.report_breakdowns(price_frame(df, Catalogue()))
+    grouped = breakdowns.breakdowns_of_usage(df, ["model", "provider", "feature", "day"])
+    for name, by in (
+        ("by_model", "model"),
+        ("by_provider", "provider"),
+        ("by_feature", "feature"),
+        ("by_day", "day"),
+    ):
+        left = {(r["key"], r.get("provider")): r for r in per_row[name]}
+        right = {(r["key"], r.get("provider")): r for r in grouped[by]}
+        assert left.keys() == right.keys()
+        for key, row in left.items():
+            other = right[key]
+            assert other["cost_usd"] == pytest.approx(row["cost_usd"], abs=2e-6)
+            for field in ("records", "input_tokens", "unpriced_records", "failed_records"):
+                assert other[field] == row[field]

@@ -97,6 +97,20 @@ async def _read_json_body(request: Request, limit: int) -> Any:
     "/usage",
     summary="Ingest usage records (JSON, at most usage_max_records_per_call per call)",
     description=__doc__,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"records": {"type": "array", "items": {"type": "object"}}},
+                        "required": ["records"],
+                    }
+                }
+            },
+        }
+    },
 )
 async def post_usage(
     request: Request,
@@ -148,6 +162,22 @@ def _guarded(rows: Iterable[UsageRecord | RowError], lines: LineReader) -> Itera
     "/usage/upload",
     summary="Upload a usage file (CSV or JSON Lines, any size, streamed)",
     description=__doc__,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        }
+    },
 )
 async def upload_usage(
     request: Request,

@@ -59,6 +59,8 @@ def test_timestamp_forms() -> None:
     assert parse_timestamp("2026-11-01T10:00:00Z") == expected
     assert parse_timestamp("2026-11-01T12:00:00+02:00") == expected
     assert parse_timestamp("2026-11-01 10:00:00") == expected  # no offset: UTC
+    assert parse_timestamp("2026-11-01t10:00:00z") == expected
+    assert parse_timestamp("2026-11-01T10:00:00.000000000Z") == expected
     assert parse_timestamp(expected.timestamp()) == expected
     assert parse_timestamp(str(int(expected.timestamp()))) == expected
     assert parse_timestamp("1762000000.5").microsecond == 500000

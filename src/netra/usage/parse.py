@@ -72,7 +72,7 @@ def parse_timestamp(value: Any) -> datetime:
         else:
             return _from_unix(number)
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text.upper())  # RFC 3339 allows "t" and "z"
     except ValueError:
         raise ValueError(
             f"not an RFC 3339 / ISO 8601 timestamp or Unix seconds: {text!r}"

@@ -92,6 +92,8 @@ def test_million_row_upload_keeps_memory_flat(tmp_path: Path) -> None:
         assert stored_rows(pg_url, "big-org") == 1_100_000 - 4
 
     size = big.stat().st_size
+    big.unlink()  # 86 MiB: not worth keeping among pytest's retained temp dirs
+    small.unlink()
     growth = after_big - after_small
     print(
         f"\n1M rows ({size / MB:.0f} MiB) in {elapsed:.1f}s = {1_000_000 / elapsed:,.0f} rows/s; "

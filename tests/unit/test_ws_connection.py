@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from netra.chat import service
 from netra.chat.connection import Connection
@@ -268,3 +269,21 @@ async def test_events_whose_publish_was_lost_arrive_by_catch_up(make_settings: A
             # 2 and 3 are stored but their publish never happens: nothing reveals the gap.
             await sock.wait_for(lambda f: f.get("seq") == 3, wait_s=3)
             assert _seqs(sock, ack.run_id) == [1, 2, 3]
+
+
+async def test_a_database_outage_closes_with_1013_not_1011(make_settings: Any) -> None:
+    async with _runtime(make_settings) as rt:
+        sock = FakeSocket()
+        async with _open(rt, _ctx("alice"), sock) as (_, conn):
+
+            async def down(work: Any) -> Any:
+                raise OperationalError("SELECT 1", None, ConnectionRefusedError("db is down"))
+
+            rt.db.run = down  # type: ignore[method-assign]
+            sock.client_sends({"type": "user_message", "id": "m", "payload": {"text": "hi"}})
+            for _ in range(100):
+                if sock.closed:
+                    break
+                await asyncio.sleep(0.02)
+            assert sock.closed is not None and sock.closed[0] == 1013
+            assert conn.close_code == 1013

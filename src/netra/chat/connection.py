@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.websockets import WebSocket
 
 from netra.auth.deps import get_verifier
@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     from netra.chat.hub import ConnectionHub
 
 log = structlog.get_logger("netra.chat.ws")
+
+# Failures of a dependency (not of this code): the client is told to come back later (1013).
+UNAVAILABLE = (SQLAlchemyError, OSError, TimeoutError)
 
 
 class Connection:
@@ -215,6 +218,9 @@ class Connection:
             if retry is not None:
                 extra["retry_after_s"] = retry
             await self.send(error_frame(exc.code, exc.message, frame.id, **extra))
+        except UNAVAILABLE as exc:  # the database went away (after the unit of work's retries)
+            log.warning("dependency failed during a frame", type=frame.type, error=repr(exc))
+            self.request_close(1013, "a dependency is unavailable")
 
     async def _user_message(self, frame_id: str | None, payload: UserMessagePayload) -> None:
         ctx = self.ctx.derive(request_id=new_id())
@@ -287,7 +293,12 @@ class Connection:
                 if sub.overflowed:
                     self.request_close(1013, "client too slow")
                 return
-            await self.delivery.live(raw)
+            try:
+                await self.delivery.live(raw)
+            except UNAVAILABLE as exc:  # the store, needed to fill a gap, is away
+                log.warning("delivery failed", error=repr(exc))
+                self.request_close(1013, "a dependency is unavailable")
+                return
 
     # ---- watchdog ---------------------------------------------------------------------
 

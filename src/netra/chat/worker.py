@@ -33,6 +33,7 @@ from netra.agents.contract import (
     RunResult,
 )
 from netra.auth.tokens import permissions_for
+from netra.billing.webhooks import emit_event
 from netra.chat import service
 from netra.chat.event_writer import EventWriter
 from netra.chat.events import FINAL_STATUSES, OpenItems, RunClosed, events_after
@@ -240,16 +241,17 @@ class RunWorker:
                 status = "failed"
                 error = {"code": "worker_stopped", "message": "the worker stopped"}
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self._finish(sink, status, error, None), 3)
+                    await asyncio.wait_for(self._finish(info, sink, status, error, None), 3)
                 raise
             finally:
                 beat.cancel()
         if sink.lost:
             return
-        await self._finish(sink, status, error, result)
+        await self._finish(info, sink, status, error, result)
 
     async def _finish(
         self,
+        info: RunInfo,
         sink: RunSink,
         status: str,
         error: dict[str, str] | None,
@@ -260,8 +262,10 @@ class RunWorker:
         try:
             await sink.close(status, error, result)
         except RunClosed:
-            pass  # already ended (cancelled before it started, or taken over)
+            return  # already ended (cancelled before it started, or taken over)
         self.runtime.metrics.runs.labels(status).inc()
+        data = {"run_id": info.run_id, "thread_id": info.thread_id, "status": status}
+        await emit_event(self.runtime, info.org_id, "run.completed", data)
 
     async def _supervise(
         self, task: asyncio.Task[RunResult], sink: RunSink
@@ -332,7 +336,7 @@ class RunWorker:
         sink = RunSink(self.writer, self.runtime.db, info.run_id, info.org_id, items)
         error = {"code": "worker_lost", "message": "the worker running this request stopped"}
         log.warning("taking over an abandoned run", run_id=info.run_id)
-        await self._finish(sink, "failed", error, None)
+        await self._finish(info, sink, "failed", error, None)
 
     async def _maintain(self) -> None:
         queue = self.runtime.queue

@@ -241,12 +241,20 @@ function onFrame(f) {
   if (f.type === "connection_established") {
     setConn("live", true);
     state.reconnectDelay = 500;
+    // Keep the connection alive: the server closes sockets silent past its heartbeat timeout.
+    clearInterval(state.heartbeat);
+    const ws = state.ws;
+    state.heartbeat = setInterval(() => {
+      if (ws.readyState === WebSocket.OPEN) send("ping", {});
+      else clearInterval(state.heartbeat);
+    }, f.payload.heartbeat_interval_s * 1000);
     // Resume every run that had not finished when the connection dropped.
     for (const [runId, run] of state.runs) {
       if (!run.done) send("resume", { run_id: runId, after_seq: run.lastSeq });
     }
     return;
   }
+  if (f.type === "pong") return;
   if (f.type === "ack") {
     state.threadId = f.payload.thread_id;
     const el = state.pending.get(f.id);

@@ -60,7 +60,7 @@ class Feature:
 
 FEATURES: tuple[Feature, ...] = (
     # clean traffic, some near a threshold
-    Feature("support-chat", "anthropic", "claude-sonnet-4-5", 0.17, users=600, cached=True),
+    Feature("support-chat", "anthropic", "claude-sonnet-4-5", 0.14, users=600, cached=True),
     Feature("code-assist", "openai", "gpt-4.1-nano", 0.14, trace="code", cached=True, billed=1.0),
     Feature("summarize", "google", "gemini-2.5-flash", 0.08, output_scale=1.5),
     Feature("email-draft", "azure", "gpt-4o", 0.06, users=150),  # same price as openai
@@ -102,6 +102,9 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "report-gen", "google", "gemini-2.5-flash", 0.04, failure_rate=0.3, waste="retry_waste"
+    ),
+    Feature(  # a client timeout shorter than the answer time: it retries calls that succeed
+        "slow-summary", "openai", "gpt-4.1-mini", 0.03, users=300, waste="retry_waste"
     ),
     Feature(
         "doc-extract",
@@ -239,6 +242,7 @@ def generate(records: int, seed: int) -> tuple[pl.DataFrame, dict[str, Any]]:
         pl.lit(False).alias("batch"),
     )
     frame = _link_retries(frame)
+    frame = _redundant_retries(rng, frame, "slow-summary")
     catalogue = Catalogue()
     frame = _bill(frame, catalogue)
     for feature in FEATURES:
@@ -248,9 +252,12 @@ def generate(records: int, seed: int) -> tuple[pl.DataFrame, dict[str, Any]]:
         if feature.waste == "response_caching":
             ids = _repeat_ids(frame, feature.name)
         if feature.waste == "retry_waste":
-            ids = frame.filter((pl.col("feature") == feature.name) & (pl.col("status") != "ok"))[
-                "request_id"
-            ]
+            wasted = (
+                pl.col("status") != "ok"
+                if feature.failure_rate > 0.1
+                else pl.col("request_id").str.contains("-retry-")
+            )
+            ids = frame.filter((pl.col("feature") == feature.name) & wasted)["request_id"]
         values = {
             "feature": feature.name,
             "provider": feature.provider,
@@ -347,6 +354,42 @@ def _link_retries(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         pl.when(prev_failed.fill_null(False)).then(prev_id).otherwise(None).alias("retry_of")
     )
+
+
+REDUNDANT_SHARE = 0.12
+
+
+def _redundant_retries(rng: np.random.Generator, frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Turn a share of a feature's calls into retries, 20-40 s later, of the call before them
+    although it succeeded: same user and tokens, ``retry_of`` set, a ``-retry-`` request id."""
+    positions = np.nonzero((frame["feature"] == name).to_numpy())[0]
+    pairs = positions[: len(positions) // 2 * 2].reshape(-1, 2)
+    chosen = pairs[rng.random(len(pairs)) < 2 * REDUNDANT_SHARE]
+    first, second = chosen[:, 0], chosen[:, 1]
+    columns = {c: frame[c].to_numpy().copy() for c in ("input_tokens", "output_tokens")}
+    timestamps = frame["timestamp"].to_numpy().copy()
+    status = frame["status"].to_list()
+    users = frame["user"].to_list()
+    ids = frame["request_id"].to_list()
+    retry_of = frame["retry_of"].to_list()
+    delay = (rng.uniform(20, 40, size=len(chosen)) * 1e6).astype("timedelta64[us]")
+    timestamps[second] = timestamps[first] + delay
+    for column in columns.values():
+        column[second] = column[first]
+    for a, b in zip(first.tolist(), second.tolist(), strict=True):
+        status[a] = status[b] = "ok"
+        users[b] = users[a]
+        retry_of[b] = ids[a]
+        ids[b] = f"{ids[a]}-retry-1"
+    return frame.with_columns(
+        pl.Series("timestamp", timestamps).dt.replace_time_zone("UTC"),
+        pl.Series("input_tokens", columns["input_tokens"]),
+        pl.Series("output_tokens", columns["output_tokens"]),
+        pl.Series("status", status, dtype=pl.String),
+        pl.Series("user", users, dtype=pl.String),
+        pl.Series("request_id", ids, dtype=pl.String),
+        pl.Series("retry_of", retry_of, dtype=pl.String),
+    ).sort("timestamp")
 
 
 def _bill(frame: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:

@@ -49,6 +49,28 @@ def test_retry_waste_near_misses() -> None:
     assert findings(frame(low_rate, few), "retry_waste") == []
 
 
+def test_retry_waste_fires_on_retries_of_calls_that_had_succeeded() -> None:
+    rows = calls(100, feature="slow")
+    for i in range(1, 30, 2):  # 15 calls retry the (successful) call before them
+        rows[i]["retry_of"] = rows[i - 1]["request_id"]
+    [f] = findings(frame(rows), "retry_waste")
+    assert f["evidence"]["redundant_retries"] == 15 and f["evidence"]["failed"] == 0
+    assert f["affected_records"] == 15
+    assert abs(f["savings_usd"] - 15 * (1000 * 2.5e-6 + 200 * 10e-6)) < 1e-6
+    _money_is_consistent(f)
+
+
+def test_retries_of_failed_calls_are_not_redundant() -> None:
+    rows = calls(100, feature="flaky")
+    for i in range(0, 16, 2):  # 8 failures (8 %), each retried once, successfully
+        rows[i]["status"] = "timeout"
+        rows[i + 1]["retry_of"] = rows[i]["request_id"]
+    few = calls(100, feature="few")
+    for i in range(1, 9):  # 8 redundant retries: under the floor of 10
+        few[i]["retry_of"] = few[0]["request_id"]
+    assert findings(frame(rows, few), "retry_waste") == []
+
+
 # --- response_caching ----------------------------------------------------------------------
 
 

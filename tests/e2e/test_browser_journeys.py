@@ -53,6 +53,7 @@ def sign_up(page: Page, base_url: str) -> str:
     email = f"user-{uuid.uuid4().hex[:8]}@example.com"
     page.goto(base_url + "/")
     expect(page.locator("#auth-view")).to_be_visible()
+    expect(page.locator("#oauth-box")).to_be_hidden()  # single sign-on is not configured here
     page.click("#register-box summary")
     page.fill("#register-form input[name=name]", "Browser User")
     page.fill("#register-form input[name=email]", email)

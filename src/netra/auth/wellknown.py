@@ -38,6 +38,8 @@ def service_configuration(settings: Settings, keys: KeyMaterial) -> dict[str, An
         "algorithm": keys.algorithm,
         "key_ids": key_check(keys, settings),
         "access_token_ttl_s": settings.access_token_ttl_s,
+        # What the sign-in page offers: single sign-on only when it is configured.
+        "oauth_providers": [settings.oauth_provider] if settings.oauth_enabled else [],
     }
 
 

@@ -405,7 +405,18 @@ async function showReport(id, anchor) {
 
 // ---- start -----------------------------------------------------------------------------
 
+async function offerSingleSignOn() {
+  try {
+    const config = await api("/auth/.well-known/netra-configuration");
+    const provider = (config.oauth_providers || [])[0];
+    if (!provider) return;
+    $("oauth-login").href = `/auth/oauth/${encodeURIComponent(provider)}/authorize`;
+    $("oauth-box").hidden = false;
+  } catch (e) { /* no single sign-on offered */ }
+}
+
 (async () => {
+  offerSingleSignOn();
   await exchangeLoginCode();
   if (state.access) await enterApp();
   else show("auth");

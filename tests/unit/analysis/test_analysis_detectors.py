@@ -32,7 +32,7 @@ def test_retry_waste_fires_on_a_high_failure_rate() -> None:
     [f] = findings(frame(rows), "retry_waste")
     assert f["scope"] == {"feature": "report", "provider": "openai", "model": "gpt-4o"}
     assert f["affected_records"] == 25
-    assert f["evidence"]["longest_retry_run"] == 1 and f["evidence"]["retries"] == 24
+    assert f["evidence"]["longest_retry_run"] == 24 and f["evidence"]["retries"] == 24
     failed_cost = 25 * (1000 * 2.5e-6 + 200 * 10e-6)
     # savings: the failed calls above a 2 % baseline (2 of 100 calls)
     assert abs(f["savings_usd"] - failed_cost * (1 - 2 / 25)) < 1e-6

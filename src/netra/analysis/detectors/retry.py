@@ -71,15 +71,35 @@ def detect(ctx: Context) -> list[Candidate]:
     table = table.filter(pl.col("failing") | pl.col("doubling"))
     if table.height == 0:
         return []
-    storms = (
-        ctx.frame.filter(pl.col("retry_of").is_not_null())
-        .group_by([*keys, "retry_of"])
-        .agg(pl.len().alias("run"))
-        .group_by(keys)
-        .agg(pl.col("run").max().alias("longest_retry_run"))
-    )
-    table = table.join(storms, on=keys, how="left")
+    table = table.join(_longest_chains(ctx, keys), on=keys, how="left")
     return [_finding(row) for row in table.iter_rows(named=True)]
+
+
+MAX_CHAIN = 50  # chains are followed this many hops up (longer ones report 51)
+
+
+def _longest_chains(ctx: Context, keys: list[str]) -> pl.DataFrame:
+    """Per group, the longest chain of retries (a retry of a retry of ... one call)."""
+    links = ctx.frame.filter(pl.col("retry_of").is_not_null()).select(
+        *keys, "request_id", "retry_of"
+    )
+    up = links.select(pl.col("request_id").alias("_node"), pl.col("retry_of").alias("_parent"))
+    # Walk each retry up its chain, one hop a step, while its ancestor is itself a retry.
+    frontier = links.select("request_id", pl.col("retry_of").alias("_node"), pl.lit(1).alias("d"))
+    reached = [frontier.select("request_id", "d")]
+    for _ in range(MAX_CHAIN):
+        frontier = frontier.join(up, on="_node", how="inner").select(
+            "request_id", pl.col("_parent").alias("_node"), pl.col("d") + 1
+        )
+        if frontier.height == 0:
+            break
+        reached.append(frontier.select("request_id", "d"))
+    depth = pl.concat(reached).group_by("request_id").agg(pl.col("d").max())
+    return (
+        links.join(depth, on="request_id", how="left")
+        .group_by(keys)
+        .agg(pl.col("d").max().alias("longest_retry_run"))
+    )
 
 
 def _finding(row: dict[str, Any]) -> Candidate:

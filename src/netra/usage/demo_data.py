@@ -1,6 +1,6 @@
 """``netra demo-data``: a realistic synthetic workload with injected, labelled waste.
 
-Four weeks (2026-10-23 .. 2026-11-20 UTC) of one company's LLM traffic: 18 features on seven
+Four weeks (2026-10-23 .. 2026-11-20 UTC) of one company's LLM traffic: 19 features on eight
 providers, hundreds of end-users, a diurnal and weekly rhythm, prompt and completion lengths
 drawn from the Azure LLM inference trace 2023 (``trace_lengths``); the cast is in
 ``demo_features``. Most features are clean,

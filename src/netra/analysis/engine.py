@@ -52,10 +52,17 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
 def select_period(
     frame: pl.DataFrame, start: datetime | None, end: datetime | None
 ) -> pl.DataFrame:
-    """Rows with start <= timestamp < end (either bound optional)."""
+    """Rows with start <= timestamp < end (either bound optional; naive bounds are UTC)."""
+    start, end = _utc(start), _utc(end)
     if start is not None:
         frame = frame.filter(pl.col("timestamp") >= start)
     if end is not None:
@@ -73,6 +80,7 @@ def analyze(
 ) -> dict[str, Any]:
     """The full analysis report of ``frame`` (rows of ``frame.SCHEMA``) between start and end."""
     catalogue = catalogue or Catalogue()
+    start, end = _utc(start), _utc(end)
     usage = select_period(conform(frame), start, end)
     priced = price_frame(usage, catalogue)
     first = usage["timestamp"].min() if usage.height else None

@@ -171,3 +171,13 @@ def test_breakdowns_priced_per_aggregate_equal_per_row_pricing() -> None:
             assert other["cost_usd"] == pytest.approx(row["cost_usd"], abs=2e-6)
             for field in ("records", "input_tokens", "unpriced_records", "failed_records"):
                 assert other[field] == row[field]
+
+
+def test_naive_bounds_and_timestamps_are_utc() -> None:
+    df = frame(calls(3, start=START, every=timedelta(hours=1)))
+    naive = df.with_columns(pl.col("timestamp").dt.replace_time_zone(None))
+    report = analyze(naive, start=(START + timedelta(hours=1)).replace(tzinfo=None))
+    assert report["records"] == 2
+    assert report["period"]["end"] == (START + timedelta(hours=2)).isoformat().replace(
+        "+00:00", "Z"
+    )

@@ -61,6 +61,8 @@ def _check(report: dict[str, Any]) -> None:
         individual += f["savings_usd"]
     assert 0.0 <= report["projected_savings_usd"] <= total + EPS
     assert report["projected_savings_usd"] <= individual + EPS * (1 + len(report["findings"]))
+    best = max((f["savings_usd"] for f in report["findings"]), default=0.0)
+    assert report["projected_savings_usd"] >= best - EPS
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

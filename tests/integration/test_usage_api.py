@@ -4,6 +4,7 @@ analyses, tenancy and metrics (areas I9, I10)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
@@ -418,3 +419,33 @@ async def test_random_junk_is_accounted_for_row_by_row_never_500(api: Api) -> No
     got = up.json()
     assert got["accepted"] + got["duplicates"] + got["rejected_count"] == expected
     assert got["rejected"][-1]["line"] == len(rows) + 2  # the invalid UTF-8 line
+
+
+async def test_concurrent_uploads_of_overlapping_files_keep_totals_exact(
+    pg_settings,  # type: ignore[no-untyped-def]
+) -> None:
+    """Four clients upload overlapping slices of one file at once (small batches, so their
+    transactions interleave): each request_id is stored once and the totals are exact."""
+    async with running_app(create_app(pg_settings())) as client:
+        who = bearer((await signup(client))["access_token"])
+        header = "timestamp,provider,model,input_tokens,output_tokens,request_id\n"
+        rows = [
+            f"2026-10-07T00:00:{i % 60:02d}Z,openai,gpt-4o,{i},1,c-{i}\n" for i in range(12_000)
+        ]
+        slices = [rows[start : start + 6000] for start in (0, 2000, 4000, 6000)]
+
+        async def upload(part: list[str]) -> dict[str, Any]:
+            body = (header + "".join(part)).encode()
+            r = await client.post(
+                "/api/v1/usage/upload", files={"file": ("c.csv", body)}, headers=who
+            )
+            assert r.status_code == 200, r.text
+            return dict(r.json())
+
+        results = await asyncio.wait_for(asyncio.gather(*(upload(p) for p in slices)), 120)
+        assert sum(r["accepted"] for r in results) == 12_000
+        assert sum(r["accepted"] + r["duplicates"] for r in results) == 24_000
+        r = await client.get("/api/v1/usage/summary", params={"group_by": "model"}, headers=who)
+        (group,) = r.json()["groups"]
+        assert group["records"] == 12_000
+        assert group["input_tokens"] == sum(range(12_000))

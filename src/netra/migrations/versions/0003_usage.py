@@ -44,9 +44,7 @@ def upgrade() -> None:
         sa.Column("batch", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_usage_records"),
     )
-    op.create_index(
-        "ix_usage_records_org_timestamp", "usage_records", ["org_id", "timestamp"]
-    )
+    op.create_index("ix_usage_records_org_timestamp", "usage_records", ["org_id", "timestamp"])
     op.create_index(
         "uq_usage_records_org_request",
         "usage_records",

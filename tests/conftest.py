@@ -29,3 +29,34 @@ def make_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
         return Settings(**values)
 
     return make
+
+
+# A test stuck on an await shows nothing useful when pytest-timeout fires (the loop is idle in
+# select). Shortly before that, print the stack of every pending asyncio task.
+WATCHDOG_S = 100.0
+
+
+def _dump_pending_tasks(test_id: str) -> None:
+    import asyncio
+    import gc
+    import sys
+
+    tasks = [o for o in gc.get_objects() if isinstance(o, asyncio.Task) and not o.done()]
+    print(f"\n=== {test_id}: {len(tasks)} pending asyncio tasks after {WATCHDOG_S}s ===",
+          file=sys.stderr)  # fmt: skip
+    for task in tasks:
+        print(f"--- {task.get_name()}", file=sys.stderr)
+        task.print_stack(limit=12, file=sys.stderr)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):  # type: ignore[no-untyped-def]
+    import threading
+
+    timer = threading.Timer(WATCHDOG_S, _dump_pending_tasks, args=(item.nodeid,))
+    timer.daemon = True
+    timer.start()
+    try:
+        return (yield)
+    finally:
+        timer.cancel()

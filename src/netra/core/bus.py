@@ -130,7 +130,10 @@ class RedisBus(BusBase):
 
     def __init__(self, url: str, prefix: str = "netra:") -> None:
         super().__init__(url, prefix)
-        self.client = aioredis.from_url(url, socket_connect_timeout=2, health_check_interval=15)
+        # No client-side health checks: on a pub/sub connection redis-py runs them inside
+        # SUBSCRIBE as a PING *and a read*, which races the reader task for the reply and can
+        # wait forever. The reader's bounded get_message notices a dead connection instead.
+        self.client = aioredis.from_url(url, socket_connect_timeout=2)
         self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from netra.agents.factory import TierProfile, profile_for
 from netra.core.runtime import Runtime, build_runtime
 from netra.core.settings import Settings
 
@@ -76,3 +78,9 @@ class FakeSocket:
 
     def run_events(self, run_id: str) -> list[dict[str, Any]]:
         return [f for f in self.sent if f.get("run_id") == run_id]
+
+
+def roomy_limits() -> TierProfile:
+    """A tier profile whose run limits no unit test reaches (tests of other behaviour)."""
+    base = profile_for("enterprise", Settings(env="test"))
+    return dataclasses.replace(base, max_runs_per_user=100, max_runs_per_org=100)

@@ -18,7 +18,7 @@ from netra.chat.models import ProcessedFrame
 from netra.core.context import UserContext
 from netra.core.db import utcnow
 from netra.core.runtime import Runtime
-from support.chat_runtime import chat_runtime
+from support.chat_runtime import chat_runtime, roomy_limits
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ async def _new_run(runtime: Runtime, ctx: UserContext) -> service.Ack:
 
     return await runtime.db.run(
         lambda s: service.submit_user_message(
-            s, ctx, text="hello", thread_id=None, frame_id=None, run_limit=100, enqueue=noop
+            s, ctx, text="hello", thread_id=None, frame_id=None, limits=roomy_limits(), enqueue=noop
         )
     )
 
@@ -166,7 +166,7 @@ async def test_a_message_id_is_idempotent_per_user_for_24_hours(runtime: Runtime
                 text="hi",
                 thread_id=thread_id,
                 frame_id="f-1",
-                run_limit=100,
+                limits=roomy_limits(),
                 enqueue=enqueue,
             )
         )

@@ -29,7 +29,7 @@ from netra.core.context import UserContext
 from netra.core.db import utcnow
 from netra.core.queue import Job
 from netra.core.runtime import Runtime
-from support.chat_runtime import chat_runtime
+from support.chat_runtime import chat_runtime, roomy_limits
 
 CTX = UserContext(user_id="u1", org_id="o1", tier="enterprise", role="member")
 
@@ -63,7 +63,7 @@ async def _submit(rt: Runtime, ctx: UserContext = CTX) -> tuple[service.Ack, Job
             text="why so expensive?",
             thread_id=None,
             frame_id=None,
-            run_limit=100,
+            limits=roomy_limits(),
             enqueue=enqueue,
         )
     )

@@ -20,7 +20,7 @@ from netra.chat.events import StoredEvent, append_event, user_channel
 from netra.chat.hub import ConnectionHub
 from netra.core.context import UserContext
 from netra.core.runtime import Runtime
-from support.chat_runtime import FakeSocket, chat_runtime
+from support.chat_runtime import FakeSocket, chat_runtime, roomy_limits
 
 QUIET = {"ws_heartbeat_interval_s": 3600, "ws_heartbeat_timeout_s": 3600}
 
@@ -66,7 +66,7 @@ async def _run(runtime: Runtime, ctx: UserContext) -> service.Ack:
 
     return await runtime.db.run(
         lambda s: service.submit_user_message(
-            s, ctx, text="q", thread_id=None, frame_id=None, run_limit=100, enqueue=noop
+            s, ctx, text="q", thread_id=None, frame_id=None, limits=roomy_limits(), enqueue=noop
         )
     )
 

@@ -56,8 +56,11 @@ class RunRepository(OrgRepository[Run]):
         stmt = self.select().where(Run.id == run_id, Run.user_id == user_id)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def count_active(self, user_id: str) -> int:
-        stmt = self.select(func.count()).where(Run.user_id == user_id, Run.status.in_(RUN_ACTIVE))
+    async def count_active(self, user_id: str | None = None) -> int:
+        """Queued or running runs of the user, or of the whole organisation."""
+        stmt = self.select(func.count()).where(Run.status.in_(RUN_ACTIVE))
+        if user_id is not None:
+            stmt = stmt.where(Run.user_id == user_id)
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def claim_queued(self, run_id: str, worker_id: str) -> bool:

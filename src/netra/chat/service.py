@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from netra.agents.factory import TierProfile, ensure_can_start
 from netra.chat.events import StoredEvent, append_event, events_after
 from netra.chat.models import RUN_FINAL, Message, ProcessedFrame, Run, Thread
 from netra.chat.repository import (
@@ -22,7 +23,7 @@ from netra.chat.repository import (
 )
 from netra.core.context import UserContext
 from netra.core.db import after_commit, new_id, utcnow
-from netra.core.errors import LimitReached, NotFound, ValidationFailed
+from netra.core.errors import NotFound, ValidationFailed
 
 Enqueue = Callable[[dict[str, Any]], Awaitable[object]]
 Publish = Callable[[list[StoredEvent]], Awaitable[None]]
@@ -80,7 +81,7 @@ async def submit_user_message(
     text: str,
     thread_id: str | None,
     frame_id: str | None,
-    run_limit: int,
+    limits: TierProfile,
     enqueue: Enqueue,
 ) -> Ack:
     """Store the user's message, create its run and enqueue it after the commit.
@@ -104,11 +105,12 @@ async def submit_user_message(
     else:
         thread = threads.add(Thread(id=new_id(), user_id=ctx.user_id, title=_title(text)))
     runs = RunRepository(session, ctx.org_id)
-    if await runs.count_active(ctx.user_id) >= run_limit:
-        raise LimitReached(
-            f"at most {run_limit} concurrent run(s) on the {ctx.tier} tier",
-            details={"limit": run_limit},
-        )
+    # The tier's concurrency, per user and per organisation (error code run_limit).
+    ensure_can_start(
+        limits,
+        user_active=await runs.count_active(ctx.user_id),
+        org_active=await runs.count_active(),
+    )
     # Ids chosen here so the rows go in one flush (inserted in foreign-key order).
     message_id, run_id = new_id(), new_id()
     MessageRepository(session, ctx.org_id).add(

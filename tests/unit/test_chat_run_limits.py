@@ -1,0 +1,54 @@
+"""U9: a user_message past the tier's concurrency is refused with run_limit, per user and per
+organisation, using the agent factory's profile for the caller's tier."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from netra.agents.factory import profile_for
+from netra.chat import service
+from netra.core.context import UserContext
+from netra.core.errors import LimitReached
+from netra.core.runtime import Runtime
+from support.chat_runtime import chat_runtime
+
+
+@pytest.fixture
+async def runtime(make_settings: Any) -> AsyncIterator[Runtime]:
+    # Free tier: 1 concurrent run per user, 2 per organisation (the settings' defaults).
+    async with chat_runtime(make_settings(runs_free=1, runs_org_free=2)) as rt:
+        yield rt
+
+
+async def _ask(runtime: Runtime, user: str, org: str = "org-1") -> service.Ack:
+    ctx = UserContext(user_id=user, org_id=org, tier="free", role="member")
+
+    async def noop(job: dict[str, Any]) -> None:
+        return None
+
+    limits = profile_for(ctx.tier, runtime.settings)
+    return await runtime.db.run(
+        lambda s: service.submit_user_message(
+            s, ctx, text="q", thread_id=None, frame_id=None, limits=limits, enqueue=noop
+        )
+    )
+
+
+async def test_second_concurrent_run_of_a_free_user_is_refused(runtime: Runtime) -> None:
+    await _ask(runtime, "alice")
+    with pytest.raises(LimitReached) as refused:
+        await _ask(runtime, "alice")
+    assert refused.value.code == "run_limit"
+    assert refused.value.details == {"scope": "user", "limit": 1}
+
+
+async def test_the_organisation_limit_counts_every_member(runtime: Runtime) -> None:
+    await _ask(runtime, "alice")
+    await _ask(runtime, "bob")
+    with pytest.raises(LimitReached) as refused:
+        await _ask(runtime, "carol")  # her first run, but the org already has two
+    assert refused.value.details == {"scope": "org", "limit": 2}
+    await _ask(runtime, "dave", org="org-2")  # another organisation is not affected

@@ -41,7 +41,8 @@ def _dump_pending_tasks(test_id: str) -> None:
     import gc
     import sys
 
-    tasks = [o for o in gc.get_objects() if isinstance(o, asyncio.Task) and not o.done()]
+    # type() rather than isinstance(): gc also holds weak proxies, which raise on isinstance.
+    tasks = [o for o in gc.get_objects() if type(o) is asyncio.Task and not o.done()]
     print(f"\n=== {test_id}: {len(tasks)} pending asyncio tasks after {WATCHDOG_S}s ===",
           file=sys.stderr)  # fmt: skip
     for task in tasks:

@@ -32,18 +32,15 @@ def make_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 # A test stuck on an await shows nothing useful when pytest-timeout fires (the loop is idle in
-# select). Shortly before that, print the stack of every pending asyncio task.
-WATCHDOG_S = 100.0
-
-
-def _dump_pending_tasks(test_id: str) -> None:
+# select). Shortly before that (at 70 % of the test's timeout), print every pending task's stack.
+def _dump_pending_tasks(test_id: str, after_s: float) -> None:
     import asyncio
     import gc
     import sys
 
     # type() rather than isinstance(): gc also holds weak proxies, which raise on isinstance.
     tasks = [o for o in gc.get_objects() if type(o) is asyncio.Task and not o.done()]
-    print(f"\n=== {test_id}: {len(tasks)} pending asyncio tasks after {WATCHDOG_S}s ===",
+    print(f"\n=== {test_id}: {len(tasks)} pending asyncio tasks after {after_s:.0f}s ===",
           file=sys.stderr)  # fmt: skip
     for task in tasks:
         print(f"--- {task.get_name()}", file=sys.stderr)
@@ -54,7 +51,9 @@ def _dump_pending_tasks(test_id: str) -> None:
 def pytest_runtest_call(item: pytest.Item):  # type: ignore[no-untyped-def]
     import threading
 
-    timer = threading.Timer(WATCHDOG_S, _dump_pending_tasks, args=(item.nodeid,))
+    limit = item.config.getoption("timeout", None) or item.config.getini("timeout") or 150
+    after_s = 0.7 * float(limit)
+    timer = threading.Timer(after_s, _dump_pending_tasks, args=(item.nodeid, after_s))
     timer.daemon = True
     timer.start()
     try:

@@ -51,6 +51,7 @@ async def live_server(app: FastAPI, max_message_bytes: int = 65536) -> AsyncIter
         log_level="warning",
         ws_max_size=max_message_bytes,
         ws_per_message_deflate=False,
+        timeout_graceful_shutdown=5,  # as `netra serve` bounds it: never wait forever
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -46,6 +46,8 @@ from netra.core.db import utcnow
 from netra.core.queue import Job
 from netra.core.runtime import Runtime
 
+STOP_WAIT_S = 5.0
+
 log = structlog.get_logger("netra.chat.worker")
 
 CANCEL_GRACE_S = 2.0
@@ -110,7 +112,12 @@ class RunWorker:
         then loses no answer); end the rest ``failed`` (worker_stopped), no takeover wait."""
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Bounded: a consumer cancelled inside a client library's read must not hold the
+        # shutdown (seen with redis-py); the queue's close drops its connections after us.
+        if self._tasks:
+            _, stuck = await asyncio.wait(set(self._tasks), timeout=STOP_WAIT_S)
+            if stuck:
+                log.warning("worker tasks did not stop in time", tasks=len(stuck))
         if self._running:
             await asyncio.wait(set(self._running), timeout=self.settings.worker_drain_s)
         for task in list(self._running):

@@ -88,11 +88,19 @@ class MemoryQueue:
 
 class RedisQueue:
     GROUP = "workers"
+    MAX_BLOCK_S = 5.0
 
     def __init__(self, url: str, prefix: str = "netra:", name: str = "runs") -> None:
         self.url = url
         self.key = f"{prefix}queue:{name}"
-        self.client = aioredis.from_url(url, socket_connect_timeout=2, health_check_interval=15)
+        # Every read is bounded: a blocking XREADGROUP waits at most MAX_BLOCK_S on the server,
+        # so a reply later than the socket timeout means a dead connection, not a quiet queue.
+        self.client = aioredis.from_url(
+            url,
+            socket_connect_timeout=2,
+            socket_timeout=self.MAX_BLOCK_S + 5,
+            health_check_interval=15,
+        )
         self._group_ready = False
 
     async def _ensure_group(self) -> None:
@@ -118,7 +126,11 @@ class RedisQueue:
     async def reserve(self, consumer: str, timeout_s: float = 1.0) -> Job | None:
         await self._ensure_group()
         result = await self.client.xreadgroup(
-            self.GROUP, consumer, {self.key: ">"}, count=1, block=max(1, int(timeout_s * 1000))
+            self.GROUP,
+            consumer,
+            {self.key: ">"},
+            count=1,
+            block=max(1, int(min(timeout_s, self.MAX_BLOCK_S) * 1000)),
         )
         streams: list[Any] = list(result or [])
         for _stream, messages in streams:

@@ -150,7 +150,32 @@ async def test_reports_are_still_computed_when_redis_goes_down(
         groups, how = await service.summary_for(runtime, org, "model", None, None)
         assert how == "bypass" and sum(g["records"] for g in groups) == 12
         assert runtime.metrics.cache.labels("error")._value.get() > errors_before  # type: ignore[attr-defined]
-        # Over HTTP the bearer check needs the revocation list (in Redis) and fails closed:
-        # a clear 503, never a 500.
+        # Over HTTP too (the revocation list is in the database, not Redis): answered uncached,
+        # while readiness says Redis is down.
         r = await client.post("/api/v1/analyses", json={}, headers=who)
-        assert r.status_code == 503, r.text
+        assert r.status_code == 201, r.text
+        assert r.headers["x-cache"] == "bypass" and r.json()["records"] == 12
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["dependencies"]["redis"]["status"] == "down"
+
+        # Redis back on the same address: readiness and caching recover without a restart.
+        port = url.rsplit(":", 1)[1].split("/")[0]
+        again = await asyncio.create_subprocess_exec(
+            str(shutil.which("redis-server")), "--port", port, "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no",
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            await wait_for_redis(url)
+            for _ in range(50):
+                if (await client.get("/health/ready")).status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert (await client.get("/health/ready")).status_code == 200
+            first = await client.post("/api/v1/analyses", json={}, headers=who)
+            second = await client.post("/api/v1/analyses", json={}, headers=who)
+            assert (first.headers["x-cache"], second.headers["x-cache"]) == ("miss", "hit")
+        finally:
+            again.terminate()
+            await again.wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,7 +13,12 @@ import httpx
 import pytest
 
 from netra.apps.auth_service import create_app
-from netra.auth.revocation import REVOCATIONS_CHANNEL, is_revoked, revoke_token
+from netra.auth.revocation import (
+    REVOCATIONS_CHANNEL,
+    is_revoked,
+    revoke_token,
+    revoke_user_tokens,
+)
 from netra.auth.wellknown import configuration_differences
 from netra.core.cache import MemoryCache
 from netra.core.errors import DependencyUnavailable
@@ -133,12 +139,30 @@ class BrokenCache(MemoryCache):
         raise ConnectionError("redis is down")
 
 
-async def test_revocation_check_fails_closed() -> None:
+class BrokenDatabase:
+    """A database that cannot be reached: every session fails."""
+
+    def sessions(self) -> Any:
+        raise ConnectionRefusedError("database is down")
+
+
+async def test_revocation_check_fails_closed(client: httpx.AsyncClient) -> None:
     with pytest.raises(DependencyUnavailable):
-        await is_revoked(BrokenCache(), "jti-1", user_id="u1", iat=1)
-    cache = MemoryCache()
-    await revoke_token(cache, "jti-1", exp=2**31)
-    assert await is_revoked(cache, "jti-1") and not await is_revoked(cache, "jti-2")
+        await is_revoked(BrokenDatabase(), "jti-1", user_id="u1", iat=1)  # type: ignore[arg-type]
+    db = runtime_of(client).db
+    await revoke_token(db, "jti-1", exp=2**31)
+    assert await is_revoked(db, "jti-1") and not await is_revoked(db, "jti-2")
+
+
+async def test_a_user_cutoff_covers_tokens_issued_until_then_only(
+    client: httpx.AsyncClient,
+) -> None:
+    db = runtime_of(client).db
+    await revoke_user_tokens(db, "u1", ttl_s=900)
+    now = int(time.time())
+    assert await is_revoked(db, "any", user_id="u1", iat=now - 5)
+    assert not await is_revoked(db, "any", user_id="u1", iat=now + 5)
+    assert not await is_revoked(db, "any", user_id="u2", iat=now - 5)
 
 
 async def test_requests_are_refused_when_revocation_cannot_be_checked(
@@ -147,7 +171,7 @@ async def test_requests_are_refused_when_revocation_cannot_be_checked(
     acct = await signup(client)
     runtime = runtime_of(client)
     verifier = runtime.extras["token_verifier"]
-    healthy, verifier.cache = verifier.cache, BrokenCache()
+    healthy, verifier.db = verifier.db, BrokenDatabase()
     try:
         r = await client.get("/auth/me", headers=bearer(acct["access_token"]))
         assert r.status_code == 503
@@ -156,7 +180,7 @@ async def test_requests_are_refused_when_revocation_cannot_be_checked(
         )
         assert r.status_code == 503
     finally:
-        verifier.cache = healthy
+        verifier.db = healthy
 
 
 async def test_login_is_refused_when_the_throttle_cannot_count(client: httpx.AsyncClient) -> None:

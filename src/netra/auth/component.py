@@ -27,7 +27,7 @@ log = structlog.get_logger("netra.auth")
 
 def _start_keys(runtime: Runtime) -> tuple[KeyMaterial, TokenVerifier]:
     keys = load_keys(runtime.settings)
-    verifier = TokenVerifier(runtime.settings, keys, runtime.cache)
+    verifier = TokenVerifier(runtime.settings, keys, runtime.db)
     runtime.extras[KEYS] = keys
     runtime.extras[VERIFIER] = verifier
     return keys, verifier

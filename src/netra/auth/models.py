@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from netra.core.db import Base, CreatedMixin, IdMixin, UtcDateTime
@@ -80,3 +80,16 @@ class OAuthIdentity(IdMixin, CreatedMixin, Base):
     provider: Mapped[str] = mapped_column(String(64), nullable=False)
     subject: Mapped[str] = mapped_column(String(255), nullable=False)
     email: Mapped[str] = mapped_column(String(320), nullable=False)
+
+
+class TokenRevocation(IdMixin, CreatedMixin, Base):
+    """One revoked access token (``jti``), sign-in session (``sid``) or every token of a user
+    issued at or before ``cutoff`` (``user``). Kept until the last token it covers expires."""
+
+    __tablename__ = "token_revocations"
+    __table_args__ = (Index("ix_token_revocations_kind_key", "kind", "key"),)
+
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    key: Mapped[str] = mapped_column(String(64), nullable=False)
+    cutoff: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)

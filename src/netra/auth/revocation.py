@@ -1,11 +1,13 @@
-"""Access-token revocation: denylists in the cache, and their fan-out on the runtime bus.
+"""Access-token revocation: a denylist in the database, and its fan-out on the runtime bus.
 
-Three denylists, each kept only as long as a token it covers can live:
+Three kinds of entry, each kept only as long as a token it covers can live:
 - one ``jti`` (logout),
 - one sign-in session ``sid``: every access token issued from a refresh family (logout, reuse),
 - a per-user cutoff: every token of the user issued at or before it (account disabled, reuse).
 
-The check fails closed: when the cache cannot answer, the token is treated as unusable
+The list lives in the database every service already shares (not in Redis), so a Redis outage
+does not stop authenticated requests, and an entry is durable once written. The check fails
+closed: when the database cannot answer, the token is treated as unusable
 (``DependencyUnavailable``), never as valid.
 
 Every revocation is also published on :data:`REVOCATIONS_CHANNEL` as
@@ -17,57 +19,66 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 import structlog
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from netra.auth.models import TokenRevocation
 from netra.core.bus import Bus
-from netra.core.cache import Cache
+from netra.core.db import Database, utcnow
 from netra.core.errors import DependencyUnavailable
 
 REVOCATIONS_CHANNEL = "revocations"
 
-_PREFIX = "revoked:jti:"
-_SID_PREFIX = "revoked:sid:"
-_USER_PREFIX = "revoked:user:"
-
 log = structlog.get_logger("netra.auth.revocation")
 
 
-async def revoke_token(cache: Cache, jti: str, exp: int) -> None:
-    ttl = max(1, exp - int(time.time()) + 60)
-    await cache.set(_PREFIX + jti, b"1", ttl_s=ttl)
+async def _record(db: Database, kind: str, key: str, *, ttl_s: int, cutoff: int = 0) -> None:
+    expires = utcnow() + timedelta(seconds=max(1, ttl_s) + 60)
+
+    async def write(session: AsyncSession) -> None:
+        session.add(TokenRevocation(kind=kind, key=key, cutoff=cutoff, expires_at=expires))
+
+    await db.run(write)
 
 
-async def revoke_session_tokens(cache: Cache, sid: str, ttl_s: int) -> None:
+async def revoke_token(db: Database, jti: str, exp: int) -> None:
+    await _record(db, "jti", jti, ttl_s=exp - int(time.time()))
+
+
+async def revoke_session_tokens(db: Database, sid: str, ttl_s: int) -> None:
     """Every access token issued from refresh family ``sid`` is revoked."""
-    await cache.set(_SID_PREFIX + sid, b"1", ttl_s=ttl_s + 60)
+    await _record(db, "sid", sid, ttl_s=ttl_s)
 
 
-async def revoke_user_tokens(cache: Cache, user_id: str, ttl_s: int) -> None:
+async def revoke_user_tokens(db: Database, user_id: str, ttl_s: int) -> None:
     """Every token of the user issued before now is revoked (account disabled, reuse detected)."""
-    await cache.set(_USER_PREFIX + user_id, str(int(time.time())).encode(), ttl_s=ttl_s + 60)
+    await _record(db, "user", user_id, ttl_s=ttl_s, cutoff=int(time.time()))
 
 
 async def is_revoked(
-    cache: Cache,
+    db: Database,
     jti: str,
     *,
     user_id: str | None = None,
     iat: int = 0,
     sid: str | None = None,
 ) -> bool:
+    entry = TokenRevocation
+    matches = [and_(entry.kind == "jti", entry.key == jti)]
+    if sid is not None:
+        matches.append(and_(entry.kind == "sid", entry.key == sid))
+    if user_id is not None:
+        matches.append(and_(entry.kind == "user", entry.key == user_id, entry.cutoff >= iat))
+    stmt = select(entry.id).where(or_(*matches), entry.expires_at > utcnow()).limit(1)
     try:
-        if await cache.get(_PREFIX + jti) is not None:
-            return True
-        if sid is not None and await cache.get(_SID_PREFIX + sid) is not None:
-            return True
-        if user_id is not None:
-            cutoff = await cache.get(_USER_PREFIX + user_id)
-            if cutoff is not None and iat <= int(cutoff):
-                return True
+        async with db.sessions() as session:
+            found = (await session.execute(stmt)).first()
     except Exception as exc:  # fail closed
         raise DependencyUnavailable("revocation check unavailable") from exc
-    return False
+    return found is not None
 
 
 def revocation_message(*, user_id: str, jti: str | None = None, all: bool = False) -> bytes:
@@ -79,7 +90,7 @@ async def publish_revocation(
 ) -> None:
     """Tell every replica (WebSocket layer) that a token, or all of a user's, is revoked.
 
-    The denylist in the cache is the source of truth; a lost message only delays closing a
+    The denylist in the database is the source of truth; a lost message only delays closing a
     socket until its next check, so a bus failure is logged, not raised.
     """
     try:

@@ -144,7 +144,7 @@ def profile(user: User, org: Organisation) -> dict[str, Any]:
 
 async def disable_user(session: AsyncSession, user_id: str, *, reason: str = "disabled") -> User:
     """Mark the account disabled and end its sessions. After the commit, the caller revokes the
-    access tokens in the cache (``revoke_user_tokens``) and publishes the revocation."""
+    access tokens in the revocation list (``revoke_user_tokens``) and publishes the revocation."""
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound("user not found")

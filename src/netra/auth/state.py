@@ -33,12 +33,12 @@ class AuthState:
         return self.runtime.settings
 
     async def revoke_access_token(self, *, user_id: str, jti: str, exp: int) -> None:
-        await revoke_token(self.runtime.cache, jti, exp)
+        await revoke_token(self.runtime.db, jti, exp)
         await publish_revocation(self.runtime.bus, user_id=user_id, jti=jti)
 
     async def revoke_session(self, *, user_id: str, sid: str) -> None:
         """Every access token of one sign-in session (refresh family)."""
-        await revoke_session_tokens(self.runtime.cache, sid, self.settings.access_token_ttl_s)
+        await revoke_session_tokens(self.runtime.db, sid, self.settings.access_token_ttl_s)
 
     async def disable_account(self, user_id: str, *, reason: str = "disabled") -> None:
         """Disable the account, end its sessions, and revoke its access tokens everywhere."""
@@ -50,7 +50,7 @@ class AuthState:
 
     async def revoke_user(self, user_id: str) -> None:
         """Every access token of the user issued until now, on every replica."""
-        await revoke_user_tokens(self.runtime.cache, user_id, self.settings.access_token_ttl_s)
+        await revoke_user_tokens(self.runtime.db, user_id, self.settings.access_token_ttl_s)
         await publish_revocation(self.runtime.bus, user_id=user_id, all=True)
 
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 from netra.auth.keys import KeyMaterial
 from netra.auth.revocation import is_revoked
 from netra.auth.tokens import AccessClaims, decode_access_token
-from netra.core.cache import Cache
+from netra.core.db import Database
 from netra.core.errors import Unauthenticated
 from netra.core.settings import Settings
 
 
 class TokenVerifier:
-    def __init__(self, settings: Settings, keys: KeyMaterial, cache: Cache) -> None:
+    def __init__(self, settings: Settings, keys: KeyMaterial, db: Database) -> None:
         self.settings = settings
         self.keys = keys
-        self.cache = cache
+        self.db = db
 
     async def verify(self, token: str) -> AccessClaims:
         if self.keys.jwks_url is not None:
@@ -32,7 +32,7 @@ class TokenVerifier:
             await self.keys.refresh_jwks(force=True)
             claims = decode_access_token(self.keys, self.settings, token)
         if await is_revoked(
-            self.cache, claims.jti, user_id=claims.sub, iat=claims.iat, sid=claims.sid
+            self.db, claims.jti, user_id=claims.sub, iat=claims.iat, sid=claims.sid
         ):
             raise Unauthenticated("token revoked")
         return claims

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 
 from netra.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent
+
+# Property tests explore new random cases on every developer run; in CI they replay a fixed
+# sequence, so a landing does not depend on luck (failures found locally become @example).
+hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from netra.usage.parse import iter_csv, iter_jsonl, parse_record, parse_timestamp, sniff_format
@@ -122,6 +122,10 @@ _rows = st.tuples(*[st.one_of(st.just(v), st.just(v), _values) for v in _VALID])
 
 @settings(max_examples=300, deadline=None)
 @given(_rows)
+@example(  # found by this test: the fast path let an over-long provider through
+    ["2026-11-01T10:00:00Z", "a" * 600, "gpt-4o", "100", "20", "10", "5", "12.5", "ok", "0.01",
+     "feat", "user", "hash", "req", "", "false"]
+)  # fmt: skip
 def test_csv_fast_path_agrees_with_the_careful_parser(values: list[str]) -> None:
     """A CSV row and the same values as a JSON object must give the same record or error
     field (the CSV reader has a fast path for clean rows)."""

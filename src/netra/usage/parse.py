@@ -239,6 +239,8 @@ def _fast_csv_row(row: list[str], p: tuple[int, ...]) -> UsageRecord:
     if (
         not provider
         or not model
+        or len(provider) > _MAX_TEXT
+        or len(model) > _MAX_TEXT
         or input_tokens < 0
         or output_tokens < 0
         or cached < 0

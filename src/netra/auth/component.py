@@ -6,6 +6,7 @@ import structlog
 
 from netra.apps.component import Component
 from netra.auth.deps import VERIFIER
+from netra.auth.housekeeping import Housekeeper
 from netra.auth.keys import KeyMaterial, load_keys
 from netra.auth.oidc import issuer_problem
 from netra.auth.passwords import Passwords
@@ -21,6 +22,7 @@ from netra.core.errors import ConfigurationError
 from netra.core.runtime import Runtime
 
 KEYS = "key_material"
+HOUSEKEEPER = "auth_housekeeper"
 
 log = structlog.get_logger("netra.auth")
 
@@ -82,6 +84,15 @@ async def _start_auth_service(runtime: Runtime) -> None:
         throttle=LoginThrottle(runtime.cache, runtime.settings),
         verifier=verifier,
     )
+    housekeeper = Housekeeper(runtime.db, settings.auth_housekeeping_interval_s)
+    housekeeper.start()
+    runtime.extras[HOUSEKEEPER] = housekeeper
+
+
+async def _stop_auth_service(runtime: Runtime) -> None:
+    housekeeper = runtime.extras.pop(HOUSEKEEPER, None)
+    if isinstance(housekeeper, Housekeeper):
+        await housekeeper.stop()
 
 
 def verification_component() -> Component:
@@ -94,4 +105,6 @@ def auth_service_component() -> Component:
     from netra.auth.oauth_routes import router as oauth_router
     from netra.auth.router import router
 
-    return Component("auth", routers=[router, oauth_router], start=_start_auth_service)
+    return Component(
+        "auth", routers=[router, oauth_router], start=_start_auth_service, stop=_stop_auth_service
+    )

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     service_token: SecretStr | None = None
     auth_service_url: str | None = None
 
+    auth_housekeeping_interval_s: float = 3600.0  # expired revocations and sessions deleted
+
     # Login throttling.
     login_max_failures: int = 5
     login_window_s: int = 900

@@ -80,7 +80,7 @@ def detect(ctx: Context) -> list[Candidate]:
                 title=f"Send {feature} through the batch API",
                 detail=(
                     f"{share:.0%} of the {row['n']} calls of {feature} on {model} run in "
-                    f"{window}, for {row['users']} end-user(s): a scheduled job, not someone "
+                    f"{window}, {_who(row['users'])}: a scheduled job, not someone "
                     f"waiting. {provider}'s batch API prices the same tokens "
                     f"{1 - projected / current:.0%} lower."
                 ),
@@ -98,3 +98,9 @@ def detect(ctx: Context) -> list[Candidate]:
             )
         )
     return out
+
+
+def _who(users: int) -> str:
+    if users == 0:
+        return "with no end-user attached"
+    return "for a single end-user" if users == 1 else f"for only {users} end-users"

@@ -50,13 +50,7 @@ async def consume_state(cache: Cache, state: str | None, cookie_state: str | Non
     cookie, is unknown, expired or already used."""
     if not state or not cookie_state or not hmac.compare_digest(state, cookie_state):
         raise BadInput("sign-in state does not match this browser: start the sign-in again")
-    key = _h(state)
-    try:
-        first = await cache.set_if_absent("oauth:state-used:" + key, b"1", ttl_s=STATE_TTL_S)
-        raw = await cache.get("oauth:state:" + key) if first else None
-        await cache.delete("oauth:state:" + key)
-    except Exception as exc:
-        raise DependencyUnavailable("sign-in state store unavailable") from exc
+    first, raw = await _take_once(cache, "oauth:state", _h(state), STATE_TTL_S, "sign-in state")
     if not first:
         raise BadInput("sign-in state already used: start the sign-in again")
     if raw is None:
@@ -78,13 +72,7 @@ async def issue_login_code(cache: Cache, user_id: str, org_id: str) -> tuple[str
 
 async def redeem_login_code(cache: Cache, code: str, binding: str | None) -> tuple[str, str]:
     """(user_id, org_id) for a one-time code presented with its browser binding, once."""
-    key = _h(code)
-    try:
-        first = await cache.set_if_absent("oauth:code-used:" + key, b"1", ttl_s=CODE_TTL_S * 2)
-        raw = await cache.get("oauth:code:" + key) if first else None
-        await cache.delete("oauth:code:" + key)
-    except Exception as exc:
-        raise DependencyUnavailable("sign-in code store unavailable") from exc
+    first, raw = await _take_once(cache, "oauth:code", _h(code), CODE_TTL_S * 2, "sign-in code")
     if not first:
         raise Unauthenticated("sign-in code already used")
     if raw is None:
@@ -93,3 +81,19 @@ async def redeem_login_code(cache: Cache, code: str, binding: str | None) -> tup
     if not binding or not hmac.compare_digest(_h(binding), str(data["bind"])):
         raise Unauthenticated("sign-in code was issued to another browser")
     return str(data["user_id"]), str(data["org_id"])
+
+
+async def _take_once(
+    cache: Cache, prefix: str, key: str, used_ttl_s: float, what: str
+) -> tuple[bool, bytes | None]:
+    """Consume a single-use value: (first use?, its stored value or None).
+
+    A "used" marker set atomically decides the one winner; the value is deleted either way.
+    """
+    try:
+        first = await cache.set_if_absent(f"{prefix}-used:{key}", b"1", ttl_s=used_ttl_s)
+        raw = await cache.get(f"{prefix}:{key}") if first else None
+        await cache.delete(f"{prefix}:{key}")
+    except Exception as exc:
+        raise DependencyUnavailable(f"{what} store unavailable") from exc
+    return first, raw

@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -39,11 +40,16 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     server.server_close()
 
 
+def now_iso() -> str:
+    """This moment: the budget's "month" is the current one, whatever the date the suite runs."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def records(tag: str, n: int, cost: float) -> dict[str, Any]:
     return {
         "records": [
             {
-                "timestamp": "2026-11-20T10:00:00Z",
+                "timestamp": now_iso(),
                 "provider": "openai",
                 "model": "gpt-4o",
                 "input_tokens": 100,
@@ -92,7 +98,7 @@ async def test_ingest_checks_budgets_and_analyses_reach_webhooks(
         assert await eventually(alerted) == [80]
         # $12.50: 100 % crossed, through the upload path this time.
         lines = "timestamp,provider,model,input_tokens,output_tokens,cost_usd,feature\n"
-        lines += "2026-11-20T11:00:00Z,openai,gpt-4o,100,10,4.0,budgeted\n"
+        lines += f"{now_iso()},openai,gpt-4o,100,10,4.0,budgeted\n"
         up = await client.post(
             "/api/v1/usage/upload", files={"file": ("more.csv", lines.encode())}, headers=who
         )

@@ -3,7 +3,7 @@ event) against the engine's bare ``analyze`` on the same records, measured in th
 
     .venv/bin/python bench/agent_pipeline.py [--records 20000] [--seed 3] [--repeat 3]
 
-In-process, no database: records come from ``netra.usage.demo_data``; events go to an
+In-process, no database: records come from ``netra.demo.workload``; events go to an
 in-memory sink. Prints the median of each and their ratio (run / analyze): the price of the
 agents, the breakdown tools and the wording on top of the analysis itself.
 """
@@ -23,8 +23,8 @@ from netra.agents.component import build_pipeline
 from netra.analysis.engine import analyze
 from netra.analysis.frame import frame_from_records
 from netra.core.settings import Settings
-from netra.usage.demo_data import generate
-from netra.usage.records import UsageRecord
+from netra.demo.workload import generate
+from netra.records.record import UsageRecord
 from support.agent_fakes import MemoryDeps, RecordingSink, request
 
 

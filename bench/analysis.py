@@ -56,7 +56,7 @@ def pandas_breakdowns(pdf: Any, catalogue: Any) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
 
-    from netra.usage.pricing import normalize_provider
+    from netra.pricing.catalogue import normalize_provider
 
     df = pdf.copy()
     df["provider_n"] = df["provider"].map(normalize_provider)
@@ -121,9 +121,9 @@ def main() -> int:
     from netra.analysis import breakdowns
     from netra.analysis.engine import analyze
     from netra.analysis.frame import frame_from_records
-    from netra.usage.demo_data import generate, write
+    from netra.demo.workload import generate, write
+    from netra.pricing.catalogue import Catalogue, price_frame
     from netra.usage.parse import iter_csv
-    from netra.usage.pricing import Catalogue, price_frame
 
     figures: dict[str, Any] = {
         "records": args.records,

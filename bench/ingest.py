@@ -33,10 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from netra.core.db import Database
 from netra.core.migrate import upgrade
 from netra.core.settings import Settings
+from netra.records.record import UsageRecord
 from netra.usage.ingest import BatchWriter, IngestResult, ingest_in_thread, ingest_records
 from netra.usage.models import UsageRow
 from netra.usage.parse import iter_csv
-from netra.usage.records import UsageRecord
 from netra.usage.repository import COLUMNS, UsageRepository, record_row
 from netra.usage.router import BATCH_SIZE as DEFAULT_BATCH
 

@@ -154,7 +154,7 @@ def analyze(
     out: Annotated[Path | None, typer.Option("--out", help="Write the report here.")] = None,
 ) -> None:
     """Analyse usage files locally and print the report."""
-    from netra.usage.cli import analyze_command
+    from netra.reports.cli import analyze_command
 
     raise typer.Exit(analyze_command(files, fmt, out))
 
@@ -166,7 +166,7 @@ def demo_data(
     out: Annotated[Path, typer.Option("--out")] = Path("demo-usage.csv"),
 ) -> None:
     """Write a realistic synthetic workload with labelled waste (FILE and FILE.labels.json)."""
-    from netra.usage.cli import demo_data_command
+    from netra.demo.cli import demo_data_command
 
     raise typer.Exit(demo_data_command(records, seed, out))
 

@@ -13,8 +13,9 @@ from netra.agents import component as agents
 from netra.apps.factory import create_netra_app
 from netra.auth.component import verification_component
 from netra.chat import component as chat
+from netra.demo.workload import generate, write
+from netra.reports import component as reports
 from netra.usage import component as usage
-from netra.usage.demo_data import generate, write
 from support.agent_fakes import check_protocol
 from support.realtime import Client, live_server, mint_token
 
@@ -25,6 +26,7 @@ def _app(settings: Any) -> Any:
         [
             verification_component(),
             usage.component(),
+            reports.component(),
             chat.component(),
             agents.component(),
             chat.worker_component(),

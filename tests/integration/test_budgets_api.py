@@ -11,7 +11,7 @@ from netra.apps.all_in_one import create_app
 from netra.auth.tokens import issue_access_token
 from netra.billing.budget_checks import schedule_budget_check
 from netra.billing.budgets import evaluate_budgets
-from netra.usage.pricing import Catalogue
+from netra.pricing.catalogue import Catalogue
 from support.accounts import bearer, signup
 from support.apps import running_app
 from support.webhook_receiver import webhook_receiver

@@ -17,7 +17,7 @@ import pytest
 
 from netra.apps.all_in_one import create_app
 from netra.core.settings import Settings
-from netra.usage.records import FIELDS
+from netra.records.record import FIELDS
 from support.accounts import bearer, signup
 from support.apps import running_app
 from support.services import flush_redis_prefix, new_redis_prefix

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from netra.apps.all_in_one import create_app
 from netra.core.runtime import Runtime
 from netra.core.settings import Settings
-from netra.usage import service
+from netra.reports import service
 from support.accounts import bearer, signup
 from support.apps import running_app
 from support.services import free_port

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from netra.agents.contract import RECORD_LOADER, REPORT_STORE
 from netra.apps.all_in_one import create_app
 from netra.apps.factory import create_netra_app
-from netra.usage.component import services_component
+from netra.reports.component import services_component
 from support.accounts import bearer, signup
 from support.apps import running_app
 

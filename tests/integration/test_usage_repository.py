@@ -17,9 +17,9 @@ from netra.core.db import Database
 from netra.core.migrate import upgrade
 from netra.core.observability import Metrics
 from netra.core.settings import Settings
+from netra.records.record import RowError, UsageRecord
 from netra.usage.ingest import BatchWriter, IngestResult, RejectedRows, ingest_records
 from netra.usage.models import UsageRow
-from netra.usage.records import RowError, UsageRecord
 from netra.usage.repository import UsageRepository
 from netra.usage.service import load_frame
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from netra.agents.contract import AgentDeps, RunRequest
 from netra.core.context import UserContext
-from netra.usage.records import UsageRecord
+from netra.records.record import UsageRecord
 
 RUN_EVENT_FIELDS = {
     "agent_started": ({"agent"}, set()),

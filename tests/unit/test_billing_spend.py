@@ -14,8 +14,8 @@ from sqlalchemy import insert
 
 from netra.billing.spend import TableSpend
 from netra.core.db import Base, Database
+from netra.pricing.catalogue import Catalogue, price_frame
 from netra.usage.models import UsageRow
-from netra.usage.pricing import Catalogue, price_frame
 
 MODELS = [
     ("openai", "gpt-4o"),

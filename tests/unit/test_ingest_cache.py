@@ -6,7 +6,7 @@ import asyncio
 
 from netra.core.cache import MemoryCache
 from netra.core.observability import Metrics
-from netra.usage.cache import AnalysisCache, cache_key
+from netra.reports.cache import AnalysisCache, cache_key
 
 
 class BrokenCache(MemoryCache):

@@ -6,8 +6,8 @@ import math
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from netra.records.record import RowError, UsageRecord
 from netra.usage.ingest import MAX_BIGINT, IngestResult, split_rows, storable
-from netra.usage.records import RowError, UsageRecord
 
 GOOD = UsageRecord(
     timestamp=datetime(2026, 11, 1, tzinfo=UTC),

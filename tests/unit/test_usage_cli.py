@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from netra.usage.cli import analyze_command, demo_data_command
+from netra.demo.cli import demo_data_command
+from netra.reports.cli import analyze_command
 
 HEADER = "timestamp,provider,model,input_tokens,output_tokens,feature,request_id\n"
 

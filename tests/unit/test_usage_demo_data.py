@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from netra.analysis.findings import KINDS
-from netra.usage.demo_data import generate
-from netra.usage.trace_lengths import pairs
+from netra.demo.trace_lengths import pairs
+from netra.demo.workload import generate
 
 
 def test_same_seed_same_data_other_seed_other_data() -> None:

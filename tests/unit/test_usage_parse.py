@@ -11,8 +11,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from netra.records.record import FIELDS, RowError, UsageRecord
 from netra.usage.parse import iter_csv, iter_jsonl, parse_record, parse_timestamp, sniff_format
-from netra.usage.records import FIELDS, RowError, UsageRecord
 
 HEADER = "timestamp,provider,model,input_tokens,output_tokens,cached_input_tokens,status,batch"
 

@@ -12,7 +12,7 @@ from netra.agents.llm.offline import OfflineWriter
 from netra.agents.llm.openai_compat import OpenAICompatWriter
 from netra.agents.llm.resilient import ResilientWriter
 from netra.agents.pipeline import AgentPipeline
-from netra.apps.component import Component
+from netra.core.component import Component
 from netra.core.resilience import CircuitBreaker
 from netra.core.runtime import Runtime
 from netra.core.settings import Settings

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from netra.core.context import UserContext
-from netra.usage.records import UsageRecord
+from netra.records.record import UsageRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from netra.usage.records import UsageRecord
+from netra.records.record import UsageRecord
 
 # The engine's detector module names -> the tool name the optimizer shows for each.
 DETECTOR_TOOLS: dict[str, str] = {

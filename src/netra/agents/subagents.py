@@ -29,7 +29,7 @@ from netra.agents.triage import (
     coverage_of,
     sufficiency,
 )
-from netra.usage.records import UsageRecord
+from netra.records.record import UsageRecord
 
 T = TypeVar("T")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from netra.usage.records import UsageRecord
+from netra.records.record import UsageRecord
 
 
 class Intent(StrEnum):

@@ -10,7 +10,7 @@ import polars as pl
 
 from netra.analysis.grouped_pricing import grouped_costs
 from netra.analysis.money import pct, usd
-from netra.usage.pricing import Catalogue, price_frame
+from netra.pricing.catalogue import Catalogue, price_frame
 
 GROUPS = ("model", "provider", "feature", "user", "day")
 PERIODS = {"day": "1d", "week": "1w", "month": "1mo", "hour": "1h"}

@@ -30,7 +30,7 @@ from netra.analysis.findings import Candidate, settle
 from netra.analysis.forecast import forecast
 from netra.analysis.frame import conform
 from netra.analysis.money import pct, usd
-from netra.usage.pricing import Catalogue, price_frame
+from netra.pricing.catalogue import Catalogue, price_frame
 
 Detector = Callable[[Context], list[Candidate]]
 DETECTORS: tuple[Detector, ...] = (

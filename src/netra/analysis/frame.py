@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from netra.usage.records import FIELDS, UsageRecord
+from netra.records.record import FIELDS, UsageRecord
 
 SCHEMA: dict[str, pl.DataType] = {
     "timestamp": pl.Datetime("us", "UTC"),

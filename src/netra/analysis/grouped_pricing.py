@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from netra.usage.pricing import (
+from netra.pricing.catalogue import (
     Catalogue,
     RateColumns,
     Rates,

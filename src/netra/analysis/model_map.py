@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from netra.usage.pricing import Catalogue
+from netra.pricing.catalogue import Catalogue
 
 _OPENAI_TIERS: dict[int, tuple[str, ...]] = {
     1: ("gpt-4.1-nano", "gpt-5-nano"),

@@ -9,13 +9,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from netra.agents import component as agents
-from netra.apps.component import Component
 from netra.apps.factory import create_netra_app
 from netra.auth.component import auth_service_component
 from netra.billing import component as billing
 from netra.chat import component as chat
+from netra.core.component import Component
 from netra.core.settings import Settings, load_settings
-from netra.demo import demo_component
+from netra.demo.seed import demo_component
+from netra.reports import component as reports
 from netra.usage import component as usage
 from netra.web import component as web
 
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     components: list[Component] = [
         auth_service_component(),
         usage.component(),
+        reports.component(),
         chat.component(),
         billing.component(),
         agents.component(),  # before the worker: it sets the pipeline the worker runs

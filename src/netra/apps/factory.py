@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from netra.apps.component import Component
+from netra.core.component import Component
 from netra.core.errors import ConfigurationError
 from netra.core.http_errors import install_error_handlers
 from netra.core.lifecycle import Dependency

@@ -9,7 +9,7 @@ from netra.apps.factory import create_netra_app
 from netra.billing.component import delivery_component
 from netra.chat.component import worker_component
 from netra.core.settings import Settings, load_settings
-from netra.usage import component as usage
+from netra.reports import component as reports
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -17,7 +17,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The usage services (record loader, report store), webhook delivery and the pipeline
     # start before the worker that uses them.
     components = [
-        usage.services_component(),
+        reports.services_component(),
         delivery_component(),
         agents.component(),
         worker_component(),

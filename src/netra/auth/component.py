@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import structlog
 
-from netra.apps.component import Component
 from netra.auth.deps import VERIFIER
 from netra.auth.housekeeping import Housekeeper
 from netra.auth.keys import KeyMaterial, load_keys
@@ -18,6 +17,7 @@ from netra.auth.wellknown import (
     fetch_configuration,
     service_configuration,
 )
+from netra.core.component import Component
 from netra.core.errors import ConfigurationError
 from netra.core.runtime import Runtime
 

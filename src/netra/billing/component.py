@@ -3,13 +3,13 @@ dispatcher (started with the app, drained or cancelled when it stops)."""
 
 from __future__ import annotations
 
-from netra.apps.component import Component
 from netra.billing.budget_checks import CHECKER, BudgetChecker
 from netra.billing.budgets import SPEND
 from netra.billing.delivery import WebhookDispatcher
 from netra.billing.router import budgets_router, webhooks_router
 from netra.billing.spend import TableSpend
 from netra.billing.webhooks import DISPATCHER
+from netra.core.component import Component
 from netra.core.runtime import Runtime
 
 

@@ -1,7 +1,7 @@
 """Spend of an organisation's stored usage in a window, for budgets.
 
 Per record: ``cost_usd`` as billed when present, else the catalogue price at the record's
-timestamp (``netra.usage.pricing``), the same rule as the analysis report. Rows neither billed
+timestamp (``netra.pricing.catalogue``), the same rule as the analysis report. Rows neither billed
 nor in the catalogue are counted as unpriced, never as $0 spent silently.
 
 Both are aggregated in SQL. Billed rows are one SUM. Rows without a billed cost are summed per
@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from netra.billing.budgets import Spend
 from netra.billing.schemas import parse_scope
 from netra.core.repository import OrgRepository
+from netra.pricing.catalogue import Catalogue, normalize_provider, price_frame
 from netra.usage.models import UsageRow
-from netra.usage.pricing import Catalogue, normalize_provider, price_frame
 
 _ROW_COLUMNS = (
     "timestamp",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netra.apps.component import Component
+from netra.core.component import Component
 from netra.core.runtime import Runtime
 
 WRITER = "chat_event_writer"

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.core.db import Database
 from netra.core.observability import Metrics
-from netra.usage.records import RowError, UsageRecord
+from netra.records.record import RowError, UsageRecord
 from netra.usage.repository import UsageRepository
 from netra.usage.stream import LineReader
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from netra.core.db import Base, IdMixin, UtcDateTime, utcnow
+from netra.core.db import Base, UtcDateTime, utcnow
 
 # BIGSERIAL on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
 _ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -61,16 +60,3 @@ class UsageVersion(Base):
     org_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
-
-
-class StoredAnalysis(IdMixin, Base):
-    """An analysis report as returned to the caller (API.md "Analysis report")."""
-
-    __tablename__ = "analyses"
-    __table_args__ = (Index("ix_analyses_org_created", "org_id", "created_at"),)
-
-    org_id: Mapped[str] = mapped_column(String(32), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, nullable=False)
-    period_start: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    period_end: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
-    report: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)

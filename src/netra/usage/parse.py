@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
-from netra.usage.records import FIELDS, REQUIRED_FIELDS, STATUSES, RowError, UsageRecord
+from netra.records.record import FIELDS, REQUIRED_FIELDS, STATUSES, RowError, UsageRecord
 
 Parsed = UsageRecord | RowError
 

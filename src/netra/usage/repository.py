@@ -1,4 +1,4 @@
-"""Tenant-scoped storage of usage records, data versions and analysis reports.
+"""Tenant-scoped storage of usage records, and data versions.
 
 Bulk inserts take the fastest path of each engine: on PostgreSQL the batch is ``COPY``-ed into
 a session temp table, then moved with ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (the
@@ -19,8 +19,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from netra.core.db import utcnow
 from netra.core.repository import OrgRepository
-from netra.usage.models import StoredAnalysis, UsageRow, UsageVersion
-from netra.usage.records import FIELDS, UsageRecord
+from netra.records.record import FIELDS, UsageRecord
+from netra.usage.models import UsageRow, UsageVersion
 
 # Stored column order; ``end_user`` holds the record's ``user``.
 COLUMNS: tuple[str, ...] = (
@@ -255,29 +255,3 @@ def _to_record(row: tuple[Any, ...]) -> UsageRecord:
         retry_of=row[14],
         batch=bool(row[15]),
     )
-
-
-class AnalysisRepository(OrgRepository[StoredAnalysis]):
-    model = StoredAnalysis
-
-    async def save(self, report: dict[str, Any]) -> StoredAnalysis:
-        period = report.get("period") or {}
-        stored = StoredAnalysis(
-            report=report,
-            period_start=_as_datetime(period.get("start")),
-            period_end=_as_datetime(period.get("end")),
-        )
-        self.add(stored)
-        await self.session.flush()
-        return stored
-
-
-def _as_datetime(value: object) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None

@@ -1,4 +1,4 @@
-"""HTTP endpoints of the usage domain (API.md "Backend"): ingest, summary, analyses.
+"""HTTP endpoints of the usage domain (API.md "Backend"): ingest.
 
 Ingest modes (documented here and in the OpenAPI descriptions):
 - default, per row: good rows stored, bad rows listed with line, field and reason. An upload
@@ -13,22 +13,20 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from typing import Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from netra.auth.deps import require
 from netra.billing.budget_checks import schedule_budget_check
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep
-from netra.core.errors import BadInput, NotFound, TooLarge, ValidationFailed
+from netra.core.errors import BadInput, TooLarge, ValidationFailed
 from netra.core.http_errors import error_body
 from netra.core.runtime import Runtime
-from netra.usage import service
+from netra.records.record import RowError, UsageRecord
 from netra.usage.ingest import (
     BatchWriter,
     IngestResult,
@@ -36,8 +34,7 @@ from netra.usage.ingest import (
     ingest_in_thread,
     ingest_records,
 )
-from netra.usage.parse import iter_csv, iter_jsonl, parse_record, parse_timestamp, sniff_format
-from netra.usage.records import RowError, UsageRecord
+from netra.usage.parse import iter_csv, iter_jsonl, parse_record, sniff_format
 from netra.usage.stream import FileChunks, LineReader, multipart_boundary
 from netra.usage.unavailable import database_errors_as_503
 
@@ -220,79 +217,3 @@ async def upload_usage(
         raise BadInput(exc.message, details={**result.as_dict(), **stored}) from None
     await _after_ingest(runtime, user.org_id, result)
     return _outcome(result, writer, rejected=False)
-
-
-def _when(field: str, value: str | None) -> datetime | None:
-    if value is None or not value.strip():
-        return None
-    date, sep, time = value.strip().partition("T")
-    if sep and " " in time:
-        # An unencoded "+" of a UTC offset arrives as a space in a query string.
-        value = f"{date}T{time.replace(' ', '+')}"
-    try:
-        return parse_timestamp(value)
-    except ValueError as exc:
-        raise ValidationFailed(
-            f"{field}: {exc}", details={"field": field, "message": str(exc)}
-        ) from None
-
-
-def _period(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
-    begin, finish = _when("start", start), _when("end", end)
-    if begin is not None and finish is not None and finish <= begin:
-        raise ValidationFailed(
-            "end must be after start", details={"field": "end", "message": "not after start"}
-        )
-    return begin, finish
-
-
-@router.get("/usage/summary", summary="Usage totals per group")
-async def usage_summary(
-    runtime: RuntimeDep,
-    user: UserContext = require("usage:read"),
-    group_by: Literal["model", "provider", "feature", "user", "day"] = Query("model"),
-    start: str | None = Query(None, description="RFC 3339 / ISO 8601 or Unix seconds"),
-    end: str | None = Query(None, description="exclusive"),
-) -> JSONResponse:
-    begin, finish = _period(start, end)
-    groups, how = await service.summary_for(runtime, user.org_id, group_by, begin, finish)
-    body = {
-        "group_by": group_by,
-        "period": {"start": _iso(begin), "end": _iso(finish)},
-        "groups": groups,
-    }
-    return JSONResponse(body, headers={"X-Cache": how})
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-class AnalysisRequest(BaseModel):
-    start: str | float | None = None
-    end: str | float | None = None
-
-
-@router.post("/analyses", status_code=201, summary="Analyse the org's usage and store the report")
-async def create_analysis(
-    runtime: RuntimeDep,
-    body: AnalysisRequest | None = None,
-    user: UserContext = require("analysis:run"),
-) -> JSONResponse:
-    ask = body or AnalysisRequest()
-    begin, finish = _period(
-        None if ask.start is None else str(ask.start), None if ask.end is None else str(ask.end)
-    )
-    report, how = await service.report_for(runtime, user.org_id, begin, finish)
-    stored = await service.store_report(runtime, user.org_id, report)
-    return JSONResponse(stored, status_code=201, headers={"X-Cache": how})
-
-
-@router.get("/analyses/{analysis_id}", summary="A stored analysis report")
-async def get_analysis(
-    analysis_id: str, runtime: RuntimeDep, user: UserContext = require("usage:read")
-) -> dict[str, Any]:
-    found = await service.stored_report(runtime, user.org_id, analysis_id)
-    if found is None:
-        raise NotFound("analysis not found")
-    return found

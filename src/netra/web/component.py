@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 
-from netra.apps.component import Component
+from netra.core.component import Component
 from netra.core.errors import NotFound
 
 STATIC = Path(__file__).resolve().parent / "static"

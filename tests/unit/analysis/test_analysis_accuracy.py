@@ -11,7 +11,7 @@ import pytest
 
 from netra.analysis.engine import analyze
 from netra.analysis.findings import COST_MISMATCH, KINDS
-from netra.usage.demo_data import generate
+from netra.demo.workload import generate
 
 SEEDS = (424242, 515151, 606060)
 RECORDS = 20_000

@@ -11,7 +11,7 @@ import pytest
 from netra.analysis import breakdowns
 from netra.analysis.engine import analyze, summary
 from netra.analysis.frame import SCHEMA, empty_frame, frame_from_records
-from netra.usage.records import FIELDS, UsageRecord
+from netra.records.record import FIELDS, UsageRecord
 from support.usage_rows import START, calls, frame
 
 TOP_KEYS = {
@@ -133,8 +133,8 @@ def test_frame_from_records_keeps_every_field() -> None:
 def test_breakdowns_priced_per_aggregate_equal_per_row_pricing() -> None:
     """``summary`` prices sums of tokens; it must agree with pricing every row, long-context
     tiers, cache reads, batch and billed costs included."""
-    from netra.usage.demo_data import generate
-    from netra.usage.pricing import Catalogue, price_frame
+    from netra.demo.workload import generate
+    from netra.pricing.catalogue import Catalogue, price_frame
 
     demo, _ = generate(4000, 5)
     df = pl.concat(

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from genai_prices import Usage, calc_price
 
-from netra.usage.pricing import Catalogue, normalize_provider, price_frame
+from netra.pricing.catalogue import Catalogue, normalize_provider, price_frame
 from support.usage_rows import calls, frame
 
 AT = datetime(2026, 11, 3, 12, tzinfo=UTC)

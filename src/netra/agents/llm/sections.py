@@ -7,7 +7,7 @@ from typing import Any
 from netra.agents.llm.base import AnswerBrief
 from netra.agents.money import pct, usd
 from netra.agents.playbook import where
-from netra.usage.records import OPTIONAL_FIELDS, REQUIRED_FIELDS
+from netra.records.record import OPTIONAL_FIELDS, REQUIRED_FIELDS
 
 _LABEL_KEYS = ("key", "feature", "model", "provider", "user", "day", "date", "period", "name")
 _NONE_LABEL = {"feature": "(no feature)", "user": "(no user)"}

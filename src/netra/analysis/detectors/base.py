@@ -8,7 +8,7 @@ from datetime import datetime
 import polars as pl
 
 from netra.analysis.model_map import ModelMap
-from netra.usage.pricing import Catalogue, catalogue_cost
+from netra.pricing.catalogue import Catalogue, catalogue_cost
 
 NO_FEATURE = "(none)"
 

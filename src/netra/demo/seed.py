@@ -11,11 +11,11 @@ from pathlib import Path
 
 import structlog
 
-from netra.apps.component import Component
 from netra.auth.service import create_account, find_user_by_email
+from netra.core.component import Component
 from netra.core.errors import ConfigurationError
 from netra.core.runtime import Runtime
-from netra.usage import demo_data
+from netra.demo import workload as demo_data
 from netra.usage.ingest import BatchWriter, IngestResult, ingest_records
 from netra.usage.parse import iter_csv
 

@@ -1,4 +1,4 @@
-"""``netra analyze`` and ``netra demo-data``.
+"""``netra analyze``: reports from usage files, without a server.
 
 ``analyze`` streams each file through the parser (CSV or JSON Lines, told apart by name then
 content), keeps the good rows, reports bad rows on stderr as ``FILE:LINE: field: reason`` (the
@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TimeRemainingColumn
 
 from netra.analysis.frame import SCHEMA, frame_from_records
+from netra.records.record import RowError, UsageRecord
 from netra.usage.parse import Parsed, iter_csv, iter_jsonl, sniff_format
-from netra.usage.records import RowError, UsageRecord
 
 FORMATS = ("table", "json", "html")
 MAX_SHOWN = 20
@@ -173,22 +173,3 @@ def _emit(text: str, out: Path | None) -> None:
         sys.stdout.write(text + "\n")
     else:
         out.write_text(text + "\n", encoding="utf-8")
-
-
-def demo_data_command(records: int, seed: int, out: Path) -> int:
-    from netra.usage.demo_data import generate, write
-
-    if records < 1:
-        _err("error: --records must be at least 1")
-        return 2
-    if out.parent and not out.parent.exists():
-        _err(f"error: {out.parent}: no such directory")
-        return 2
-    try:
-        frame, labels = generate(records, seed)
-        labels_path = write(frame, labels, out)
-    except OSError as exc:
-        _err(f"error: {out}: cannot write: {exc.strerror or exc}")
-        return 1
-    print(f"wrote {frame.height} records to {out} and their waste labels to {labels_path}")
-    return 0

@@ -18,7 +18,7 @@ import structlog
 from netra.core.cache import Cache
 from netra.core.observability import Metrics
 
-log = structlog.get_logger("netra.usage.cache")
+log = structlog.get_logger("netra.reports.cache")
 
 ANALYSIS_CACHE = "usage_analysis_cache"  # key in Runtime.extras
 

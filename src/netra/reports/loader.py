@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.core.runtime import Runtime
-from netra.usage import service
-from netra.usage.records import UsageRecord
+from netra.records.record import UsageRecord
+from netra.reports import service
 from netra.usage.repository import UsageRepository
 
 RecordLoader = Callable[[str, datetime | None, datetime | None, int], Awaitable[list[UsageRecord]]]

@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from netra.analysis.frame import SCHEMA
-from netra.usage.demo_features import (
+from netra.demo.features import (
     ANOMALY_FACTOR,
     ANOMALY_FEATURES,
     DAYS,
@@ -35,8 +35,8 @@ from netra.usage.demo_features import (
     START,
     Feature,
 )
-from netra.usage.pricing import Catalogue, price_frame
-from netra.usage.trace_lengths import pairs
+from netra.demo.trace_lengths import pairs
+from netra.pricing.catalogue import Catalogue, price_frame
 
 # Share of the day's traffic per UTC hour for interactive features (a working-day curve).
 _HOURLY = np.array(

@@ -1,0 +1,98 @@
+"""HTTP endpoints of the reports domain (API.md "Backend"): the usage summary and analyses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from netra.auth.deps import require
+from netra.core.context import UserContext
+from netra.core.deps import RuntimeDep
+from netra.core.errors import NotFound, ValidationFailed
+from netra.reports import service
+from netra.usage.parse import parse_timestamp
+from netra.usage.unavailable import database_errors_as_503
+
+router = APIRouter(
+    prefix="/api/v1", tags=["reports"], dependencies=[Depends(database_errors_as_503)]
+)
+
+
+def _when(field: str, value: str | None) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    date, sep, time = value.strip().partition("T")
+    if sep and " " in time:
+        # An unencoded "+" of a UTC offset arrives as a space in a query string.
+        value = f"{date}T{time.replace(' ', '+')}"
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"{field}: {exc}", details={"field": field, "message": str(exc)}
+        ) from None
+
+
+def _period(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+    begin, finish = _when("start", start), _when("end", end)
+    if begin is not None and finish is not None and finish <= begin:
+        raise ValidationFailed(
+            "end must be after start", details={"field": "end", "message": "not after start"}
+        )
+    return begin, finish
+
+
+@router.get("/usage/summary", summary="Usage totals per group")
+async def usage_summary(
+    runtime: RuntimeDep,
+    user: UserContext = require("usage:read"),
+    group_by: Literal["model", "provider", "feature", "user", "day"] = Query("model"),
+    start: str | None = Query(None, description="RFC 3339 / ISO 8601 or Unix seconds"),
+    end: str | None = Query(None, description="exclusive"),
+) -> JSONResponse:
+    begin, finish = _period(start, end)
+    groups, how = await service.summary_for(runtime, user.org_id, group_by, begin, finish)
+    body = {
+        "group_by": group_by,
+        "period": {"start": _iso(begin), "end": _iso(finish)},
+        "groups": groups,
+    }
+    return JSONResponse(body, headers={"X-Cache": how})
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+class AnalysisRequest(BaseModel):
+    start: str | float | None = None
+    end: str | float | None = None
+
+
+@router.post("/analyses", status_code=201, summary="Analyse the org's usage and store the report")
+async def create_analysis(
+    runtime: RuntimeDep,
+    body: AnalysisRequest | None = None,
+    user: UserContext = require("analysis:run"),
+) -> JSONResponse:
+    ask = body or AnalysisRequest()
+    begin, finish = _period(
+        None if ask.start is None else str(ask.start), None if ask.end is None else str(ask.end)
+    )
+    report, how = await service.report_for(runtime, user.org_id, begin, finish)
+    stored = await service.store_report(runtime, user.org_id, report)
+    return JSONResponse(stored, status_code=201, headers={"X-Cache": how})
+
+
+@router.get("/analyses/{analysis_id}", summary="A stored analysis report")
+async def get_analysis(
+    analysis_id: str, runtime: RuntimeDep, user: UserContext = require("usage:read")
+) -> dict[str, Any]:
+    found = await service.stored_report(runtime, user.org_id, analysis_id)
+    if found is None:
+        raise NotFound("analysis not found")
+    return found

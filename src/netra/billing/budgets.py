@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from netra.billing.models import Budget, BudgetAlert
 from netra.billing.repository import BudgetAlertRepository, BudgetRepository
 from netra.billing.schemas import BudgetIn, BudgetOut, Window
-from netra.billing.tiers import ensure_below, limits_for
+from netra.billing.tiers import Limit, check, limits_for
 from netra.billing.webhooks import emit_event, iso
 from netra.core.context import UserContext
 from netra.core.db import new_id, utcnow
@@ -68,8 +68,7 @@ async def create_budget(
     session: AsyncSession, user: UserContext, body: BudgetIn, settings: Settings
 ) -> Budget:
     repo = BudgetRepository(session, user.org_id)
-    ensure_below("budgets", await repo.count(), limits_for(settings, user.tier).max_budgets,
-                 user.tier)  # fmt: skip
+    check(limits_for(settings, user.tier), Limit.MAX_BUDGETS, await repo.count())
     taken = await session.scalar(
         repo.select(Budget.id).where(Budget.scope == body.scope, Budget.period == body.period)
     )

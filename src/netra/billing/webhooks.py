@@ -23,7 +23,7 @@ from netra.billing.models import Webhook, WebhookDelivery, WebhookEvent
 from netra.billing.repository import WebhookDeliveryRepository, WebhookRepository
 from netra.billing.schemas import EVENT_TYPES, WebhookIn
 from netra.billing.signing import new_secret
-from netra.billing.tiers import ensure_below, limits_for
+from netra.billing.tiers import Limit, check, limits_for
 from netra.core.context import UserContext
 from netra.core.db import new_id, utcnow
 from netra.core.errors import NotFound
@@ -43,8 +43,7 @@ async def create_webhook(
     resolve: Resolver = resolve_host,
 ) -> Webhook:
     repo = WebhookRepository(session, user.org_id)
-    ensure_below("webhooks", await repo.count(), limits_for(settings, user.tier).max_webhooks,
-                 user.tier)  # fmt: skip
+    check(limits_for(settings, user.tier), Limit.MAX_WEBHOOKS, await repo.count())
     await check_destination(body.url, settings, resolve)
     hook = repo.add(
         Webhook(

@@ -20,7 +20,6 @@ STATUS: dict[type[errors.NetraError], int] = {
     errors.TooLarge: 413,
     errors.ValidationFailed: 422,
     errors.RateLimited: 429,
-    errors.LimitReached: 429,
     errors.DependencyUnavailable: 503,
     errors.ConfigurationError: 500,
 }
@@ -47,7 +46,13 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": body}
 
 
+# A tier limit: a count is not lifted by waiting (403); a concurrency or a rate is (429).
+LIMIT_STATUS: dict[str, int] = {"count": 403, "concurrency": 429, "rate": 429}
+
+
 def status_for(exc: errors.NetraError) -> int:
+    if isinstance(exc, errors.LimitReached):
+        return LIMIT_STATUS[exc.kind]
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]
@@ -57,13 +62,14 @@ def status_for(exc: errors.NetraError) -> int:
 def _netra_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.NetraError)
     headers: dict[str, str] = {}
+    status = status_for(exc)
     if isinstance(exc, errors.RateLimited):
         headers["Retry-After"] = str(exc.retry_after_s)
+    elif isinstance(exc, errors.LimitReached) and status == 429:
+        headers["Retry-After"] = str(exc.retry_after_s or 1)  # every 429 says when to retry
     if isinstance(exc, errors.Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(
-        error_body(exc.code, exc.message, exc.details), status_for(exc), headers=headers
-    )
+    return JSONResponse(error_body(exc.code, exc.message, exc.details), status, headers=headers)
 
 
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -37,6 +37,7 @@ def _key_expr(by: str) -> list[pl.Expr]:
 def _aggregate(priced: pl.DataFrame, keys: list[pl.Expr]) -> pl.DataFrame:
     return priced.group_by(keys).agg(
         pl.len().alias("records"),
+        pl.col("requests").sum(),
         pl.col("cost").sum().alias("cost_usd"),
         pl.col("input_tokens").sum(),
         pl.col("output_tokens").sum(),
@@ -76,6 +77,7 @@ def breakdowns_of_usage(
             keys.append(pl.col("provider_n").alias("provider"))
         rolled = table.group_by(keys).agg(
             pl.col("records").sum(),
+            pl.col("requests").sum(),
             pl.col("cost").sum().alias("cost_usd"),
             pl.col("input_tokens").sum(),
             pl.col("output_tokens").sum(),
@@ -120,6 +122,7 @@ def spend_breakdown(
 
 _SUMMED = (
     "records",
+    "requests",
     "cost_usd",
     "input_tokens",
     "output_tokens",
@@ -160,7 +163,8 @@ def report_breakdowns(priced: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
 def summary(
     frame: pl.DataFrame, group_by: str, *, catalogue: Catalogue | None = None
 ) -> list[dict[str, Any]]:
-    """``GET /api/v1/usage/summary``: each group's key, records, cost_usd, tokens, share."""
+    """``GET /api/v1/usage/summary``: each group's key, records (rows), requests (calls),
+    cost_usd, tokens, share."""
     return spend_breakdown(frame, group_by, catalogue=catalogue)
 
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from netra.core import errors
+from netra.core.db import database_unavailable
+
+log = structlog.get_logger("netra.http")
+
+DATABASE_DOWN = "the database is unavailable; try again shortly"
 
 STATUS: dict[type[errors.NetraError], int] = {
     errors.BadInput: 400,
@@ -92,7 +99,22 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A database outage on any router is a 503 in the error shape, never a 500.
+
+    Anything else (bad SQL, a constraint the code did not expect) is re-raised: a 500 with its
+    traceback logged, as before this handler existed.
+    """
+    if not database_unavailable(exc):
+        raise exc
+    log.warning("database unavailable", path=request.url.path, error=repr(exc))
+    return JSONResponse(error_body("dependency_unavailable", DATABASE_DOWN), 503)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.NetraError, _netra_error)
+    # The driver's connection errors arrive wrapped by SQLAlchemy or, connecting, as OSError.
+    app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_exception_handler(OSError, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

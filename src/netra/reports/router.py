@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -15,11 +15,8 @@ from netra.core.deps import RuntimeDep
 from netra.core.errors import NotFound, ValidationFailed
 from netra.reports import service
 from netra.usage.parse import parse_timestamp
-from netra.usage.unavailable import database_errors_as_503
 
-router = APIRouter(
-    prefix="/api/v1", tags=["reports"], dependencies=[Depends(database_errors_as_503)]
-)
+router = APIRouter(prefix="/api/v1", tags=["reports"])
 
 
 def _when(field: str, value: str | None) -> datetime | None:

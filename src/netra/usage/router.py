@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from netra.auth.deps import require
@@ -36,7 +36,6 @@ from netra.usage.ingest import (
 )
 from netra.usage.parse import iter_csv, iter_jsonl, parse_record, sniff_format
 from netra.usage.stream import FileChunks, LineReader, multipart_boundary
-from netra.usage.unavailable import database_errors_as_503
 
 BATCH_SIZE = 5000
 MAX_LISTED = 1000
@@ -50,7 +49,7 @@ _RAW_TYPES = {
     "application/x-jsonlines": "jsonl",
 }
 
-router = APIRouter(prefix="/api/v1", tags=["usage"], dependencies=[Depends(database_errors_as_503)])
+router = APIRouter(prefix="/api/v1", tags=["usage"])
 
 
 async def _after_ingest(runtime: Runtime, org_id: str, result: IngestResult) -> None:

@@ -160,8 +160,12 @@ $("upload-form").addEventListener("submit", async (ev) => {
   try {
     const r = await api("/api/v1/usage/upload", { method: "POST", body: form });
     const rejected = r.rejected_count ?? r.rejected.length;
-    out.textContent = `${r.accepted.toLocaleString()} records stored, ${r.duplicates} duplicates, ` +
-      `${rejected} rejected.`;
+    const source = r.source ? `Read as ${r.source}: ` : "";
+    out.textContent = `${source}${r.accepted.toLocaleString()} records stored, ` +
+      `${r.duplicates} duplicates, ${rejected} rejected.`;
+    if (r.ignored_fields && r.ignored_fields.length) {
+      out.textContent += ` Ignored columns: ${r.ignored_fields.join(", ")}.`;
+    }
     if (r.rejected.length) {
       out.textContent += " First problems: " + r.rejected.slice(0, 3)
         .map((x) => `line ${x.line} ${x.field || ""}: ${x.message}`).join("; ");

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = 20.0
 
+    # `netra upload`: the key (or access token) it sends as `Authorization: Bearer`.
+    api_key: SecretStr | None = None
+
     # WebSocket.
     ws_heartbeat_interval_s: int = 25
     ws_heartbeat_timeout_s: int = 60

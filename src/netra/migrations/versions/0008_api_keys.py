@@ -1,7 +1,7 @@
 """api keys: an organisation's machine credentials, stored as SHA-256 hashes
 
 Revision ID: 0008_api_keys
-Revises: 0006_revocations
+Revises: 0007_usage_fields
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_api_keys"
-down_revision: str | None = "0006_revocations"
+down_revision: str | None = "0007_usage_fields"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -35,7 +35,7 @@ from netra.usage.ingest import (
     ingest_records,
 )
 from netra.usage.parse import iter_csv, iter_jsonl, parse_record, sniff_format
-from netra.usage.stream import FileChunks, LineReader, multipart_boundary
+from netra.usage.stream import FileChunks, LineReader, multipart_boundary, read_capped
 from netra.usage.unavailable import database_errors_as_503
 
 BATCH_SIZE = 5000
@@ -74,14 +74,7 @@ def _outcome(result: IngestResult, writer: BatchWriter, rejected: bool) -> JSONR
 
 
 async def _read_json_body(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"request body larger than {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise TooLarge(f"request body larger than {limit} bytes")
+    body = await read_capped(request.stream(), request.headers.get("content-length"), limit)
     try:
         return json.loads(body)
     except ValueError as exc:

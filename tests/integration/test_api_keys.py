@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from netra.apps import all_in_one
+from netra.apps import all_in_one, api
 from netra.core.settings import Settings
 from support.accounts import bearer, signup
 from support.apps import running_app
@@ -134,6 +134,12 @@ async def test_scopes_decide_what_a_key_reaches(orgs: Orgs) -> None:
 
     r = await c.post("/api/v1/usage", json={"records": [record(0, "scope")]}, headers=writer)
     assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    row = record(1, "scope-upload")
+    upload = ",".join(row) + "\n" + ",".join(str(v) for v in row.values()) + "\n"
+    r = await c.post(
+        "/api/v1/usage/upload", files={"file": ("usage.csv", upload, "text/csv")}, headers=writer
+    )
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
     assert (await c.get("/api/v1/usage/summary", headers=writer)).status_code == 403
     assert (await c.post("/api/v1/analyses", json={}, headers=writer)).status_code == 403
 
@@ -217,16 +223,18 @@ async def test_last_use_is_recorded_without_a_write_per_request(orgs: Orgs) -> N
 
 
 async def test_a_revoked_key_is_refused_by_a_second_instance_within_two_seconds(
-    orgs: Orgs, pg_url: str, redis_url: str, tmp_path: Path
+    orgs: Orgs, pg_url: str, redis_url: str
 ) -> None:
     created = await new_key(orgs, orgs.alice, "usage:read")
     key = bearer(created["key"])
-    # A second app instance on the same PostgreSQL and Redis (another replica), with a cache
-    # long enough that only the bus message can make it forget the key in time.
+    # A second replica on the same PostgreSQL and Redis: the scaled-out backend (`netra api`,
+    # which verifies keys against the database itself), with a cache long enough that only
+    # the bus message can make it forget the key in time.
     second = _settings(
-        pg_url, redis_url, orgs.settings.redis_prefix, tmp_path, api_key_cache_ttl_s=600
-    )
-    async with running_app(all_in_one.create_app(second)) as other:
+        pg_url, redis_url, orgs.settings.redis_prefix, orgs.settings.data_dir,
+        api_key_cache_ttl_s=600,
+    )  # fmt: skip
+    async with running_app(api.create_app(second)) as other:
         assert (await other.get("/api/v1/usage/summary", headers=key)).status_code == 200
         assert (await other.get("/api/v1/usage/summary", headers=key)).status_code == 200
 

@@ -4,9 +4,11 @@ One way in, :func:`authenticate`: a person's access token (JWT) or an organisati
 (``nk_...``), told apart by their form. What each may reach is decided here, once:
 
 - :data:`CurrentUser` endpoints are for people only: an API key gets 403 there.
-- ``require(permission)`` accepts a key only when ``permission`` is one of the key scopes
-  (``usage:write``, ``usage:read``, ``analysis:run``) *and* the key holds it, so a key never
-  manages keys, members, budgets or webhooks whatever it was given.
+- ``require(permission, api_key=True)`` is how an endpoint opts in to keys (the usage ingest,
+  summary and analyses endpoints): a key is accepted there when it holds ``permission``, which
+  must be one of the key scopes (``usage:write``, ``usage:read``, ``analysis:run``). Every
+  other ``require(...)`` refuses keys with 403, so a key never manages keys, members, budgets
+  or webhooks, whatever it was given and whatever permissions those endpoints ask for later.
 - ``require_api_key(scope)`` is for machine-only endpoints (OTLP ``/v1/traces``).
 """
 
@@ -75,12 +77,15 @@ async def current_user(request: Request) -> UserContext:
 CurrentUser = Annotated[UserContext, Depends(current_user)]
 
 
-def require(permission: str):  # type: ignore[no-untyped-def]
-    """A dependency that refuses callers without ``permission`` (403)."""
+def require(permission: str, *, api_key: bool = False):  # type: ignore[no-untyped-def]
+    """A dependency that refuses callers without ``permission`` (403); API keys holding it
+    are accepted too when ``api_key`` is set (only for a permission that is a key scope)."""
+    if api_key and permission not in KEY_SCOPES:
+        raise ValueError(f"'{permission}' is not an API key scope")
 
     async def check(request: Request) -> UserContext:
         principal = await authenticate(request)
-        if principal.kind == "api_key" and permission not in KEY_SCOPES:
+        if principal.kind == "api_key" and not api_key:
             raise Forbidden(KEYS_NOT_HERE)
         if not principal.can(permission):
             raise Forbidden(f"missing permission '{permission}'")

@@ -105,7 +105,7 @@ async def _read_json_body(request: Request, limit: int) -> Any:
 async def post_usage(
     request: Request,
     runtime: RuntimeDep,
-    user: UserContext = require("usage:write"),
+    user: UserContext = require("usage:write", api_key=True),
     atomic: bool = Query(False, description="store all records or none"),
 ) -> JSONResponse:
     max_records = runtime.settings.usage_max_records_per_call
@@ -172,7 +172,7 @@ def _guarded(rows: Iterable[UsageRecord | RowError], lines: LineReader) -> Itera
 async def upload_usage(
     request: Request,
     runtime: RuntimeDep,
-    user: UserContext = require("usage:write"),
+    user: UserContext = require("usage:write", api_key=True),
     atomic: bool = Query(False, description="store the whole file or nothing"),
     format: Literal["csv", "jsonl"] | None = Query(None, description="default: sniffed"),
 ) -> JSONResponse:

@@ -216,3 +216,12 @@ async def test_malformed_revocation_messages_are_ignored() -> None:
         await asyncio.sleep(0.01)
     assert v._revocations == 1 and v.listening.is_set() and len(v._cache) == 1
     await v.stop()
+
+
+def test_only_key_scopes_can_open_an_endpoint_to_keys() -> None:
+    from netra.auth.deps import require
+
+    require("usage:read", api_key=True)  # the summary's permission: a key scope
+    for permission in ("webhooks:write", "api_keys:write", "chat:use"):
+        with pytest.raises(ValueError, match="not an API key scope"):
+            require(permission, api_key=True)

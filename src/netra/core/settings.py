@@ -77,6 +77,11 @@ class Settings(BaseSettings):
 
     auth_housekeeping_interval_s: float = 3600.0  # expired revocations and sessions deleted
 
+    # API keys: a verified key is cached this long per replica (a revocation clears it at once
+    # through the bus; the TTL bounds a lost message); last_used_at written at most this often.
+    api_key_cache_ttl_s: float = 10.0
+    api_key_touch_interval_s: float = 60.0
+
     # Login throttling.
     login_max_failures: int = 5
     login_window_s: int = 900
@@ -153,6 +158,7 @@ class Settings(BaseSettings):
 
     # Usage.
     usage_max_records_per_call: int = 10_000
+    otlp_max_body_bytes: int = 16 * 1024 * 1024  # POST /v1/traces, before and after gunzip
     analysis_cache_ttl_s: int = 3600
 
     # Tier limits (overrides of billing/tiers.py): budgets and webhooks an organisation keeps.

@@ -43,9 +43,9 @@ _DEFAULTS = {"cache_write_1h_tokens": 0, "requests": 1}
 def grouped_costs(
     frame: pl.DataFrame, by: Sequence[str], catalogue: Catalogue
 ) -> pl.DataFrame | None:
-    """One row per (``by`` columns..., ``provider_n``, ``model_n``, ``day``): records, cost
-    (null when unpriced), token sums, unpriced and failed counts. None when a model priced by
-    time of day is present (the caller prices per row instead)."""
+    """One row per (``by`` columns..., ``provider_n``, ``model_n``, ``day``): records (rows),
+    requests (calls), cost (null when unpriced), token sums, unpriced and failed counts. None
+    when a model priced by time of day is present (the caller prices per row instead)."""
     extra = [c for c in by if c not in ("model", "provider", "day")]
     work = frame.select(
         *[

@@ -185,14 +185,17 @@ class Catalogue:
             if entry.explicit_1h:
                 return entry.rates
             return with_one_hour_writes(entry.rates, provider, model)
-        normal = self._catalogue_rates(provider, model, at, batch=False)
-        if self.overrides and self.overrides.entry(provider, model, day, False) is not None:
-            normal = self.rates(provider, model, at)  # the file's interactive price
+        from_file = self.overrides.entry(provider, model, day, False) if self.overrides else None
+        if from_file is not None:  # the file's interactive price; its batch price is derived
+            normal = self.rates(provider, model, at)
+        else:
+            normal = self._catalogue_rates(provider, model, at, batch=False)
         if not batch or normal is None:
             return normal
-        found = self._catalogue_rates(provider, model, at, batch=True)
-        if found is not None and found != self._catalogue_rates(provider, model, at, batch=False):
-            return found  # the catalogue's own batch price
+        if from_file is None:
+            found = self._catalogue_rates(provider, model, at, batch=True)
+            if found is not None and found != normal:
+                return found  # the catalogue's own batch price
         share = PUBLISHED_BATCH_PRICE.get(provider)
         if share is None:
             return normal

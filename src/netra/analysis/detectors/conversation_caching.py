@@ -66,7 +66,7 @@ def replay(rows: pl.DataFrame, rules: CacheRules) -> pl.DataFrame:
         .then(pl.col("input_tokens") - pl.col("_read"))
         .otherwise(0)
     )
-    better = pl.col("_read") > pl.col("cached_input_tokens")
+    better = pl.col("_read") >= pl.col("cached_input_tokens")  # else the records did better
     out = (
         rows.sort(conv, "timestamp")
         .with_columns(read.alias("_read"))

@@ -25,6 +25,8 @@ TOP_KEYS = {
     "projected_savings_usd",
     "projected_savings_pct",
     "forecast",
+    "requests",
+    "pricing_notes",
 }
 FINDING_KEYS = {
     "kind",

@@ -156,7 +156,9 @@ async def explain_number(
         "last": t.get("last"),
         "cost_usd": t.get("cost_usd"),
         "billed_records": billed,
-        "catalogue_priced_records": (t.get("records") or 0) - billed,
+        "catalogue_priced_records": max(
+            0, (t.get("records") or 0) - billed - (t.get("unpriced_records") or 0)
+        ),
         "unpriced_records": t.get("unpriced_records"),
         "prices": prices,
         "models": len(models),

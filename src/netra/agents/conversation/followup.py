@@ -98,7 +98,9 @@ _NUMBER = _rx(
     r"cost|spend|\$[\d.,]+)\b|\bhow\s+(?:is|was)\s+(?:that|this|the)\s+(?:number|figure|total|"
     r"amount)\s+(?:computed|calculated|made)|\bwhich\s+(?:records|calls|prices)\b|"
     r"\bwhat\s+prices\b|\bexplain\s+(?:that|this|the)\s+(?:number|figure|total|\$)|"
-    r"\bbreak\s+(?:that|this)\s+(?:number|figure|total)\s+down\b|\bhow\s+did\s+you\s+price\b"
+    r"\bbreak\s+(?:that|this)\s+(?:number|figure|total)\s+down\b|\bhow\s+did\s+you\s+price\b|"
+    r"\bhow\s+did\s+you\s+(?:get|compute|calculate|arrive\s+at|come\s+up\s+with)\s+(?:that|this|"
+    r"the)\s+(?:number|figure|total|amount|\$[\d.,]+)"
 )
 _COMPARE = _rx(r"\bcompar\w*|\bversus\b|\bvs\.?(?=\s)|\bagainst\b|\bor\b.*\bcheaper\b")
 _NARROW_LEAD = _rx(

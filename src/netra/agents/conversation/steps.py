@@ -173,7 +173,9 @@ async def run_followup_actions(st: RunState, em: RunEmitter, agent: str) -> bool
             "explain_finding",
             {"findings": [i + 1 for i in fu.refs]},
             _value(actions.explain_finding(findings, fu.refs)),
-            lambda r: {"findings": [f["title"] for f in r["findings"]]},
+            lambda r: {
+                "findings": [{"index": f["index"], "title": f["title"]} for f in r["findings"]]
+            },
         )
         st.referenced = fu.refs
         return True

@@ -96,7 +96,7 @@ def _explain(r: dict[str, Any]) -> list[str]:
 
 
 def _number(r: dict[str, Any]) -> list[str]:
-    subject = f"**{r['finding']}**" if r.get("finding") else f"the spend of {r.get('scope')}"
+    subject = f"**{r['finding']}**" if r.get("finding") else "that spend"
     records, billed = int(r.get("records") or 0), int(r.get("billed_records") or 0)
     catalogue, unpriced = int(r.get("catalogue_priced_records") or 0), r.get("unpriced_records")
     parts = [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from support.heldout import followup_score, triage_score  # noqa: E402
+from support.heldout import followup_score, triage_score
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from netra.auth.deps import require
@@ -45,8 +45,7 @@ from netra.usage.sources import SOURCE_NAMES, UsageStream
 from netra.usage.sources.base import Notes
 from netra.usage.sources.framing import Layout
 from netra.usage.sources.registry import check_source_name
-from netra.usage.stream import FileChunks, multipart_boundary
-from netra.usage.unavailable import database_errors_as_503
+from netra.usage.stream import FileChunks, multipart_boundary, read_capped
 
 BATCH_SIZE = 5000
 MAX_LISTED = 1000
@@ -61,7 +60,7 @@ _RAW_TYPES: dict[str, Layout] = {
     "application/json": "json",
 }
 
-router = APIRouter(prefix="/api/v1", tags=["usage"], dependencies=[Depends(database_errors_as_503)])
+router = APIRouter(prefix="/api/v1", tags=["usage"])
 
 
 async def _after_ingest(runtime: Runtime, org_id: str, result: IngestResult) -> None:
@@ -98,14 +97,7 @@ def _notes(notes: Notes | None) -> dict[str, Any]:
 
 
 async def _read_json_body(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"request body larger than {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise TooLarge(f"request body larger than {limit} bytes")
+    body = await read_capped(request.stream(), request.headers.get("content-length"), limit)
     try:
         return json.loads(body)
     except ValueError as exc:
@@ -136,7 +128,7 @@ async def _read_json_body(request: Request, limit: int) -> Any:
 async def post_usage(
     request: Request,
     runtime: RuntimeDep,
-    user: UserContext = require("usage:write"),
+    user: UserContext = require("usage:write", api_key=True),
     atomic: bool = Query(False, description="store all records or none"),
 ) -> JSONResponse:
     max_records = runtime.settings.usage_max_records_per_call
@@ -216,7 +208,7 @@ class _Guarded:
 async def upload_usage(
     request: Request,
     runtime: RuntimeDep,
-    user: UserContext = require("usage:write"),
+    user: UserContext = require("usage:write", api_key=True),
     atomic: bool = Query(False, description="store the whole file or nothing"),
     format: Literal["csv", "jsonl", "json"] | None = Query(
         None, description="layout: default sniffed from the content"

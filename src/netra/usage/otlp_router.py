@@ -34,7 +34,7 @@ from netra.usage.stream import read_capped
 BATCH_SIZE = 5000
 MAX_EXPLAINED = 20  # refused spans named in errorMessage (the count is always complete)
 
-router = APIRouter(tags=["otlp"])  # a database outage is a 503 by core/http_errors.py
+router = APIRouter(tags=["otlp"])
 
 
 def partial_success_message(rows: SpanRows, result: IngestResult) -> str:

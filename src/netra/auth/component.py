@@ -5,7 +5,6 @@ from __future__ import annotations
 import structlog
 
 from netra.auth.deps import VERIFIER
-from netra.auth.housekeeping import Housekeeper
 from netra.auth.keys import KeyMaterial, load_keys
 from netra.auth.oidc import issuer_problem
 from netra.auth.passwords import Passwords
@@ -20,9 +19,9 @@ from netra.auth.wellknown import (
 from netra.core.component import Component
 from netra.core.errors import ConfigurationError
 from netra.core.runtime import Runtime
+from netra.core.services import Service
 
-KEYS = "key_material"
-HOUSEKEEPER = "auth_housekeeper"
+KEYS: Service[KeyMaterial] = Service("key_material")
 
 log = structlog.get_logger("netra.auth")
 
@@ -30,8 +29,8 @@ log = structlog.get_logger("netra.auth")
 def _start_keys(runtime: Runtime) -> tuple[KeyMaterial, TokenVerifier]:
     keys = load_keys(runtime.settings)
     verifier = TokenVerifier(runtime.settings, keys, runtime.db)
-    runtime.extras[KEYS] = keys
-    runtime.extras[VERIFIER] = verifier
+    runtime.services.provide(KEYS, keys)
+    runtime.services.provide(VERIFIER, verifier)
     return keys, verifier
 
 
@@ -77,27 +76,21 @@ async def _start_auth_service(runtime: Runtime) -> None:
             problems.append("NETRA_OAUTH_CLIENT_ID is missing (OAuth is enabled)")
         if problems:
             raise ConfigurationError(problems)
-    runtime.extras[AUTH] = AuthState(
-        runtime=runtime,
-        keys=keys,
-        passwords=Passwords.from_settings(runtime.settings),
-        throttle=LoginThrottle(runtime.cache, runtime.settings),
-        verifier=verifier,
+    runtime.services.provide(
+        AUTH,
+        AuthState(
+            runtime=runtime,
+            keys=keys,
+            passwords=Passwords.from_settings(runtime.settings),
+            throttle=LoginThrottle(runtime.cache, runtime.settings),
+            verifier=verifier,
+        ),
     )
-    housekeeper = Housekeeper(runtime.db, settings.auth_housekeeping_interval_s)
-    housekeeper.start()
-    runtime.extras[HOUSEKEEPER] = housekeeper
-
-
-async def _stop_auth_service(runtime: Runtime) -> None:
-    housekeeper = runtime.extras.pop(HOUSEKEEPER, None)
-    if isinstance(housekeeper, Housekeeper):
-        await housekeeper.stop()
 
 
 def verification_component() -> Component:
     """For the backend and workers: verify tokens (public key, JWKS or shared secret)."""
-    return Component("token-verification", start=_start_verification)
+    return Component("token-verification", start=_start_verification, provides=(KEYS, VERIFIER))
 
 
 def auth_service_component() -> Component:
@@ -106,5 +99,8 @@ def auth_service_component() -> Component:
     from netra.auth.router import router
 
     return Component(
-        "auth", routers=[router, oauth_router], start=_start_auth_service, stop=_stop_auth_service
+        "auth",
+        routers=[router, oauth_router],
+        start=_start_auth_service,
+        provides=(KEYS, VERIFIER, AUTH),
     )

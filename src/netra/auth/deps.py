@@ -11,15 +11,13 @@ from netra.core.context import UserContext
 from netra.core.deps import get_runtime
 from netra.core.errors import Forbidden, Unauthenticated
 from netra.core.runtime import Runtime
+from netra.core.services import Service
 
-VERIFIER = "token_verifier"
+VERIFIER: Service[TokenVerifier] = Service("token_verifier")
 
 
 def get_verifier(runtime: Runtime) -> TokenVerifier:
-    verifier = runtime.extras.get(VERIFIER)
-    if not isinstance(verifier, TokenVerifier):
-        raise RuntimeError("token verifier not configured for this app")
-    return verifier
+    return runtime.services[VERIFIER]
 
 
 def bearer_token(authorization: str | None) -> str:

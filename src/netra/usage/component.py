@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from netra.auth.deps import VERIFIER
 from netra.core.component import Component
 
 
@@ -9,4 +10,4 @@ def component() -> Component:
     """Ingest endpoints."""
     from netra.usage.router import router
 
-    return Component("usage", routers=[router])
+    return Component("usage", routers=[router], needs=(VERIFIER,))

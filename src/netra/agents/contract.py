@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from netra.agents.conversation.memory import Turn
 from netra.core.context import UserContext
 from netra.core.services import Service
 from netra.records.record import UsageRecord
@@ -44,6 +45,11 @@ class AgentDeps:
     load_records: Callable[[datetime | None, datetime | None, int], Awaitable[list[UsageRecord]]]
     save_report: Callable[[dict[str, Any]], Awaitable[str]]  # -> report id
     save_assistant_message: Callable[[str, dict[str, Any]], Awaitable[str]]  # text, meta -> id
+    # The thread's earlier messages, oldest first (none: every message starts afresh).
+    load_history: Callable[[], Awaitable[list[Turn]]] | None = None
+    # Create a budget as the run's user: (scope, period, limit_usd) -> the budget as the API
+    # shows it. Raises Forbidden without the permission (checked again by the service).
+    create_budget: Callable[[str, str, float], Awaitable[dict[str, Any]]] | None = None
 
 
 @dataclass

@@ -12,7 +12,7 @@ Malformed bodies get the house error shape with 400 / 413 (see docs/api-keys-and
 from __future__ import annotations
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from netra.auth.deps import require_api_key
 from netra.billing.budget_checks import schedule_budget_check
@@ -30,12 +30,11 @@ from netra.usage.otlp_wire import (
     spans_of,
 )
 from netra.usage.stream import read_capped
-from netra.usage.unavailable import database_errors_as_503
 
 BATCH_SIZE = 5000
 MAX_EXPLAINED = 20  # refused spans named in errorMessage (the count is always complete)
 
-router = APIRouter(tags=["otlp"], dependencies=[Depends(database_errors_as_503)])
+router = APIRouter(tags=["otlp"])
 
 
 def partial_success_message(rows: SpanRows, result: IngestResult) -> str:

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -320,12 +324,41 @@ def test_a_key_never_opens_the_websocket(srv: ServerProcess) -> None:
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
+def test_netra_upload_streams_a_file_with_an_api_key(srv: ServerProcess, tmp_path: Path) -> None:
+    org = new_org(srv)
+    usage = tmp_path / "usage.csv"
+    made = subprocess.run(
+        [sys.executable, "-m", "netra", "demo-data", "--records", "300", "--seed", "5",
+         "--out", str(usage)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETRA_")}
+    sent = subprocess.run(
+        [sys.executable, "-m", "netra", "upload", str(usage), "--url", srv.url],
+        env=env | {"NETRA_API_KEY": org.writer}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert org.writer not in sent.stdout + sent.stderr
+    assert sum(g["records"] for g in org.summary("provider")) == 300
+    refused = subprocess.run(
+        [sys.executable, "-m", "netra", "upload", str(usage), "--url", srv.url],
+        env=env | {"NETRA_API_KEY": org.reader}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "usage:write" in refused.stdout + refused.stderr
+
+
 def test_no_key_is_ever_written_to_the_log(srv: ServerProcess) -> None:
     org = new_org(srv)
     revoked = new_key(srv, org.owner, "usage:read")
     listed = httpx.get(f"{srv.url}/api/v1/api-keys", headers=org.owner, timeout=30).json()
     key_id = next(k["id"] for k in listed["api_keys"] if revoked.startswith(k["prefix"]))
     assert httpx.delete(f"{srv.url}/api/v1/api-keys/{key_id}", headers=org.owner).status_code == 200
+    r = httpx.post(
+        f"{srv.url}/v1/traces", content=b'{"resourceSpans": []}',
+        headers=bearer(org.writer) | {"Content-Type": "application/json"}, timeout=30,
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
     for key in (revoked, org.writer + "x", org.reader):  # revoked, unknown, valid
         httpx.get(f"{srv.url}/api/v1/usage/summary", headers=bearer(key), timeout=30)
     deadline = time.monotonic() + 10  # the access log line of the last request is written

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from netra.records.record import RowError, UsageRecord
@@ -257,7 +256,7 @@ def span_fields(span: Span) -> dict[str, Any]:
         raise _Refused("timestamp", "the span has no start time")
     status = _status(span)
     fields: dict[str, Any] = {
-        "timestamp": datetime.fromtimestamp(span.start_ns / 1e9, tz=UTC).isoformat(),
+        "timestamp": span.start_ns / 1e9,  # Unix seconds (microseconds kept in a double)
         "provider": provider_name(provider),
         "model": _text(_first(attrs, MODEL)),
         "status": status,

@@ -252,3 +252,26 @@ async def test_a_revoked_key_is_refused_by_a_second_instance_within_two_seconds(
 
     listed = (await orgs.client.get("/api/v1/api-keys", headers=orgs.alice)).json()
     assert next(k for k in listed["api_keys"] if k["id"] == created["id"])["revoked_at"]
+
+    # Both changes are in the audit log: who, what, when, from where.
+    engine = create_async_engine(orgs.settings.effective_database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT action, user_id, org_id, ip, details FROM audit_events "
+                            "WHERE action LIKE 'api_key.%' ORDER BY created_at"
+                        ),
+                    )  # fmt: skip
+                )
+                .mappings()
+                .all()
+            )
+    finally:
+        await engine.dispose()
+    mine = [r for r in rows if str(created["id"]) in str(r["details"])]
+    assert [r["action"] for r in mine] == ["api_key.create", "api_key.revoke"]
+    assert all(r["user_id"] and r["org_id"] and r["ip"] for r in mine)
+    assert created["key"] not in str(rows)

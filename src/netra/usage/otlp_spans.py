@@ -128,7 +128,8 @@ class Span:
     resource: Mapping[str, Any] = field(default_factory=dict)
 
     def label(self) -> str:
-        return f"'{self.name}' (trace {self.trace_id or '-'}, span {self.span_id or '-'})"
+        name = self.name if len(self.name) <= 80 else self.name[:77] + "..."
+        return f"'{name}' (trace {self.trace_id or '-'}, span {self.span_id or '-'})"
 
 
 def _first(attrs: Mapping[str, Any], names: Iterable[str]) -> Any:

@@ -254,21 +254,14 @@ async def test_a_revoked_key_is_refused_by_a_second_instance_within_two_seconds(
     assert next(k for k in listed["api_keys"] if k["id"] == created["id"])["revoked_at"]
 
     # Both changes are in the audit log: who, what, when, from where.
+    query = text(
+        "SELECT action, user_id, org_id, ip, details FROM audit_events "
+        "WHERE action LIKE 'api_key.%' ORDER BY created_at"
+    )
     engine = create_async_engine(orgs.settings.effective_database_url)
     try:
         async with engine.connect() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        text(
-                            "SELECT action, user_id, org_id, ip, details FROM audit_events "
-                            "WHERE action LIKE 'api_key.%' ORDER BY created_at"
-                        ),
-                    )  # fmt: skip
-                )
-                .mappings()
-                .all()
-            )
+            rows = (await conn.execute(query)).mappings().all()
     finally:
         await engine.dispose()
     mine = [r for r in rows if str(created["id"]) in str(r["details"])]

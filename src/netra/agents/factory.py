@@ -15,6 +15,11 @@ from netra.core.settings import TIERS, Settings
 
 AGENTS: tuple[str, ...] = ("supervisor", "triage", "data", "optimizer", "actions", "reporting")
 
+# A thread's memory and the actions a follow-up can ask for (``agents.conversation``).
+CONVERSATION_TOOLS: tuple[str, ...] = (
+    "thread_memory", "narrow_scope", "compare", "estimate_savings", "explain_finding",
+    "explain_number", "create_budget",
+)  # fmt: skip
 DATA_TOOLS: tuple[str, ...] = ("spend_breakdown", "top_spenders", "usage_trend")
 OPTIMIZER_TOOLS: tuple[str, ...] = (*DETECTOR_TOOLS.values(), "rank_findings")
 ALL_TOOLS: tuple[str, ...] = (
@@ -24,6 +29,7 @@ ALL_TOOLS: tuple[str, ...] = (
     *OPTIMIZER_TOOLS,
     "plan_actions",  # actions
     "save_report",  # reporting
+    *CONVERSATION_TOOLS,
 )
 
 # What differs between tiers besides the numeric limits. The free tier gets the whole pipeline

@@ -183,6 +183,9 @@ class Settings(BaseSettings):
 
     demo: bool = False
 
+    # Prices that override the genai-prices catalogue (TOML or JSON; docs/pricing.md).
+    prices_file: Path | None = None
+
     # ---- derived values -------------------------------------------------------------
 
     @property

@@ -168,6 +168,25 @@ def test_sdk_genai_spans_appear_in_the_summary_with_their_tokens(srv: ServerProc
     assert sum(g["records"] for g in org.summary("provider")) == 6  # the GET span was skipped
 
 
+def test_the_documented_environment_variables_configure_the_exporter(
+    srv: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = new_org(srv)  # docs/api-keys-and-otlp.md, "Sending OpenTelemetry traces"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"{srv.url}/v1/traces")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", f"Authorization=Bearer%20{org.writer}")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "env-configured")
+    provider = TracerProvider(resource=Resource.create())
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    with provider.get_tracer("netra-e2e").start_as_current_span("chat gpt-4o") as span:
+        span.set_attributes({"gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o"})
+        span.set_attributes({"gen_ai.usage.input_tokens": 42, "gen_ai.usage.output_tokens": 7})
+    assert provider.force_flush(30_000)
+    provider.shutdown()
+    group = org.wait_for("feature", "env-configured", 1)
+    assert (group["input_tokens"], group["output_tokens"]) == (42, 7)
+
+
 def test_the_instrumented_openai_client_is_tracked(srv: ServerProcess) -> None:
     org = new_org(srv)
     provider = TracerProvider(resource=Resource.create({"service.name": "assistant"}))

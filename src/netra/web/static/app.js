@@ -146,7 +146,7 @@ const views = {
   chat: { needs: "chat:use", open: () => window.openChat?.() },
   budgets: { needs: "usage:read", open: () => window.openBudgets?.() },
   webhooks: { needs: "webhooks:write", open: () => window.openWebhooks?.() },
-  keys: { needs: "org:admin", open: () => window.openKeys?.() },
+  keys: { needs: "api_keys:write", open: () => window.openKeys?.() },
   members: { needs: null, open: () => window.openMembers?.() },
   audit: { needs: "org:admin", open: () => window.openAudit?.() },
 };

@@ -106,6 +106,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_model: str = "gpt-4o-mini"
+    llm_provider: str = "openai"  # whose prices the LLM's own calls are counted at
     llm_timeout_s: float = 20.0
 
     # `netra upload`: the key (or access token) it sends as `Authorization: Bearer`.

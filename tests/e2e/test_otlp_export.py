@@ -39,7 +39,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from support.accounts import bearer, signup_sync
-from support.fake_openai import fake_openai
+from support.fake_openai import Script, fake_openai
 from support.servers import ServerProcess, server
 from support.services import (
     flush_redis_prefix,
@@ -194,15 +194,17 @@ def test_the_instrumented_openai_client_is_tracked(srv: ServerProcess) -> None:
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument(tracer_provider=provider)
     try:
-        with fake_openai() as fake:
-            fake.usage = {"prompt_tokens": 1800, "completion_tokens": 120, "cached": 1024}
-            client = openai.OpenAI(base_url=fake.url, api_key="sk-fake-for-tests", max_retries=0)
+        usage = {"prompt_tokens": 1800, "completion_tokens": 120, "total_tokens": 1920,
+                 "prompt_tokens_details": {"cached_tokens": 1024}}  # fmt: skip
+        script = Script([{"content": "Cache it.", "model": "gpt-4o-2024-08-06", "usage": usage}])
+        with fake_openai(script) as base_url:
+            client = openai.OpenAI(base_url=base_url, api_key="sk-fake-for-tests", max_retries=0)
             for i in range(3):
                 answer = client.chat.completions.create(
                     model="gpt-4o", messages=[{"role": "user", "content": f"question {i}"}]
                 )
                 assert answer.usage is not None and answer.usage.prompt_tokens == 1800
-            assert len(fake.calls) == 3
+            assert len(script.requests) == 3
         assert provider.force_flush(30_000)
     finally:
         instrumentor.uninstrument()

@@ -23,8 +23,7 @@ def pricing_notes(priced: pl.DataFrame, catalogue: Catalogue) -> list[str]:
     source = f" {catalogue.overrides.source}" if catalogue.overrides.source else ""
     for provider, model in sorted(catalogue.overridden):
         notes.append(
-            f"Prices of {model} ({provider}) come from the prices file{source} "
-            "(NETRA_PRICES_FILE)."
+            f"Prices of {model} ({provider}) come from the prices file{source} (NETRA_PRICES_FILE)."
         )
     if priced.height == 0:
         return notes

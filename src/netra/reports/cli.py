@@ -1,7 +1,8 @@
 """``netra analyze``: reports from usage files, without a server.
 
-``analyze`` streams each file through the parser (CSV or JSON Lines, told apart by name then
-content), keeps the good rows, reports bad rows on stderr as ``FILE:LINE: field: reason`` (the
+``analyze`` reads each file with the fast parser (CSV or JSON Lines, told apart by name then
+content; ``usage.fast_parse``: polars' readers, the careful row parser for odd rows), keeps the
+good rows, reports bad rows on stderr as ``FILE:LINE: field: reason`` (the
 first ``MAX_SHOWN``, then a count), drops repeated ``request_id``s (first one wins), analyses the
 rest and prints the report as a table (Rich), JSON or a self-contained HTML page with charts.
 Exit codes (API.md): 0 done (even with some rejected rows, which are listed), 1 the analysis
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -21,13 +21,13 @@ import polars as pl
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TimeRemainingColumn
 
-from netra.analysis.frame import SCHEMA, frame_from_records
-from netra.records.record import RowError, UsageRecord
-from netra.usage.parse import Parsed, iter_csv, iter_jsonl, sniff_format
+from netra.analysis.frame import SCHEMA
+from netra.records.record import RowError
+from netra.usage.fast_parse import parse_csv_bytes, parse_jsonl_bytes
+from netra.usage.parse import sniff_format
 
 FORMATS = ("table", "json", "html")
 MAX_SHOWN = 20
-CHUNK = 100_000
 
 
 class BadInput(Exception):
@@ -38,27 +38,22 @@ def _err(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _counted(handle: TextIO, advance: list[int]) -> Iterator[str]:
-    for line in handle:
-        advance[0] += len(line)
-        yield line
-
-
-def _records(path: Path, advance: list[int]) -> Iterator[Parsed]:
+def _parsed(path: Path) -> tuple[pl.DataFrame, list[RowError]]:
+    """One whole file through the fast parser (``usage.fast_parse``): the same records and
+    errors as streaming it through ``iter_csv`` / ``iter_jsonl``."""
+    if path.is_dir():
+        raise BadInput(f"error: {path}: is a directory, not a usage file")
     try:
-        with path.open("rb") as raw:
-            head = raw.read(512)
-        handle = path.open("r", encoding="utf-8-sig", newline="")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise BadInput(f"error: {path}: no such file") from None
     except OSError as exc:
         raise BadInput(f"error: {path}: cannot read: {exc.strerror or exc}") from None
-    parse = iter_csv if sniff_format(path.name, head) == "csv" else iter_jsonl
-    with handle:
-        try:
-            yield from parse(_counted(handle, advance), source=str(path))
-        except UnicodeDecodeError as exc:
-            raise BadInput(f"error: {path}: not UTF-8 text ({exc.reason})") from None
+    csv = sniff_format(path.name, data[:512]) == "csv"
+    try:
+        return (parse_csv_bytes if csv else parse_jsonl_bytes)(data, source=str(path))
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"error: {path}: not UTF-8 text ({exc.reason})") from None
 
 
 def load_files(files: list[Path], *, progress: bool = False) -> tuple[pl.DataFrame, int]:
@@ -67,31 +62,21 @@ def load_files(files: list[Path], *, progress: bool = False) -> tuple[pl.DataFra
     rejected = 0
     first_error: str | None = None
     total = sum(p.stat().st_size for p in files if p.is_file())
-    advance = [0]
     bar = _progress(total) if progress else None
+    done = 0
     try:
         for path in files:
-            if path.is_dir():
-                raise BadInput(f"error: {path}: is a directory, not a usage file")
-            chunk: list[UsageRecord] = []
-            for item in _records(path, advance):
-                if isinstance(item, RowError):
-                    rejected += 1
-                    where = f"{path}:{item.line}: {item.field or 'row'}: {item.message}"
-                    first_error = first_error or where
-                    if rejected <= MAX_SHOWN:
-                        _err(where)
-                    continue
-                chunk.append(item)
-                if len(chunk) >= CHUNK:
-                    frames.append(frame_from_records(chunk))
-                    chunk = []
-                    if bar is not None:
-                        bar[0].update(bar[1], completed=advance[0])
-            if chunk:
-                frames.append(frame_from_records(chunk))
+            frame, errors = _parsed(path)
+            frames.append(frame)
+            for item in errors:
+                rejected += 1
+                where = f"{path}:{item.line}: {item.field or 'row'}: {item.message}"
+                first_error = first_error or where
+                if rejected <= MAX_SHOWN:
+                    _err(where)
+            done += path.stat().st_size
             if bar is not None:
-                bar[0].update(bar[1], completed=advance[0])
+                bar[0].update(bar[1], completed=done)
     finally:
         if bar is not None:
             bar[0].stop()

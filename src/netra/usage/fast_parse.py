@@ -268,7 +268,10 @@ def parse_jsonl_bytes(
     literal = [c for c in FIELDS if c != "batch"]
     typed = pl.any_horizontal(
         [pl.col(c).is_in(("true", "false")) | pl.col(c).str.contains(r"^[\[{]") for c in literal]
-        + [pl.col(c).str.contains(r"^[-+]?[\d.]+[eE.]") for c in ("provider", "model", *_TEXTS)]
+        + [
+            pl.col(c).str.contains(r"^[-+]?[\d.]+[eE.]|^-?\d{16,}$")
+            for c in ("provider", "model", *_TEXTS)
+        ]
     ).fill_null(False)
     fast = _validated(_with_fields(raw)).with_columns(
         pl.col("_ok") & ~raw.select(typed).to_series()

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import anyio.from_thread
@@ -31,7 +31,6 @@ from netra.core.db import Database
 from netra.core.observability import Metrics
 from netra.records.record import RowError, UsageRecord
 from netra.usage.repository import UsageRepository
-from netra.usage.stream import LineReader
 
 MAX_BIGINT = 2**63 - 1
 _TEXT_FIELDS = (
@@ -234,8 +233,17 @@ async def ingest_records(
         await writer.submit(batch)
 
 
+class ParsedStream(Protocol):
+    """Parsed rows of a streamed file and where reading is (``line``)."""
+
+    @property
+    def line(self) -> int: ...
+
+    def __iter__(self) -> Iterator[UsageRecord | RowError]: ...
+
+
 async def ingest_in_thread(
-    produce: Callable[[LineReader], Iterable[UsageRecord | RowError]],
+    produce: Callable[[Callable[[], bytes | None]], ParsedStream],
     next_chunk: Callable[[], Any],
     writer: BatchWriter,
     batch_size: int,
@@ -243,8 +251,8 @@ async def ingest_in_thread(
     """Parse a stream in a worker thread, store its batches from the event loop.
 
     ``next_chunk`` is an async callable returning the next bytes of the file (``None`` at the
-    end); ``produce`` turns the file's lines into parsed rows. Parsing is CPU work, so it
-    leaves the event loop free; the thread hands each batch over and waits only while the
+    end); ``produce`` turns a blocking version of it into parsed rows. Parsing is CPU work, so
+    it leaves the event loop free; the thread hands each batch over and waits only while the
     previous batch is still being stored.
     """
 
@@ -253,9 +261,8 @@ async def ingest_in_thread(
         return chunk
 
     def work() -> None:
-        lines = LineReader(blocking_chunk)
-        rows = produce(lines)
-        for batch in split_rows(rows, writer.result, batch_size, lambda: lines.line):
+        rows = produce(blocking_chunk)
+        for batch in split_rows(rows, writer.result, batch_size, lambda: rows.line):
             anyio.from_thread.run(writer.submit, batch)
 
     await anyio.to_thread.run_sync(work)

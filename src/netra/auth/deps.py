@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from netra.auth.verifier import TokenVerifier
 from netra.core.context import UserContext
@@ -13,6 +14,11 @@ from netra.core.errors import Forbidden, Unauthenticated
 from netra.core.runtime import Runtime
 
 VERIFIER = "token_verifier"
+
+# Declares the bearer scheme in the OpenAPI document (``security`` on every operation that
+# depends on it); the header itself is read by ``bearer_token`` so that every refusal is ours.
+bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer")
+BearerDeclared = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
 def get_verifier(runtime: Runtime) -> TokenVerifier:
@@ -31,7 +37,7 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-async def current_user(request: Request) -> UserContext:
+async def current_user(request: Request, _: BearerDeclared = None) -> UserContext:
     runtime = get_runtime(request)
     token = bearer_token(request.headers.get("authorization"))
     claims = await get_verifier(runtime).verify(token)

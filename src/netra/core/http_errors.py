@@ -1,15 +1,32 @@
-"""The one table from domain error to HTTP status, and the one error shape of API.md."""
+"""The one table from domain error to HTTP status, and the one error shape of API.md.
+
+Every error leaves as ``{"error": {"code", "message", "details"?}}``. ``details`` is an object;
+validation errors put their fields in ``{"fields": [{"field", "message"}, ...]}``. An error no
+handler expected is a 500 in the same shape, with the request id (the ``X-Request-ID`` header,
+also in the log line); a value the database refuses is the client's data (400/409), and only
+a database that is away is a 503.
+"""
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netra.core import errors
+from netra.core.db_errors import database_unavailable, is_data_error, is_integrity_error
+
+log = structlog.get_logger("netra.http")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 STATUS: dict[type[errors.NetraError], int] = {
     errors.BadInput: 400,
@@ -47,11 +64,32 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": body}
 
 
+def field_errors(fields: list[dict[str, str]]) -> dict[str, Any]:
+    """The ``details`` of a validation error: ``{"fields": [{"field", "message"}, ...]}``."""
+    return {"fields": fields}
+
+
 def status_for(exc: errors.NetraError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]
     return 400
+
+
+def _details(exc: errors.NetraError) -> dict[str, Any] | None:
+    """A single ``{"field", "message"?}`` of a validation error becomes ``{"fields": [it]}``,
+    so that every validation error reads the same."""
+    details = exc.details
+    if (
+        isinstance(exc, errors.ValidationFailed)
+        and isinstance(details, dict)
+        and "field" in details
+        and "fields" not in details
+    ):
+        rest = {k: v for k, v in details.items() if k not in ("field", "message")}
+        one = {"field": str(details["field"]), "message": str(details.get("message", exc.message))}
+        return {**rest, **field_errors([one])}
+    return details
 
 
 def _netra_error(_: Request, exc: Exception) -> JSONResponse:
@@ -62,20 +100,22 @@ def _netra_error(_: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, errors.Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
-        error_body(exc.code, exc.message, exc.details), status_for(exc), headers=headers
+        error_body(exc.code, exc.message, _details(exc)), status_for(exc), headers=headers
     )
 
 
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    details = [
+    fields = [
         {
-            "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
-            "message": e.get("msg", ""),
+            "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body",
+            "message": str(e.get("msg", "")),
         }
         for e in exc.errors()
     ]
-    return JSONResponse(error_body("validation_error", "invalid request", details), 422)
+    first = fields[0] if fields else {"field": "body", "message": "invalid"}
+    message = f"{first['field']}: {first['message']}"
+    return JSONResponse(error_body("validation_error", message, field_errors(fields)), 422)
 
 
 def _http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -86,7 +126,71 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def request_id_of(request: Request) -> str:
+    rid = request.scope.get("state", {}).get("request_id")
+    return str(rid) if rid else uuid.uuid4().hex
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """The catch-all: whatever no other handler took."""
+    rid = request_id_of(request)
+    headers = {REQUEST_ID_HEADER: rid}
+    if is_integrity_error(exc):
+        log.info("conflicting data", request_id=rid, path=request.url.path, error=repr(exc)[:300])
+        body = error_body("conflict", "the data conflicts with what is stored")
+        return JSONResponse(body, 409, headers=headers)
+    if is_data_error(exc):
+        log.info("refused data", request_id=rid, path=request.url.path, error=repr(exc)[:300])
+        message = "a value cannot be stored (out of range or invalid text)"
+        return JSONResponse(error_body("bad_request", message), 400, headers=headers)
+    if database_unavailable(exc):
+        log.warning("database unavailable", request_id=rid, path=request.url.path)
+        body = error_body("dependency_unavailable", "the database is unavailable; try again")
+        return JSONResponse(body, 503, headers=headers)
+    log.error(
+        "unexpected error",
+        request_id=rid,
+        method=request.method,
+        path=request.url.path,
+        exc_info=exc,
+    )
+    body = error_body("internal_error", f"unexpected server error (request id {rid})")
+    body["error"]["request_id"] = rid
+    return JSONResponse(body, 500, headers=headers)
+
+
+class RequestIdMiddleware:
+    """Gives every HTTP request an id (the client's ``X-Request-ID`` when it is a sane one),
+    answers it in the ``X-Request-ID`` header and binds it to the request's log lines."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+                break
+        rid = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+        raw = (REQUEST_ID_HEADER.lower().encode(), rid.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0] != raw[0]]
+                message = {**message, "headers": [*headers, raw]}
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=rid):
+            await self.app(scope, receive, send_with_id)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.NetraError, _netra_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

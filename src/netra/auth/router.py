@@ -144,6 +144,7 @@ async def me(user: CurrentUser, runtime: RuntimeDep) -> dict[str, Any]:
 @router.post(
     "/introspect",
     response_model=Introspection,
+    response_model_exclude_none=True,
     dependencies=[Depends(bearer_scheme)],
     responses=responses(401),
 )

@@ -33,7 +33,16 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 from netra.core.inputs import UNSTORABLE, text_problem
-from netra.records.record import FIELDS, REQUIRED_FIELDS, STATUSES, RowError, UsageRecord
+from netra.records.record import (
+    FIELDS,
+    MAX_COST_USD,
+    MAX_LATENCY_MS,
+    MAX_TOKENS,
+    REQUIRED_FIELDS,
+    STATUSES,
+    RowError,
+    UsageRecord,
+)
 
 Parsed = UsageRecord | RowError
 
@@ -44,11 +53,6 @@ _MAX_UNIX_SECONDS = 1e11  # ~ year 5138: anything larger is almost surely millis
 _INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens")
 _TEXT_FIELDS = ("feature", "user", "prompt_hash", "request_id", "retry_of")
 _MAX_TEXT = 512
-# Upper bounds that keep a record storable (BIGINT) and its sums finite: one bad record must
-# never make an organisation's totals overflow to infinity.
-MAX_TOKENS = 10**12
-MAX_COST_USD = 1e9
-MAX_LATENCY_MS = 1e9  # about 11.6 days
 _MAX_NUMBER = {"cost_usd": MAX_COST_USD, "latency_ms": MAX_LATENCY_MS}
 
 

@@ -7,13 +7,15 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from netra.auth.deps import require
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep
 from netra.core.errors import NotFound, ValidationFailed
+from netra.core.inputs import PathId
+from netra.core.openapi import responses
 from netra.reports import service
+from netra.reports.schemas import AnalysisReport, AnalysisRequest, Summary
 from netra.usage.parse import parse_timestamp
 from netra.usage.unavailable import database_errors_as_503
 
@@ -46,7 +48,7 @@ def _period(start: str | None, end: str | None) -> tuple[datetime | None, dateti
     return begin, finish
 
 
-@router.get("/usage/summary", summary="Usage totals per group")
+@router.get("/usage/summary", summary="Usage totals per group", response_model=Summary)
 async def usage_summary(
     runtime: RuntimeDep,
     user: UserContext = require("usage:read"),
@@ -68,12 +70,12 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-class AnalysisRequest(BaseModel):
-    start: str | float | None = None
-    end: str | float | None = None
-
-
-@router.post("/analyses", status_code=201, summary="Analyse the org's usage and store the report")
+@router.post(
+    "/analyses",
+    status_code=201,
+    summary="Analyse the org's usage and store the report",
+    response_model=AnalysisReport,
+)
 async def create_analysis(
     runtime: RuntimeDep,
     body: AnalysisRequest | None = None,
@@ -88,9 +90,14 @@ async def create_analysis(
     return JSONResponse(stored, status_code=201, headers={"X-Cache": how})
 
 
-@router.get("/analyses/{analysis_id}", summary="A stored analysis report")
+@router.get(
+    "/analyses/{analysis_id}",
+    summary="A stored analysis report",
+    response_model=AnalysisReport,
+    responses=responses(404),
+)
 async def get_analysis(
-    analysis_id: str, runtime: RuntimeDep, user: UserContext = require("usage:read")
+    analysis_id: PathId, runtime: RuntimeDep, user: UserContext = require("usage:read")
 ) -> dict[str, Any]:
     found = await service.stored_report(runtime, user.org_id, analysis_id)
     if found is None:

@@ -25,6 +25,7 @@ from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep
 from netra.core.errors import BadInput, TooLarge, ValidationFailed
 from netra.core.http_errors import error_body
+from netra.core.openapi import responses
 from netra.core.runtime import Runtime
 from netra.records.record import RowError, UsageRecord
 from netra.usage.ingest import (
@@ -35,6 +36,7 @@ from netra.usage.ingest import (
     ingest_records,
 )
 from netra.usage.parse import iter_csv, iter_jsonl, parse_record, sniff_format
+from netra.usage.schemas import IngestAnswer
 from netra.usage.stream import FileChunks, LineReader, multipart_boundary
 from netra.usage.unavailable import database_errors_as_503
 
@@ -49,6 +51,23 @@ _RAW_TYPES = {
     "application/jsonl": "jsonl",
     "application/x-jsonlines": "jsonl",
 }
+
+Source = Literal[
+    "auto", "netra", "openai-usage", "anthropic-usage", "litellm", "langfuse", "helicone",
+    "openrouter",
+]  # fmt: skip
+
+
+def refuse_non_text(head: bytes) -> None:
+    """An empty or binary upload is a 400, not a 200 with one rejected row. Binary: a NUL byte,
+    or many bytes that are not UTF-8, in the first bytes (a stray bad byte in a text file is
+    reported on its row instead)."""
+    if not head.lstrip(b"\xef\xbb\xbf").strip():
+        raise BadInput("the file is empty: send a CSV with a header row, or JSON Lines")
+    undecodable = head.decode("utf-8", "replace").count("\ufffd")
+    if b"\x00" in head or undecodable > max(8, len(head) // 50):
+        raise BadInput("the file is not text: send a CSV or JSON Lines file (UTF-8)")
+
 
 router = APIRouter(prefix="/api/v1", tags=["usage"], dependencies=[Depends(database_errors_as_503)])
 
@@ -94,6 +113,8 @@ async def _read_json_body(request: Request, limit: int) -> Any:
     "/usage",
     summary="Ingest usage records (JSON, at most usage_max_records_per_call per call)",
     description=__doc__,
+    response_model=IngestAnswer,
+    responses=responses(400, 413),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -159,6 +180,8 @@ def _guarded(rows: Iterable[UsageRecord | RowError], lines: LineReader) -> Itera
     "/usage/upload",
     summary="Upload a usage file (CSV or JSON Lines, any size, streamed)",
     description=__doc__,
+    response_model=IngestAnswer,
+    responses=responses(400, 413),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -182,7 +205,10 @@ async def upload_usage(
     user: UserContext = require("usage:write"),
     atomic: bool = Query(False, description="store the whole file or nothing"),
     format: Literal["csv", "jsonl"] | None = Query(None, description="default: sniffed"),
+    source: Source = Query("auto", description="the export the file comes from (API.md)"),
 ) -> JSONResponse:
+    if source not in ("auto", "netra"):
+        raise BadInput(f"source '{source}' is not supported by this server yet")
     content_type = request.headers.get("content-type", "")
     boundary = multipart_boundary(content_type)
     raw_format = _RAW_TYPES.get(content_type.split(";")[0].strip().lower())
@@ -193,13 +219,14 @@ async def upload_usage(
         )
     chunks = FileChunks(request.stream(), boundary)
     head = await chunks.peek()
+    refuse_non_text(head)
     fmt = format or raw_format or sniff_format(chunks.filename, head)
-    source = chunks.filename or "upload"
+    name = chunks.filename or "upload"
 
     def produce(lines: LineReader) -> Iterable[UsageRecord | RowError]:
         if fmt == "jsonl":
-            return _guarded(iter_jsonl(lines, source=source), lines)
-        return _guarded(iter_csv(lines, source=source), lines)
+            return _guarded(iter_jsonl(lines, source=name), lines)
+        return _guarded(iter_csv(lines, source=name), lines)
 
     result = IngestResult(max_listed=MAX_LISTED)
     writer = BatchWriter(runtime.db, user.org_id, result, metrics=runtime.metrics, atomic=atomic)

@@ -38,7 +38,12 @@ def parse_scope(scope: str) -> tuple[str, str | None]:
 class BudgetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scope: Text = Field(min_length=1, max_length=MAX_SCOPE_NAME + 8)
+    scope: Text = Field(
+        min_length=1,
+        max_length=MAX_SCOPE_NAME + 8,
+        pattern=r"^(org|feature:.+|model:.+)$",
+        examples=["org", "feature:search", "model:gpt-4o"],
+    )
     period: Period
     limit_usd: float = Field(gt=0, le=MAX_LIMIT_USD)
 
@@ -63,7 +68,12 @@ class Window(BaseModel):
 
 class BudgetOut(BaseModel):
     id: str
-    scope: Text = Field(min_length=1, max_length=MAX_SCOPE_NAME + 8)
+    scope: Text = Field(
+        min_length=1,
+        max_length=MAX_SCOPE_NAME + 8,
+        pattern=r"^(org|feature:.+|model:.+)$",
+        examples=["org", "feature:search", "model:gpt-4o"],
+    )
     period: Period
     limit_usd: float
     created_at: datetime

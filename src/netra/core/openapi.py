@@ -4,8 +4,8 @@ operation can give, the security schemes.
 Routes declare what is particular to them with :func:`responses` (``responses=responses(404)``);
 :func:`install_openapi` adds what follows from the route's shape to every operation, including
 those of components written later: 422 (the error shape, not FastAPI's own body) where there are
-parameters or a body, 401/403/429 where a bearer credential is needed, 503 everywhere a
-dependency is used.
+parameters or a body, 400 where there is a body (unparseable), 401/403/429 where a bearer
+credential is needed, 503 everywhere a dependency is used.
 """
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ def _amend(operation: dict[str, Any]) -> None:
     codes = [503]
     if has_input:
         codes.append(422)
+    if operation.get("requestBody"):
+        codes.append(400)  # a body that is not JSON / not parseable
     if operation.get("security"):
         codes += [401, 403, 429]
     for code in codes:

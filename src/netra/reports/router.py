@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
@@ -98,8 +98,8 @@ async def create_analysis(
 )
 async def get_analysis(
     analysis_id: PathId, runtime: RuntimeDep, user: UserContext = require("usage:read")
-) -> dict[str, Any]:
+) -> JSONResponse:
     found = await service.stored_report(runtime, user.org_id, analysis_id)
     if found is None:
         raise NotFound("analysis not found")
-    return found
+    return JSONResponse(found)  # as stored: the model documents it, it does not reshape it

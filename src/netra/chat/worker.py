@@ -33,7 +33,6 @@ from netra.agents.contract import (
     RunResult,
 )
 from netra.auth.tokens import permissions_for
-from netra.billing.webhooks import emit_event
 from netra.chat import service
 from netra.chat.event_writer import EventWriter
 from netra.chat.events import FINAL_STATUSES, OpenItems, RunClosed, events_after
@@ -270,9 +269,8 @@ class RunWorker:
             await sink.close(status, error, result)
         except RunClosed:
             return  # already ended (cancelled before it started, or taken over)
+        # The run.completed webhook event was recorded with the run's final event.
         self.runtime.metrics.runs.labels(status).inc()
-        data = {"run_id": info.run_id, "thread_id": info.thread_id, "status": status}
-        await emit_event(self.runtime, info.org_id, "run.completed", data)
 
     async def _supervise(
         self, task: asyncio.Task[RunResult], sink: RunSink

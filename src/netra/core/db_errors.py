@@ -1,19 +1,14 @@
 """Which database failures are the caller's data and which are an outage.
 
 Bad data (a constraint, a value out of a column's range, text the database refuses) is the
-client's to fix: a 4xx or an ``error`` frame. Only the database being away is a 503 or 1013.
+client's to fix: a 4xx or an ``error`` frame. Only the database being away is a 503 or 1013
+(``core.db.database_unavailable``).
 """
 
 from __future__ import annotations
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DataError, IntegrityError
 
-from netra.core.db import is_transient
-
-# SQLSTATE classes that mean "the server is not there for us", not "your statement is wrong":
-# connection exceptions, insufficient resources, operator intervention, unknown database.
-_UNAVAILABLE_STATES = ("08", "53", "57", "3D")
 # Data exceptions (22: out of range, invalid text, NUL) and integrity violations (23).
 _DATA_STATES = ("22", "23")
 
@@ -26,22 +21,6 @@ def _chain(exc: BaseException) -> list[BaseException]:
         nxt = getattr(current, "orig", None)
         current = nxt if isinstance(nxt, BaseException) else current.__cause__
     return seen
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    if is_data_error(exc):
-        return False
-    if isinstance(exc, OSError | PoolTimeout | InterfaceError | OperationalError):
-        return True
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated or is_transient(exc):
-            return True
-        orig = exc.orig
-        state = _sqlstate(orig)
-        return state.startswith(_UNAVAILABLE_STATES) or isinstance(
-            getattr(orig, "__cause__", None), OSError
-        )
-    return False
 
 
 def _sqlstate(exc: BaseException | None) -> str:

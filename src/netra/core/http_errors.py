@@ -17,16 +17,19 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from netra.core import errors
-from netra.core.db_errors import database_unavailable, is_data_error, is_integrity_error
+from netra.core.db import database_unavailable
+from netra.core.db_errors import is_data_error, is_integrity_error
 
 log = structlog.get_logger("netra.http")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+DATABASE_DOWN = "the database is unavailable; try again shortly"
 
 STATUS: dict[type[errors.NetraError], int] = {
     errors.BadInput: 400,
@@ -37,7 +40,6 @@ STATUS: dict[type[errors.NetraError], int] = {
     errors.TooLarge: 413,
     errors.ValidationFailed: 422,
     errors.RateLimited: 429,
-    errors.LimitReached: 429,
     errors.DependencyUnavailable: 503,
     errors.ConfigurationError: 500,
 }
@@ -64,12 +66,18 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": body}
 
 
+# A tier limit: a count is not lifted by waiting (403); a concurrency or a rate is (429).
+LIMIT_STATUS: dict[str, int] = {"count": 403, "concurrency": 429, "rate": 429}
+
+
 def field_errors(fields: list[dict[str, str]]) -> dict[str, Any]:
     """The ``details`` of a validation error: ``{"fields": [{"field", "message"}, ...]}``."""
     return {"fields": fields}
 
 
 def status_for(exc: errors.NetraError) -> int:
+    if isinstance(exc, errors.LimitReached):
+        return LIMIT_STATUS[exc.kind]
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]
@@ -95,13 +103,14 @@ def _details(exc: errors.NetraError) -> dict[str, Any] | None:
 def _netra_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.NetraError)
     headers: dict[str, str] = {}
+    status = status_for(exc)
     if isinstance(exc, errors.RateLimited):
         headers["Retry-After"] = str(exc.retry_after_s)
+    elif isinstance(exc, errors.LimitReached) and status == 429:
+        headers["Retry-After"] = str(exc.retry_after_s or 1)  # every 429 says when to retry
     if isinstance(exc, errors.Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(
-        error_body(exc.code, exc.message, _details(exc)), status_for(exc), headers=headers
-    )
+    return JSONResponse(error_body(exc.code, exc.message, _details(exc)), status, headers=headers)
 
 
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -145,7 +154,7 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(error_body("bad_request", message), 400, headers=headers)
     if database_unavailable(exc):
         log.warning("database unavailable", request_id=rid, path=request.url.path)
-        body = error_body("dependency_unavailable", "the database is unavailable; try again")
+        body = error_body("dependency_unavailable", DATABASE_DOWN)
         return JSONResponse(body, 503, headers=headers)
     log.error(
         "unexpected error",
@@ -191,6 +200,10 @@ class RequestIdMiddleware:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(errors.NetraError, _netra_error)
+    # The driver's errors arrive wrapped by SQLAlchemy or, connecting, as OSError: outages are
+    # 503, refused values 400/409, anything else a 500 with its request id.
+    app.add_exception_handler(SQLAlchemyError, _unexpected)
+    app.add_exception_handler(OSError, _unexpected)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -32,3 +32,8 @@ class IngestAnswer(BaseModel):
     rejected: list[RejectedRow]
     rejected_count: int = Field(description="every rejected row, listed or not")
     rejected_truncated: bool = Field(description="more rows were rejected than listed")
+    source: str | None = Field(default=None, description="the source recognised (uploads)")
+    ignored_fields: list[str] | None = Field(
+        default=None, description="columns or keys of the file that are not read, listed once"
+    )
+    skipped: int | None = Field(default=None, description="rows the source marks as not usage")

@@ -3,24 +3,21 @@ organisation, using the agent factory's profile for the caller's tier."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from netra.agents.factory import profile_for
+from netra.billing.tiers import limits_for
 from netra.chat import service
 from netra.core.context import UserContext
 from netra.core.errors import LimitReached
 from netra.core.runtime import Runtime
-from support.chat_runtime import chat_runtime
 
 
 @pytest.fixture
-async def runtime(make_settings: Any) -> AsyncIterator[Runtime]:
+def runtime_settings() -> dict[str, Any]:
     # Free tier: 1 concurrent run per user, 2 per organisation (the settings' defaults).
-    async with chat_runtime(make_settings(runs_free=1, runs_org_free=2)) as rt:
-        yield rt
+    return {"runs_free": 1, "runs_org_free": 2}
 
 
 async def _ask(runtime: Runtime, user: str, org: str = "org-1") -> service.Ack:
@@ -29,7 +26,7 @@ async def _ask(runtime: Runtime, user: str, org: str = "org-1") -> service.Ack:
     async def noop(job: dict[str, Any]) -> None:
         return None
 
-    limits = profile_for(ctx.tier, runtime.settings)
+    limits = limits_for(runtime.settings, ctx.tier)
     return await runtime.db.run(
         lambda s: service.submit_user_message(
             s, ctx, text="q", thread_id=None, frame_id=None, limits=limits, enqueue=noop

@@ -87,7 +87,7 @@ text-align:left;vertical-align:top;font-size:13px}}.big{{font-size:1.4rem}}</sty
 <p class="big">Total {total_cost(report, report["total_cost_usd"])}
 over {report["records"]:,} records
 ({report["priced_records"]:,} priced); projected savings
-<strong>{money(report["projected_savings_usd"])}</strong>
+<strong>{total_cost(report, report["projected_savings_usd"])}</strong>
 ({report["projected_savings_pct"]:.1f}%); monthly run-rate
 {total_cost(report, report["forecast"]["monthly_run_rate_usd"])}.</p>
 {f"<h2>Unpriced models</h2><ul>{unpriced}</ul>" if unpriced else ""}

@@ -38,7 +38,8 @@ def render_table(report: dict[str, Any], console: Console) -> None:
         f"monthly run-rate {total_cost(report, report['forecast']['monthly_run_rate_usd'])}"
     )
     console.print(
-        f"projected savings [bold green]{_money(report['projected_savings_usd'])}[/bold green] "
+        f"projected savings [bold green]{total_cost(report, report['projected_savings_usd'])}"
+        "[/bold green] "
         f"({report['projected_savings_pct']:.1f}%)"
     )
     for item in report["unpriced"]:

@@ -113,15 +113,23 @@ def _netra_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(exc.code, exc.message, _details(exc)), status, headers=headers)
 
 
+# Pydantic names the branch of a union in an error's location (``start.float``,
+# ``start.function-after[check_text(), str]``): not a field a client sent.
+_BRANCH_TAG = re.compile(r"^([a-z-]+\[.*\]|str|int|float|bool|none|bytes)$")
+
+
+def _is_branch_tag(part: object) -> bool:
+    return isinstance(part, str) and _BRANCH_TAG.match(part) is not None
+
+
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    fields = [
-        {
-            "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body",
-            "message": str(e.get("msg", "")),
-        }
-        for e in exc.errors()
-    ]
+    fields: list[dict[str, str]] = []
+    for e in exc.errors():
+        parts = [str(p) for p in e.get("loc", ()) if p != "body" and not _is_branch_tag(p)]
+        field = ".".join(parts) or "body"
+        if all(f["field"] != field for f in fields):  # one entry per field, even for unions
+            fields.append({"field": field, "message": str(e.get("msg", ""))})
     first = fields[0] if fields else {"field": "body", "message": "invalid"}
     message = f"{first['field']}: {first['message']}"
     return JSONResponse(error_body("validation_error", message, field_errors(fields)), 422)

@@ -307,7 +307,7 @@ def _fast_csv_row(row: list[str], p: tuple[int, ...]) -> UsageRecord:
     text = row[p[18]]
     writes_1h = int(text) if text else 0
     if (
-        requests < 1
+        not 1 <= requests <= MAX_TOKENS
         or not 0 <= writes_1h <= writes
         or (conversation is not None and len(conversation) > _MAX_TEXT)
     ):

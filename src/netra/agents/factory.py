@@ -13,8 +13,16 @@ from netra.agents.engine import DETECTOR_TOOLS
 from netra.billing.tiers import TierLimits, limits_for
 from netra.core.settings import TIERS, Settings
 
-AGENTS: tuple[str, ...] = ("supervisor", "triage", "data", "optimizer", "actions", "reporting")
+AGENTS: tuple[str, ...] = (
+    "supervisor", "triage", "data", "optimizer", "actions", "reporting",
+    "assistant",  # only with a language model configured: it chooses the tools
+)  # fmt: skip
 
+# A thread's memory and the actions a follow-up can ask for (``agents.conversation``).
+CONVERSATION_TOOLS: tuple[str, ...] = (
+    "thread_memory", "narrow_scope", "compare", "estimate_savings", "explain_finding",
+    "explain_number", "create_budget",
+)  # fmt: skip
 DATA_TOOLS: tuple[str, ...] = ("spend_breakdown", "top_spenders", "usage_trend")
 OPTIMIZER_TOOLS: tuple[str, ...] = (*DETECTOR_TOOLS.values(), "rank_findings")
 ALL_TOOLS: tuple[str, ...] = (
@@ -24,6 +32,7 @@ ALL_TOOLS: tuple[str, ...] = (
     *OPTIMIZER_TOOLS,
     "plan_actions",  # actions
     "save_report",  # reporting
+    *CONVERSATION_TOOLS,
 )
 
 # What differs between tiers besides the numeric limits. The free tier gets the whole pipeline

@@ -26,10 +26,13 @@ async def _stop_hub(runtime: Runtime) -> None:
 
 
 def component() -> Component:
+    from netra.chat.assistant_usage import router as assistant_router
     from netra.chat.router import router
     from netra.chat.ws import router as ws_router
 
-    return Component("chat", routers=[router, ws_router], start=_start_hub, stop=_stop_hub)
+    return Component(
+        "chat", routers=[router, assistant_router, ws_router], start=_start_hub, stop=_stop_hub
+    )
 
 
 async def _start_worker(runtime: Runtime) -> None:

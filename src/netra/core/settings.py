@@ -77,6 +77,11 @@ class Settings(BaseSettings):
 
     auth_housekeeping_interval_s: float = 3600.0  # expired revocations and sessions deleted
 
+    # API keys: a verified key is cached this long per replica (a revocation clears it at once
+    # through the bus; the TTL bounds a lost message); last_used_at written at most this often.
+    api_key_cache_ttl_s: float = 10.0
+    api_key_touch_interval_s: float = 60.0
+
     # Login throttling.
     login_max_failures: int = 5
     login_window_s: int = 900
@@ -100,6 +105,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_model: str = "gpt-4o-mini"
+    llm_provider: str = "openai"  # whose prices the LLM's own calls are counted at
     llm_timeout_s: float = 20.0
 
     # `netra upload`: the key (or access token) it sends as `Authorization: Bearer`.
@@ -153,6 +159,7 @@ class Settings(BaseSettings):
 
     # Usage.
     usage_max_records_per_call: int = 10_000
+    otlp_max_body_bytes: int = 16 * 1024 * 1024  # POST /v1/traces, before and after gunzip
     analysis_cache_ttl_s: int = 3600
 
     # Tier limits (overrides of billing/tiers.py): budgets and webhooks an organisation keeps.
@@ -176,6 +183,9 @@ class Settings(BaseSettings):
     webhook_drain_s: float = 5.0
 
     demo: bool = False
+
+    # Prices that override the genai-prices catalogue (TOML or JSON; docs/pricing.md).
+    prices_file: Path | None = None
 
     # ---- derived values -------------------------------------------------------------
 

@@ -49,7 +49,7 @@ def _period(start: str | None, end: str | None) -> tuple[datetime | None, dateti
 @router.get("/usage/summary", summary="Usage totals per group", response_model=Summary)
 async def usage_summary(
     runtime: RuntimeDep,
-    user: UserContext = require("usage:read"),
+    user: UserContext = require("usage:read", api_key=True),
     group_by: Literal["model", "provider", "feature", "user", "day"] = Query("model"),
     start: str | None = Query(None, description="RFC 3339 / ISO 8601 or Unix seconds"),
     end: str | None = Query(None, description="exclusive"),
@@ -89,7 +89,7 @@ async def create_analysis(
     runtime: RuntimeDep,
     session: SessionDep,
     body: AnalysisRequest | None = None,
-    user: UserContext = require("analysis:run"),
+    user: UserContext = require("analysis:run", api_key=True),
 ) -> JSONResponse:
     ask = body or AnalysisRequest()
     begin, finish = _period(
@@ -107,7 +107,9 @@ async def create_analysis(
     responses=responses(404),
 )
 async def get_analysis(
-    analysis_id: PathId, session: SessionDep, user: UserContext = require("usage:read")
+    analysis_id: PathId,
+    session: SessionDep,
+    user: UserContext = require("usage:read", api_key=True),
 ) -> JSONResponse:
     found = await service.stored_report(session, user.org_id, analysis_id)
     if found is None:

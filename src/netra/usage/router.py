@@ -47,7 +47,7 @@ from netra.usage.sources import SOURCE_NAMES, UsageStream
 from netra.usage.sources.base import Notes
 from netra.usage.sources.framing import Layout
 from netra.usage.sources.registry import check_source_name
-from netra.usage.stream import FileChunks, multipart_boundary
+from netra.usage.stream import FileChunks, multipart_boundary, read_capped
 
 BATCH_SIZE = 5000
 MAX_LISTED = 1000
@@ -112,14 +112,7 @@ def _notes(notes: Notes | None) -> dict[str, Any]:
 
 
 async def _read_json_body(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"request body larger than {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise TooLarge(f"request body larger than {limit} bytes")
+    body = await read_capped(request.stream(), request.headers.get("content-length"), limit)
     try:
         return json.loads(body)
     except ValueError as exc:
@@ -152,7 +145,7 @@ async def _read_json_body(request: Request, limit: int) -> Any:
 async def post_usage(
     request: Request,
     runtime: RuntimeDep,
-    user: UserContext = require("usage:write"),
+    user: UserContext = require("usage:write", api_key=True),
     atomic: bool = Query(False, description="store all records or none"),
 ) -> JSONResponse:
     max_records = runtime.settings.usage_max_records_per_call
@@ -234,7 +227,7 @@ class _Guarded:
 async def upload_usage(
     request: Request,
     runtime: RuntimeDep,
-    user: UserContext = require("usage:write"),
+    user: UserContext = require("usage:write", api_key=True),
     atomic: bool = Query(False, description="store the whole file or nothing"),
     format: Literal["csv", "jsonl", "json"] | None = Query(
         None, description="layout: default sniffed from the content"

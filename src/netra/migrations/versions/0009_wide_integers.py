@@ -4,7 +4,7 @@ A client may send any ``after_seq`` up to 2^63 - 1: a 32-bit column made the com
 on PostgreSQL (500). SQLite's INTEGER is 64 bits already: nothing to do there.
 
 Revision ID: 0009_wide_integers
-Revises: 0007_usage_fields
+Revises: 0008_api_keys
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_wide_integers"
-down_revision: str | None = "0007_usage_fields"
+down_revision: str | None = "0008_api_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -44,6 +44,7 @@ _MAX_UNIX_SECONDS = 1e11  # ~ year 5138: anything larger is almost surely millis
 _INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens")
 _TEXT_FIELDS = ("feature", "user", "prompt_hash", "request_id", "retry_of", "conversation_id")
 _MAX_TEXT = 512
+_MAX_INT = 2**63 - 1  # what storage and the frame hold (a larger count is a broken export)
 
 
 class _Bad(Exception):
@@ -112,6 +113,8 @@ def _int(field: str, value: Any) -> int:
             number = int(as_float)
     if number < 0:
         raise _Bad(field, f"must be >= 0, got {number}")
+    if number > _MAX_INT:
+        raise _Bad(field, f"too large: {number} (at most {_MAX_INT})")
     return number
 
 
@@ -255,8 +258,8 @@ def _fast_csv_row(row: list[str], p: tuple[int, ...]) -> UsageRecord:
         or not model
         or len(provider) > _MAX_TEXT
         or len(model) > _MAX_TEXT
-        or input_tokens < 0
-        or output_tokens < 0
+        or not 0 <= input_tokens <= _MAX_INT
+        or not 0 <= output_tokens <= _MAX_INT
         or cached < 0
         or writes < 0
         or cached + writes > input_tokens
@@ -284,7 +287,7 @@ def _fast_csv_row(row: list[str], p: tuple[int, ...]) -> UsageRecord:
     text = row[p[18]]
     writes_1h = int(text) if text else 0
     if (
-        requests < 1
+        not 1 <= requests <= _MAX_INT
         or not 0 <= writes_1h <= writes
         or (conversation is not None and len(conversation) > _MAX_TEXT)
     ):

@@ -17,8 +17,9 @@ AGENT = "supervisor"
 
 
 class PlaceholderPipeline:
-    def __init__(self, step_delay_s: float = 0.0) -> None:
+    def __init__(self, step_delay_s: float = 0.0, thinking_events: int = 1) -> None:
         self.step_delay_s = max(0.0, step_delay_s)
+        self.thinking_events = max(1, thinking_events)  # >1: a load generator for benchmarks
 
     async def _pause(self) -> None:
         if self.step_delay_s:
@@ -31,10 +32,13 @@ class PlaceholderPipeline:
     async def __call__(self, request: RunRequest, sink: EventSink, deps: AgentDeps) -> RunResult:
         await sink.emit("agent_started", {"agent": AGENT})
         await self._pause()
-        await sink.emit(
-            "agent_thinking", {"agent": AGENT, "thought": "Reading the question", "progress": 0.3}
-        )
-        await self._pause()
+        for i in range(self.thinking_events):
+            progress = round(0.3 * (i + 1) / self.thinking_events, 4)
+            await sink.emit(
+                "agent_thinking",
+                {"agent": AGENT, "thought": "Reading the question", "progress": progress},
+            )
+            await self._pause()
         if await sink.cancelled():
             return await self._cancel(sink)
         call_id = new_id()

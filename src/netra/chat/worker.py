@@ -133,7 +133,9 @@ class RunWorker:
     def pipeline(self) -> Pipeline:
         configured = self.runtime.services.get(PIPELINE)
         if configured is None or self.settings.placeholder_pipeline:
-            return PlaceholderPipeline(self.settings.placeholder_step_delay_s)
+            return PlaceholderPipeline(
+                self.settings.placeholder_step_delay_s, self.settings.placeholder_thinking_events
+            )
         return configured
 
     # ---- taking jobs --------------------------------------------------------------------

@@ -157,6 +157,9 @@ class Settings(BaseSettings):
     worker_drain_s: float = 10.0  # at shutdown, runs in flight get this long to finish
     placeholder_pipeline: bool = False  # run the placeholder pipeline even when agents exist
     placeholder_step_delay_s: float = 0.05  # pause between the placeholder's events
+    # agent_thinking events per placeholder run: bench/realtime.py raises it to load the
+    # event path (worker -> store -> bus -> sockets) with many events per run.
+    placeholder_thinking_events: PositiveInt = 1
 
     # Usage.
     usage_max_records_per_call: int = 10_000

@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -190,8 +191,24 @@ def mint(secret: str, n: int) -> list[str]:
                                tier="enterprise", role="member")[0] for _ in range(n)]  # fmt: skip
 
 
+@contextmanager
+def profiled(pid: int, out: Path | None) -> Iterator[None]:
+    """``py-spy record`` of the process while the block runs (collapsed stacks: ``-f raw``)."""
+    if out is None:
+        yield
+        return
+    spy = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--rate", "250", "-f", "raw",
+                            "--nonblocking", "-o", str(out)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
+
+
 def run_netra(args: Any, secret: str) -> Result:
-    with netra_stack(args, secret) as (api, url):
+    with netra_stack(args, secret) as (api, url), profiled(api.pid, args.profile):
         return asyncio.run(measure(NetraDialect("netra", url), api, mint(secret, args.runs), args))
 
 
@@ -259,6 +276,7 @@ def main() -> None:
     parser.add_argument("--wait-s", type=float, default=120.0)
     parser.add_argument("--peers", default="socketio,websockets", help="'' for Netra alone")
     parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser.add_argument("--profile", type=Path, help="py-spy record of netra api (raw stacks)")
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()

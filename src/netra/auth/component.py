@@ -10,6 +10,7 @@ from netra.auth.deps import KEY_VERIFIER, VERIFIER
 from netra.auth.keys import KeyMaterial, load_keys
 from netra.auth.oidc import issuer_problem
 from netra.auth.passwords import Passwords
+from netra.auth.revocation_cache import RevocationCache
 from netra.auth.state import AUTH, AuthState
 from netra.auth.throttle import LoginThrottle
 from netra.auth.verifier import TokenVerifier
@@ -61,8 +62,20 @@ async def check_auth_service_agreement(runtime: Runtime, keys: KeyMaterial) -> N
 
 
 async def _start_verification(runtime: Runtime) -> None:
-    keys, _ = _start_keys(runtime)
+    keys, verifier = _start_keys(runtime)
     await check_auth_service_agreement(runtime, keys)
+    # A verifying service hears every revocation: it checks tokens against its own copy of the
+    # denylist instead of one database round trip per check.
+    verifier.cache = RevocationCache(
+        runtime.db, runtime.bus, runtime.settings.revocation_cache_ttl_s
+    )
+    await verifier.cache.start()
+
+
+async def _stop_verification(runtime: Runtime) -> None:
+    verifier = runtime.services.get(VERIFIER)
+    if verifier is not None and verifier.cache is not None:
+        await verifier.cache.stop()
 
 
 async def _start_auth_service(runtime: Runtime) -> None:
@@ -125,7 +138,12 @@ def api_keys_component() -> Component:
 
 def verification_component() -> Component:
     """For the backend and workers: verify tokens (public key, JWKS or shared secret)."""
-    return Component("token-verification", start=_start_verification, provides=(KEYS, VERIFIER))
+    return Component(
+        "token-verification",
+        start=_start_verification,
+        stop=_stop_verification,
+        provides=(KEYS, VERIFIER),
+    )
 
 
 def auth_service_component() -> Component:

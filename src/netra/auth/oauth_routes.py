@@ -136,6 +136,8 @@ async def callback(
         raise
     for sid in signed_in.revoked_sessions:
         await auth.revoke_session(user_id=signed_in.user.id, sid=sid)
+    if signed_in.revoked_sessions:
+        await auth.publish_session_revocations(user_id=signed_in.user.id)
     login_code, binding = await issue_login_code(runtime.cache, signed_in.user.id, signed_in.org.id)
     target = f"{auth.settings.public_url.rstrip('/')}/#login_code={login_code}"
     response = RedirectResponse(target, status_code=302)

@@ -20,7 +20,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.websockets import WebSocket
 
-from netra.auth.deps import get_verifier
+from netra.auth.deps import VERIFIER, get_verifier
 from netra.billing.tiers import limits_for
 from netra.chat import service
 from netra.chat.delivery import REPLAY_PAGE, ConnectionGone, RunDelivery
@@ -53,6 +53,9 @@ log = structlog.get_logger("netra.chat.ws")
 # What a dependency may raise. Only an outage closes with 1013 (come back later); a value the
 # database refuses is answered with an ``error`` frame.
 UNAVAILABLE = (SQLAlchemyError, OSError, TimeoutError, UnicodeError)
+# A revocation heard this soon after the handshake may have reached the hub before this socket
+# was registered there: the watchdog re-checks the token instead (covers the bus's delay).
+YOUNG_S = 3.0
 
 
 class Connection:
@@ -89,6 +92,9 @@ class Connection:
         self.close_code: int | None = None
         self.close_reason = ""
         self._gone = False
+        # The revocation generation (auth/revocation_cache) the token was checked in: a
+        # revocation heard between that check and the hub knowing this socket is re-checked.
+        self.verified_generation: int | None = None
 
     # ---- life -------------------------------------------------------------------------
 
@@ -322,6 +328,9 @@ class Connection:
         next_verify = self.clock() + verify_every
         next_slot = self.clock() + ConnectionSlots.TTL_S / 3
         next_catch_up = self.clock() + self.catch_up_s
+        young_until = self.clock() + YOUNG_S
+        verifier = self.runtime.services.get(VERIFIER)
+        cache = verifier.cache if verifier is not None else None
         while True:
             await asyncio.sleep(self.tick_s)
             now = self.clock()
@@ -334,11 +343,19 @@ class Connection:
             if self.ctx.token_exp is not None and time.time() >= self.ctx.token_exp:
                 self.request_close(4401, "token expired")
                 return
-            if now >= next_verify:
+            raced = (
+                cache is not None
+                and now < young_until
+                and self.verified_generation is not None
+                and cache.generation != self.verified_generation
+            )
+            if now >= next_verify or raced:
                 next_verify = now + verify_every
+                if cache is not None:
+                    self.verified_generation = cache.generation
                 # The revocation denylist is the source of truth should a bus message be lost.
                 try:
-                    await get_verifier(self.runtime).verify(self._token)
+                    await get_verifier(self.runtime).verify(self._token, cached=True)
                 except Unauthenticated:
                     self.request_close(4401, "token revoked")
                     return

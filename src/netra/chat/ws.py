@@ -49,8 +49,10 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     if auth.token is None:
         await _refuse(ws, runtime, auth.subprotocol, 4401, auth.reason)
         return
+    verifier = get_verifier(runtime)
+    generation = verifier.cache.generation if verifier.cache is not None else 0
     try:
-        claims = await get_verifier(runtime).verify(auth.token)
+        claims = await verifier.verify(auth.token, cached=True)
     except Unauthenticated as exc:
         await _refuse(ws, runtime, auth.subprotocol, 4401, exc.message)
         return
@@ -75,7 +77,9 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         return
     try:
         await ws.accept(subprotocol=auth.subprotocol)
-        await Connection(ws, ctx, auth.token, runtime, hub, slot).serve()
+        conn = Connection(ws, ctx, auth.token, runtime, hub, slot)
+        conn.verified_generation = generation
+        await conn.serve()
     finally:
         with contextlib.suppress(Exception):
             await hub.slots.release(slot, str(ctx.connection_id))

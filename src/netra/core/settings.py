@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # through the bus; the TTL bounds a lost message); last_used_at written at most this often
     # per key, across replicas.
     api_key_cache_ttl_s: float = 10.0
+    # Oldest age of a replica's copy of the revocation denylist (reloaded every half of it and
+    # on every revocation heard on the bus; unused while the bus is not heard). 0: no copy.
+    revocation_cache_ttl_s: float = 10.0
     api_key_touch_interval_s: float = 60.0
 
     # Login throttling.

@@ -132,7 +132,7 @@ async def measure(dialect: Dialect, server: psutil.Process, tokens: list[str], a
 
 
 @contextmanager
-def netra_stack(args: Any, secret: str) -> Iterator[tuple[psutil.Process, str]]:
+def netra_stack(args: Any, secret: str) -> Iterator[tuple[psutil.Process, psutil.Process, str]]:
     name = f"netra_bench_{uuid.uuid4().hex[:10]}"
     admin = args.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
     asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
@@ -157,11 +157,11 @@ def netra_stack(args: Any, secret: str) -> Iterator[tuple[psutil.Process, str]]:
         serve = [sys.executable, "-m", "netra"]
         with (
             process([*serve, "worker", "--host", "127.0.0.1", "--port", str(worker_port)], env,
-                    f"http://127.0.0.1:{worker_port}/health/ready"),
+                    f"http://127.0.0.1:{worker_port}/health/ready") as worker,
             process([*serve, "api", "--host", "127.0.0.1", "--port", str(api_port)], env,
                     f"http://127.0.0.1:{api_port}/health/ready") as api,
         ):  # fmt: skip
-            yield api, f"ws://127.0.0.1:{api_port}/ws"
+            yield api, worker, f"ws://127.0.0.1:{api_port}/ws"
     finally:
         asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         client = redis.Redis.from_url(args.redis_url)
@@ -208,7 +208,12 @@ def profiled(pid: int, out: Path | None) -> Iterator[None]:
 
 
 def run_netra(args: Any, secret: str) -> Result:
-    with netra_stack(args, secret) as (api, url), profiled(api.pid, args.profile):
+    profile: Path | None = args.profile
+    with (
+        netra_stack(args, secret) as (api, worker, url),
+        profiled(api.pid, profile and profile.with_suffix(".api.txt")),
+        profiled(worker.pid, profile and profile.with_suffix(".worker.txt")),
+    ):
         return asyncio.run(measure(NetraDialect("netra", url), api, mint(secret, args.runs), args))
 
 
@@ -276,7 +281,11 @@ def main() -> None:
     parser.add_argument("--wait-s", type=float, default=120.0)
     parser.add_argument("--peers", default="socketio,websockets", help="'' for Netra alone")
     parser.add_argument("--json", type=Path, help="write the figures here too")
-    parser.add_argument("--profile", type=Path, help="py-spy record of netra api (raw stacks)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy records of netra api and worker: PATH.api.txt, PATH.worker.txt",
+    )
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()

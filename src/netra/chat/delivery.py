@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from netra.chat.events import StoredEvent
-from netra.chat.frames import event_header
+from netra.chat.frames import live_event
 from netra.core.observability import Metrics
 
 log = structlog.get_logger("netra.chat.ws")
@@ -55,6 +55,7 @@ class RunDelivery:
         self.send = send
         self.load = load  # (run id, after seq, up to seq) -> stored events, in order
         self.metrics = metrics
+        self._out_live = metrics.ws_frames.labels("out", "run_event")  # bound once, not per event
         self.clock = clock
         self.catch_up_s = catch_up_s
         self.lock = asyncio.Lock()  # held by whoever sends run events or changes the state
@@ -103,9 +104,10 @@ class RunDelivery:
 
     async def live(self, raw: bytes) -> None:
         """One event from the bus: skipped, repaired from the store, or sent."""
-        head = event_header(raw)
-        if head is None:
+        parsed = live_event(raw)
+        if parsed is None:
             return
+        head, text = parsed
         async with self.lock:
             last = self._runs.get(head.run_id)
             if last is None:
@@ -120,8 +122,8 @@ class RunDelivery:
                     break
                 await self._send_stored(missing)
                 last = missing[-1].seq
-            await self.send(raw.decode())
-            self.metrics.ws_frames.labels("out", "run_event").inc()
+            await self.send(text)
+            self._out_live.inc()
             self._sent(head.run_id, head.seq, head.final)
 
     async def catch_up(self, now: float) -> None:

@@ -7,6 +7,7 @@ PROTOCOL.md's (``invalid_json``, ``invalid_frame``, ``unknown_type``, ``validati
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -142,6 +143,16 @@ class EventHeader:
     run_id: str
     seq: int
     final: bool
+
+
+@functools.lru_cache(maxsize=1024)
+def live_event(raw: bytes) -> tuple[EventHeader, str] | None:
+    """The header and the text frame of one published run event, computed once per event
+    however many local sockets receive it: the bus hands every subscriber the same ``bytes``
+    object (whose hash is cached), so the other sockets find it here. Profiled: parsing and
+    decoding per socket was most of :meth:`RunDelivery.live`."""
+    head = event_header(raw)
+    return None if head is None else (head, raw.decode())
 
 
 def event_header(raw: bytes) -> EventHeader | None:

@@ -119,7 +119,7 @@ async def measure(dialect: Dialect, server: psutil.Process, tokens: list[str], a
     await asyncio.sleep(settle_s)
     result.rss_before = server.memory_info().rss
     sockets, result.connect_s, result.connect_failures = await connect_all(
-        dialect, tokens, args.sockets // args.runs, args.concurrency
+        dialect, tokens, args.sockets // args.runs, args.concurrency, result.failure_kinds
     )
     result.sockets = len(sockets)
     await asyncio.sleep(settle_s)  # idle: whatever per-socket work there is has happened
@@ -266,7 +266,7 @@ def report(results: dict[str, Result], args: Any) -> dict[str, Any]:
     for name, r in results.items():
         print(f"{name:11} deliveries {r.deliveries}/{r.expected}, lost {r.lost}, duplicated "
               f"{r.duplicated}, out of order {r.out_of_order}, foreign {r.foreign}, "
-              f"connect failures {r.connect_failures}")  # fmt: skip
+              f"connect failures {r.connect_failures} {r.failure_kinds or ''}")  # fmt: skip
     runs = {k: {**asdict(v), "latencies_ms": None} for k, v in results.items()}
     return {"args": vars(args), "table": table, "results": runs}
 

@@ -124,6 +124,7 @@ class Result:
     sockets: int = 0
     connect_s: float = 0.0
     connect_failures: int = 0
+    failure_kinds: dict[str, int] = field(default_factory=dict)
     rss_before: int = 0
     rss_idle: int = 0
     deliveries: int = 0
@@ -153,8 +154,9 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def connect_all(
-    dialect: Dialect, tokens: list[str], per_user: int, concurrency: int
-) -> tuple[list[Socket], float, int]:
+    dialect: Dialect, tokens: list[str], per_user: int, concurrency: int,
+    kinds: dict[str, int] | None = None,
+) -> tuple[list[Socket], float, int]:  # fmt: skip
     """Open ``per_user`` sockets for each token, ``concurrency`` handshakes in flight."""
     gate = asyncio.Semaphore(concurrency)
     failures = 0
@@ -164,8 +166,11 @@ async def connect_all(
         async with gate:
             try:
                 return Socket(user, await dialect.open(token))
-            except Exception:
+            except Exception as exc:
                 failures += 1
+                if kinds is not None:
+                    kind = f"{type(exc).__name__}: {str(exc)[:60]}"
+                    kinds[kind] = kinds.get(kind, 0) + 1
                 return None
 
     jobs = [one(u, t) for u, t in enumerate(tokens) for _ in range(per_user)]

@@ -88,7 +88,8 @@ class Connection:
         )
         self.delivery = RunDelivery(self.send, self._load, runtime.metrics, clock, catch_up_s)
         self._send_lock = asyncio.Lock()
-        self._close_requested = asyncio.Event()
+        # A bare future, not a task waiting on an event: one task and coroutine less per socket.
+        self._close_requested: asyncio.Future[None] | None = None
         self.close_code: int | None = None
         self.close_reason = ""
         self._gone = False
@@ -102,7 +103,8 @@ class Connection:
         """Ask the connection to close with ``code`` (any task, e.g. a revocation)."""
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason
-        self._close_requested.set()
+        if self._close_requested is not None and not self._close_requested.done():
+            self._close_requested.set_result(None)
 
     async def serve(self) -> None:
         metrics = self.runtime.metrics
@@ -133,11 +135,15 @@ class Connection:
                 },
             )
         )
-        tasks = {
+        closing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.close_code is not None:  # requested before serving began
+            closing.set_result(None)
+        self._close_requested = closing
+        tasks: set[asyncio.Future[Any]] = {
             asyncio.create_task(self._reader(), name="ws-reader"),
             asyncio.create_task(self._pump(sub), name="ws-pump"),
             asyncio.create_task(self._watchdog(sub), name="ws-watchdog"),
-            asyncio.create_task(self._close_requested.wait(), name="ws-close"),
+            closing,
         }
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -148,7 +154,8 @@ class Connection:
         for task in done:
             exc = task.exception() if not task.cancelled() else None
             if exc is not None and not isinstance(exc, ConnectionGone):
-                log.error("websocket task failed", task=task.get_name(), error=repr(exc))
+                name = task.get_name() if isinstance(task, asyncio.Task) else "close"
+                log.error("websocket task failed", task=name, error=repr(exc))
                 self.request_close(1011, "unexpected server fault")
         if self.close_code is not None and not self._gone:
             await self.close(self.close_code, self.close_reason)

@@ -272,3 +272,34 @@ def test_the_setting_names_the_default_prices_file(
     assert Catalogue().resolve("acme", "M1") == "m1"
     monkeypatch.delenv("NETRA_PRICES_FILE")
     assert Catalogue().resolve("acme", "M1") is None
+
+
+def test_check_config_refuses_a_bad_prices_file(tmp_path: Path) -> None:
+    """A prices file that cannot be used stops start-up and check-config in any environment,
+    with the file, entry and field named (not the first analysis, much later)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "prices.json"
+    path.write_text(_doc(input_mtok="cheap"))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "NETRA_ENV": "development",
+        "NETRA_DATA_DIR": str(tmp_path),
+        "NETRA_PRICES_FILE": str(path),
+    }
+    bad = subprocess.run(
+        [sys.executable, "-m", "netra", "check-config"], env=env, capture_output=True, text=True
+    )
+    assert bad.returncode == 2
+    assert f"NETRA_PRICES_FILE: {path}: prices entry 1: field 'input_mtok'" in bad.stdout
+    path.write_text(_doc())
+    good = subprocess.run(
+        [sys.executable, "-m", "netra", "check-config"], env=env, capture_output=True, text=True
+    )
+    assert good.returncode == 0, good.stdout + good.stderr
+    missing = {**env, "NETRA_PRICES_FILE": str(tmp_path / "nope.toml")}
+    gone = subprocess.run(
+        [sys.executable, "-m", "netra", "check-config"], env=missing, capture_output=True, text=True
+    )
+    assert gone.returncode == 2 and "cannot read the prices file" in gone.stdout

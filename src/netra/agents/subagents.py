@@ -420,7 +420,9 @@ async def run_reporting(st: RunState, em: RunEmitter) -> str:
     await em.thinking(agent, "Writing the answer from the engine's figures.", 0.5)
     await em.check_cancelled()
     if st.llm_usage is not None:
-        text, st.writer_meta = await _checked_llm_answer(st)
+        from netra.agents.assistant import checked_answer
+
+        text, st.writer_meta = await checked_answer(st, brief_of(st))
     else:
         text, st.writer_meta = await st.writer.write(brief_of(st))
     if st.writer_meta.get("degraded"):
@@ -434,14 +436,3 @@ async def run_reporting(st: RunState, em: RunEmitter) -> str:
         agent, result={"report_id": st.report_id, "writer": st.writer_meta.get("writer")}
     )
     return text
-
-
-async def _checked_llm_answer(st: RunState) -> tuple[str, dict[str, Any]]:
-    """The model's answer (already checked: every dollar figure came from a tool), or, when it
-    gave none it could keep, the offline writer's from the engine's results."""
-    meta: dict[str, Any] = {"writer": "llm_tools", "llm_outcome": st.llm_outcome}
-    if st.llm_text:
-        return st.llm_text, {**meta, "degraded": False}
-    meta.update(degraded_reason=f"llm_{st.llm_outcome}", unverified=st.llm_rejected)
-    text = await st.writer.fallback.write(brief_of(st))
-    return text, {**meta, "writer": st.writer.fallback.name, "degraded": True}

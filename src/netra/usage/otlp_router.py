@@ -19,6 +19,7 @@ from netra.auth.deps import require_api_key
 from netra.billing.budget_checks import schedule_budget_check
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep
+from netra.core.openapi import responses
 from netra.usage.ingest import BatchWriter, IngestResult, ingest_records
 from netra.usage.otlp_spans import SpanRows, spans_to_rows
 from netra.usage.otlp_wire import (
@@ -59,6 +60,16 @@ def partial_success_message(rows: SpanRows, result: IngestResult) -> str:
     summary="OTLP/HTTP trace export: LLM spans become usage records (API key, usage:write)",
     description=__doc__,
     response_class=Response,
+    responses={
+        200: {
+            "description": "ExportTraceServiceResponse (partialSuccess with rejected spans)",
+            "content": {
+                PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
+                JSON: {"schema": {"type": "object"}},
+            },
+        },
+        **responses(400, 413, 415),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

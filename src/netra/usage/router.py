@@ -26,7 +26,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from netra.auth.deps import require
-from netra.billing.budget_checks import schedule_budget_check
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep
 from netra.core.errors import BadInput, TooLarge, ValidationFailed
@@ -41,6 +40,7 @@ from netra.usage.ingest import (
     ingest_records,
 )
 from netra.usage.parse import parse_record
+from netra.usage.service import usage_stored
 from netra.usage.sources import SOURCE_NAMES, UsageStream
 from netra.usage.sources.base import Notes
 from netra.usage.sources.framing import Layout
@@ -65,8 +65,7 @@ router = APIRouter(prefix="/api/v1", tags=["usage"])
 
 async def _after_ingest(runtime: Runtime, org_id: str, result: IngestResult) -> None:
     """New usage may cross a budget: have it checked in the background (coalesced per org)."""
-    if result.accepted:
-        await schedule_budget_check(runtime, org_id)
+    await usage_stored(runtime, org_id, result.accepted)
 
 
 def _outcome(

@@ -54,7 +54,7 @@ async def test_budgets_create_list_validate_and_isolate(pg_settings) -> None:  #
         ):
             error = _error(await client.post("/api/v1/budgets", json=body, headers=auth), 422)
             assert error["code"] == "validation_error"
-            assert [d["field"] for d in error["details"]] == [field], body
+            assert [d["field"] for d in error["details"]["fields"]] == [field], body
 
         duplicate = await client.post(
             "/api/v1/budgets",

@@ -15,7 +15,6 @@ import httpx
 from fastapi.routing import APIRoute
 
 from netra.apps.all_in_one import create_app
-from netra.auth.api_keys import new_key
 from netra.auth.oauth_flow import BIND_COOKIE, issue_login_code
 from netra.core.settings import Settings
 from support.accounts import bearer, signup
@@ -65,6 +64,10 @@ async def test_every_router_answers_503_in_the_error_shape(
             row = {"timestamp": "2026-10-01T00:00:00Z", "provider": "openai", "model": "gpt-4o",
                    "input_tokens": 1, "output_tokens": 1}  # fmt: skip
             login = {"email": account["email"], "password": "not the password"}
+            made = await client.post(
+                "/api/v1/api-keys", json={"name": "otlp", "scopes": ["usage:write"]}, headers=who
+            )
+            key = bearer(made.json()["key"]) | {"Content-Type": "application/json"}
             # One endpoint per router module (the module that holds the endpoint).
             probes: dict[str, Callable[[], Awaitable[httpx.Response]]] = {
                 "netra.auth.router": lambda: client.post("/auth/login", json=login),
@@ -76,10 +79,13 @@ async def test_every_router_answers_503_in_the_error_shape(
                 ),
                 "netra.reports.router": lambda: client.get("/api/v1/usage/summary", headers=who),
                 "netra.chat.router": lambda: client.get("/api/v1/threads", headers=who),
+                "netra.chat.assistant_usage": lambda: client.get(
+                    "/api/v1/assistant/usage", headers=who
+                ),
                 "netra.billing.router": lambda: client.get("/api/v1/webhooks", headers=who),
                 "netra.auth.api_keys_router": lambda: client.get("/api/v1/api-keys", headers=who),
                 "netra.usage.otlp_router": lambda: client.post(
-                    "/v1/traces", content=b"", headers=bearer(new_key())
+                    "/v1/traces", content=b'{"resourceSpans": []}', headers=key
                 ),
             }
             assert set(probes) >= _router_modules(app), "a router without a probe here"

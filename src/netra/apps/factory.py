@@ -10,19 +10,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from netra.core.component import Component
 from netra.core.errors import ConfigurationError
-from netra.core.http_errors import install_error_handlers
+from netra.core.http_errors import RequestIdMiddleware, install_error_handlers
 from netra.core.lifecycle import Dependency, StartupError
 from netra.core.migrate import upgrade
 from netra.core.observability import Metrics, MetricsMiddleware, metrics_endpoint
+from netra.core.openapi import install_openapi
 from netra.core.runtime import Runtime, build_runtime
 from netra.core.services import wiring_problems
 from netra.core.settings import Settings, resolve_dev_secrets, validate_settings
@@ -89,10 +91,12 @@ def create_netra_app(
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
     )
     app.add_middleware(MetricsMiddleware, metrics=lambda: _metrics_of(app))
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer and log line has the id
     _add_health_routes(app)
     for component in components:
         for router in component.routers:
             app.include_router(router)
+    install_openapi(app)
     return app
 
 
@@ -116,12 +120,35 @@ def _as_dependency(component: Component, runtime: Runtime) -> Dependency:
     return Dependency(component.name, start=start, stop=stop)
 
 
+class Live(BaseModel):
+    status: Literal["ok"]
+
+
+class DependencyState(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    required: bool
+    status: str = Field(description="up or down")
+    error: str | None = None
+    target: str | None = None
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "degraded", "unavailable"]
+    dependencies: dict[str, DependencyState]
+
+
 def _add_health_routes(app: FastAPI) -> None:
-    @app.get("/health/live", tags=["health"])
+    @app.get("/health/live", tags=["health"], response_model=Live)
     async def live() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/health/ready", tags=["health"])
+    @app.get(
+        "/health/ready",
+        tags=["health"],
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "a required dependency is down"}},
+    )
     async def ready(request: Request) -> JSONResponse:
         runtime: Runtime = request.app.state.runtime
         ok, states = await runtime.lifecycle.readiness()

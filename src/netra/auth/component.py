@@ -97,6 +97,7 @@ async def _start_api_keys(runtime: Runtime) -> None:
         runtime.bus,
         cache_ttl_s=settings.api_key_cache_ttl_s,
         touch_interval_s=settings.api_key_touch_interval_s,
+        shared=runtime.cache,
     )
     await verifier.start()
     runtime.services.provide(KEY_VERIFIER, verifier)

@@ -22,12 +22,13 @@ async def _stop_hub(runtime: Runtime) -> None:
 
 
 def component() -> Component:
+    from netra.chat.assistant_usage import router as assistant_router
     from netra.chat.router import router
     from netra.chat.ws_router import router as ws_router
 
     return Component(
         "chat",
-        routers=[router, ws_router],
+        routers=[router, assistant_router, ws_router],
         start=_start_hub,
         stop=_stop_hub,
         provides=(HUB,),

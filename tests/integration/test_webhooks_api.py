@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from netra.apps.all_in_one import create_app
+from netra.auth.component import KEYS
 from netra.auth.tokens import issue_access_token
 from support.accounts import bearer, signup
 from support.apps import running_app
@@ -146,7 +147,7 @@ async def test_validation_permissions_and_tier_limit(pg_settings) -> None:  # ty
 
         runtime = app.state.runtime
         member, _ = issue_access_token(
-            runtime.extras["key_material"],
+            runtime.services[KEYS],
             runtime.settings,
             user_id="member-1",
             org_id=account["user"]["org_id"],

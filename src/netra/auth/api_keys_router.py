@@ -1,5 +1,8 @@
 """HTTP endpoints: ``/api/v1/api-keys`` (API.md "Machine access"), for owners and admins.
 
+An organisation holds at most its tier's ``max_api_keys`` active keys (billing/tiers.py; 403
+past it: revoke one or upgrade).
+
 A key is created and revoked by a person (access token with ``api_keys:write``), never by a
 key. Revocation commits first, then tells every replica, so no replica can re-read the key as
 valid after it dropped it from its cache.
@@ -14,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from netra.auth import api_keys
 from netra.auth.deps import get_key_verifier, require
+from netra.billing.tiers import Limit, check, limits_for
 from netra.core.audit import record_audit
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep, SessionDep
@@ -69,8 +73,11 @@ async def create_api_key(
     body: ApiKeyIn,
     request: Request,
     session: SessionDep,
+    runtime: RuntimeDep,
     user: UserContext = require("api_keys:write"),
 ) -> dict[str, Any]:
+    active = await api_keys.count_active(session, user.org_id)
+    check(limits_for(runtime.settings, user.tier), Limit.MAX_API_KEYS, active)
     row, key = await api_keys.create_key(session, user, body.name, body.scopes)
     record_audit(
         session,

@@ -26,9 +26,10 @@ from netra.core.context import UserContext
 from netra.core.deps import get_runtime
 from netra.core.errors import Forbidden, Unauthenticated
 from netra.core.runtime import Runtime
+from netra.core.services import Service
 
-VERIFIER = "token_verifier"
-KEY_VERIFIER = "api_key_verifier"
+VERIFIER: Service[TokenVerifier] = Service("token_verifier")
+KEY_VERIFIER: Service[ApiKeyVerifier] = Service("api_key_verifier")
 
 KEYS_NOT_HERE = "API keys are accepted only by the usage, summary and analyses endpoints"
 
@@ -39,15 +40,12 @@ BearerDeclared = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_s
 
 
 def get_verifier(runtime: Runtime) -> TokenVerifier:
-    verifier = runtime.extras.get(VERIFIER)
-    if not isinstance(verifier, TokenVerifier):
-        raise RuntimeError("token verifier not configured for this app")
-    return verifier
+    return runtime.services[VERIFIER]
 
 
 def get_key_verifier(runtime: Runtime) -> ApiKeyVerifier:
-    verifier = runtime.extras.get(KEY_VERIFIER)
-    if not isinstance(verifier, ApiKeyVerifier):
+    verifier = runtime.services.get(KEY_VERIFIER)
+    if verifier is None:
         raise Unauthenticated("this service does not accept API keys")
     return verifier
 

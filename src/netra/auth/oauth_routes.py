@@ -40,10 +40,11 @@ from netra.core.deps import RuntimeDep
 from netra.core.errors import BadInput, NotFound, Unauthenticated
 from netra.core.openapi import responses
 from netra.core.runtime import Runtime
+from netra.core.services import Service
 
 router = APIRouter(prefix="/auth/oauth", tags=["auth"])
 
-OIDC = "oidc_client"
+OIDC: Service[OidcClient] = Service("oidc_client")
 COOKIE_PATH = "/auth/oauth"
 
 
@@ -51,10 +52,8 @@ def oidc_client(runtime: Runtime, provider: str) -> OidcClient:
     settings = runtime.settings
     if not settings.oauth_enabled or provider != settings.oauth_provider:
         raise NotFound(f"unknown sign-in provider '{provider[:40]}'")
-    client = runtime.extras.get(OIDC)
-    if not isinstance(client, OidcClient):
-        client = runtime.extras[OIDC] = OidcClient(settings)
-    return client
+    # Built on first use: discovery needs the provider, which start-up must not wait for.
+    return runtime.services.get(OIDC) or runtime.services.provide(OIDC, OidcClient(settings))
 
 
 def _secure(auth: AuthState) -> bool:

@@ -25,10 +25,10 @@ GROUPS = ("model", "provider", "feature", "user", "day")
 
 
 def analysis_cache(runtime: Runtime) -> AnalysisCache:
-    cache = runtime.extras.get(ANALYSIS_CACHE)
-    if not isinstance(cache, AnalysisCache):
+    cache = runtime.services.get(ANALYSIS_CACHE)
+    if cache is None:
         cache = AnalysisCache(runtime.cache, runtime.metrics, runtime.settings.analysis_cache_ttl_s)
-        runtime.extras[ANALYSIS_CACHE] = cache
+        runtime.services.provide(ANALYSIS_CACHE, cache)
     return cache
 
 

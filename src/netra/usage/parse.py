@@ -72,6 +72,8 @@ def parse_timestamp(value: Any) -> datetime:
         raise ValueError("expected a timestamp, got a boolean")
     if isinstance(value, int | float):
         return _from_unix(float(value))
+    if isinstance(value, datetime):  # already parsed by a source adapter
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     text = str(value).strip()
     if not text:
         raise ValueError("empty timestamp")
@@ -276,13 +278,11 @@ def _fast_csv_row(row: list[str], p: tuple[int, ...]) -> UsageRecord:
         or not model
         or len(provider) > _MAX_TEXT
         or len(model) > _MAX_TEXT
-        or input_tokens < 0
-        or output_tokens < 0
+        or not 0 <= input_tokens <= MAX_TOKENS
+        or not 0 <= output_tokens <= MAX_TOKENS
         or cached < 0
         or writes < 0
         or cached + writes > input_tokens
-        or input_tokens > MAX_TOKENS
-        or output_tokens > MAX_TOKENS
     ):
         raise ValueError("not the common case")
     text = row[p[7]]

@@ -38,7 +38,9 @@ CTX = UserContext(user_id="u1", org_id="o1", tier="enterprise", role="member")
 async def _worker(
     make_settings: Callable[..., Any], pipeline: Any = None, **overrides: Any
 ) -> AsyncIterator[tuple[Runtime, RunWorker]]:
-    settings = make_settings(**{"placeholder_step_delay_s": 0, **overrides})
+    # Without a pipeline of its own, a test runs the placeholder (a test double: test env only).
+    defaults = {"placeholder_step_delay_s": 0, "placeholder_pipeline": pipeline is None}
+    settings = make_settings(**{**defaults, **overrides})
     async with chat_runtime(settings) as rt:
         if pipeline is not None:
             rt.extras[PIPELINE] = pipeline
@@ -161,8 +163,10 @@ async def test_a_pipeline_that_forgets_its_final_event_gets_one(make_settings: A
         assert final["status"] == "succeeded" and final["result"]["text"] == "the answer"
 
 
-async def test_a_run_whose_worker_died_is_taken_over_and_ends_failed(make_settings: Any) -> None:
-    async with _worker(make_settings, run_stale_after_s=1) as (rt, worker):
+async def test_a_run_whose_worker_died_too_often_is_taken_over_and_ends_failed(
+    make_settings: Any,
+) -> None:
+    async with _worker(make_settings, run_stale_after_s=1, run_max_attempts=1) as (rt, worker):
         ack, job = await _submit(rt)
 
         async def dead_worker_got_this_far(s: Any) -> None:

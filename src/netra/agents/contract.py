@@ -36,6 +36,19 @@ class EventSink(Protocol):
         ...
 
 
+class StepStore(Protocol):
+    """The durable results of a run's completed steps (a run taken over by another worker
+    restores them instead of executing the steps again)."""
+
+    async def done(self, name: str) -> dict[str, Any] | None:
+        """The stored result of step ``name``, or None when it has not completed."""
+        ...
+
+    async def record(self, name: str, result: dict[str, Any]) -> None:
+        """Store the result of step ``name`` once its events are stored."""
+        ...
+
+
 @dataclass
 class AgentDeps:
     """What the pipeline may reach, already scoped to the run's organisation."""
@@ -44,6 +57,7 @@ class AgentDeps:
     save_report: Callable[[dict[str, Any]], Awaitable[str]]  # -> report id
     save_assistant_message: Callable[[str, dict[str, Any]], Awaitable[str]]  # text, meta -> id
     extras: dict[str, Any] = field(default_factory=dict)  # e.g. the LLM provider
+    steps: StepStore | None = None  # None: nothing is resumable (tests, local analysis)
 
 
 @dataclass

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from netra.agents.checkpoints import restore, snapshot
 from netra.agents.contract import AgentDeps, EventSink, RunRequest, RunResult
 from netra.agents.engine import AnalysisEngine, Engine
 from netra.agents.events import RunCancelled, RunEmitter, ToolFailed
@@ -31,7 +32,8 @@ from netra.core.settings import Settings
 log = logging.getLogger(__name__)
 
 SUPERVISOR = "supervisor"
-SUBAGENTS: dict[str, Callable[[RunState, RunEmitter], Awaitable[Any]]] = {
+Step = Callable[[RunState, RunEmitter], Awaitable[Any]]
+SUBAGENTS: dict[str, Step] = {
     "data": run_data,
     "optimizer": run_optimizer,
     "actions": run_actions,
@@ -52,7 +54,7 @@ class AgentPipeline:
         return profile_for(tier, self.settings)
 
     async def __call__(self, request: RunRequest, sink: EventSink, deps: AgentDeps) -> RunResult:
-        em = RunEmitter(sink)
+        em = RunEmitter(sink, self.settings.test_step_delay_s)
         profile = self.profile(request.context.tier)
         st = RunState(request, deps, profile, self.engine, self.writer)
         await em.started(SUPERVISOR)
@@ -79,19 +81,17 @@ class AgentPipeline:
 
     async def _run(self, st: RunState, em: RunEmitter) -> RunResult:
         await em.thinking(SUPERVISOR, "Asking triage what this request needs.", 0.05)
-        await run_triage(st, em)
+        await self._step(st, em, "triage", run_triage)
         plan = st.next_agents()
         await em.thinking(SUPERVISOR, "Plan: " + " → ".join(plan) + ".", 0.2)
-        text = ""
         for i, agent in enumerate(plan, 1):
             await em.check_cancelled()
-            if agent == "reporting":
-                text = await run_reporting(st, em)
-            else:
-                await SUBAGENTS[agent](st, em)
+            await self._step(st, em, agent, SUBAGENTS.get(agent, run_reporting))
             await em.thinking(SUPERVISOR, f"{agent} done.", 0.2 + 0.75 * i / len(plan))
         await em.check_cancelled()
+        text = st.text
         metadata = self._meta(st, em)
+        # Idempotent per run: a re-executed run finds the message its first execution stored.
         message_id = await st.deps.save_assistant_message(text, metadata)
         result: dict[str, Any] = {"message_id": message_id, "text": text}
         if st.report_id:
@@ -104,6 +104,21 @@ class AgentPipeline:
             report_id=st.report_id,
             metadata=metadata,
         )
+
+    @staticmethod
+    async def _step(st: RunState, em: RunEmitter, name: str, run: Step) -> None:
+        """Execute one step and store its result; restore it instead when already stored (the
+        run was taken over from a worker that died after the step)."""
+        steps = st.deps.steps
+        if steps is not None:
+            saved = await steps.done(name)
+            if saved is not None:
+                await restore(name, st, em, saved)
+                return
+        before = len(em.tool_calls)
+        await run(st, em)
+        if steps is not None:
+            await steps.record(name, snapshot(name, st, em.tool_calls[before:]))
 
     async def _fail(self, st: RunState, em: RunEmitter, code: str, message: str) -> RunResult:
         error = {"code": code, "message": message}

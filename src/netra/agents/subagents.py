@@ -64,6 +64,7 @@ class RunState:
     findings: list[dict[str, Any]] = field(default_factory=list)
     plan: list[ActionStep] = field(default_factory=list)
     report_id: str | None = None
+    text: str = ""  # the answer, once reporting has worded it
     writer_meta: dict[str, Any] = field(default_factory=dict)
     classifier_meta: dict[str, Any] = field(default_factory=dict)
 
@@ -372,7 +373,11 @@ async def run_reporting(st: RunState, em: RunEmitter) -> str:
     """Store the report, word the answer; returns the answer's text."""
     agent = "reporting"
     await em.started(agent)
-    if st.report is not None and st.sufficiency is not Sufficiency.INSUFFICIENT:
+    steps = st.deps.steps
+    saved = await steps.done("report_saved") if steps is not None else None
+    if saved is not None:  # stored by a worker that died after it: not stored twice
+        st.report_id = saved.get("report_id")
+    elif st.report is not None and st.sufficiency is not Sufficiency.INSUFFICIENT:
         report = st.report
         st.report_id = await em.tool(
             agent,
@@ -381,6 +386,8 @@ async def run_reporting(st: RunState, em: RunEmitter) -> str:
             lambda: st.deps.save_report(report),
             lambda rid: {"report_id": rid},
         )
+        if steps is not None:
+            await steps.record("report_saved", {"report_id": st.report_id})
     await em.thinking(agent, "Writing the answer from the engine's figures.", 0.5)
     await em.check_cancelled()
     text, st.writer_meta = await st.writer.write(brief_of(st))
@@ -391,6 +398,7 @@ async def run_reporting(st: RunState, em: RunEmitter) -> str:
             "answered with the offline writer.",
             0.9,
         )
+    st.text = text
     await em.completed(
         agent, result={"report_id": st.report_id, "writer": st.writer_meta.get("writer")}
     )

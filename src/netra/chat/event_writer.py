@@ -58,12 +58,18 @@ class EventWriter:
                 fut.set_exception(RuntimeError("event writer stopped"))
 
     async def append(
-        self, run_id: str, org_id: str, type_: str, payload: dict[str, Any]
+        self,
+        run_id: str,
+        org_id: str,
+        type_: str,
+        payload: dict[str, Any],
+        worker_id: str | None = None,
     ) -> StoredEvent:
+        """Store (only while ``worker_id`` holds the run, when given), then publish."""
         if self._task is None:
             raise RuntimeError("event writer not started")
         fut: asyncio.Future[StoredEvent] = asyncio.get_running_loop().create_future()
-        await self._queue.put((NewEvent(run_id, org_id, type_, payload), fut))
+        await self._queue.put((NewEvent(run_id, org_id, type_, payload, worker_id), fut))
         return await fut
 
     async def _loop(self) -> None:

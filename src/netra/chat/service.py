@@ -172,7 +172,10 @@ async def cancel_run(session: AsyncSession, ctx: UserContext, run_id: str, publi
     await session.flush()
     if run.status == "queued":
         # Claim it from the queue with the same conditional update a worker uses.
-        if await RunRepository(session, ctx.org_id).claim_queued(run.id, "api:cancel"):
+        # A run released by a stopping worker has events already: the worker that takes it
+        # next closes it from where it stands (it sees cancel_requested).
+        fresh = run.last_seq == 0
+        if fresh and await RunRepository(session, ctx.org_id).claim_queued(run.id, "api:cancel"):
             stored = [
                 await append_event(
                     session,

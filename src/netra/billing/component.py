@@ -10,6 +10,7 @@ from netra.billing.router import budgets_router, webhooks_router
 from netra.billing.spend import TableSpend
 from netra.billing.webhooks import DISPATCHER
 from netra.core.component import Component
+from netra.core.lifecycle import Dependency
 from netra.core.runtime import Runtime
 
 
@@ -18,6 +19,9 @@ async def _start(runtime: Runtime) -> None:
     dispatcher = WebhookDispatcher(runtime)
     await dispatcher.start()
     runtime.extras[DISPATCHER] = dispatcher
+    runtime.lifecycle.add(
+        Dependency("webhook_delivery", check=dispatcher.health, required=False, essential=False)
+    )
     runtime.extras[CHECKER] = BudgetChecker(runtime)
 
 

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,8 @@ from websockets.exceptions import ConnectionClosed
 
 from support.accounts import signup_sync
 from support.realtime import Client, is_final
-from support.servers import ServerProcess, start_server
+from support.servers import processes as _processes
+from support.servers import start_server
 from support.services import fresh_postgres_database, new_redis_prefix, redis_server_url
 
 TYPES = ("agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed")
@@ -45,22 +43,6 @@ def _scaled_env(tmp_path: Path, pg_url: str, **extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
-
-
-@contextmanager
-def _processes(env: dict[str, str], *commands: str) -> Iterator[list[ServerProcess]]:
-    """Start the processes in parallel (start-up is the slow part); stop them all after."""
-    with ExitStack() as stack, ThreadPoolExecutor(len(commands)) as pool:
-        futures = [pool.submit(start_server, c, env) for c in commands]
-        procs: list[ServerProcess] = []
-        try:
-            for f in futures:
-                procs.append(f.result())
-        finally:
-            for f in futures:
-                if f.done() and f.exception() is None:
-                    stack.callback(f.result().stop)
-        yield procs
 
 
 def _check_run(events: list[dict[str, Any]]) -> None:

@@ -23,7 +23,7 @@ import contextlib
 import os
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -76,6 +76,9 @@ class RunInfo:
     attempts: int = 1
     last_seq: int = 0
     started_at: datetime | None = None
+    # Who holds the run: this worker and this execution. A new token per claim, so a second
+    # claim (even by the same process, its first execution stalled) fences out the first.
+    holder: str = ""
 
     def context(self) -> UserContext:
         return UserContext(
@@ -110,6 +113,7 @@ class RunWorker:
         self.name = name or worker_name()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._running: set[asyncio.Task[Any]] = set()
+        self._executing: set[str] = set()  # run ids this process executes right now
 
     # ---- life -------------------------------------------------------------------------
 
@@ -189,19 +193,22 @@ class RunWorker:
     async def take(self, run_id: str, org_id: str, job: Job | None) -> bool:
         """Whether this job may be acknowledged (the run executed, ended, or held elsewhere)."""
         stale_before = utcnow() - timedelta(seconds=self.settings.run_stale_after_s)
+        holder = f"{self.name}#{uuid.uuid4().hex[:6]}"
+        if run_id in self._executing:
+            return True  # this process runs it (its heartbeat may lag): never take it twice
 
         async def claim(session: AsyncSession) -> tuple[str, RunInfo | None]:
             runs = RunRepository(session, org_id)
-            if await runs.claim_queued(run_id, self.name):
+            if await runs.claim_queued(run_id, holder):
                 run = await runs.get(run_id)
                 assert run is not None
-                return "execute", await _info(session, run)
+                return "execute", replace(await _info(session, run), holder=holder)
             run = await runs.get(run_id)
             if run is None or run.status in RUN_FINAL:
                 return "done", None
-            if run.status == "running" and await runs.claim_stale(run_id, self.name, stale_before):
+            if run.status == "running" and await runs.claim_stale(run_id, holder, stale_before):
                 await session.refresh(run)
-                return "takeover", await _info(session, run)
+                return "takeover", replace(await _info(session, run), holder=holder)
             return "busy", None
 
         decision, info = await self.runtime.db.run(claim)
@@ -258,16 +265,23 @@ class RunWorker:
     async def execute(self, info: RunInfo, job: Job | None) -> None:
         """Execute the run; from its last completed step when it has events already (it was
         released by a stopping worker or taken over from a dead one)."""
+        self._executing.add(info.run_id)
+        try:
+            await self._execute(info, job)
+        finally:
+            self._executing.discard(info.run_id)
+
+    async def _execute(self, info: RunInfo, job: Job | None) -> None:
         stored = await self._stored_events(info) if info.last_seq else []
         items = OpenItems()
         for event in stored:
             items.track(event.type, event.payload)
         sink = RunSink(
             self.writer, self.runtime.db, info.run_id, info.org_id, items,
-            worker_id=self.name, replay=stored,
+            worker_id=info.holder, replay=stored,
         )  # fmt: skip
         deps = self._deps(info)
-        journal = StepJournal(self.runtime.db, info.run_id, info.org_id, self.name, sink)
+        journal = StepJournal(self.runtime.db, info.run_id, info.org_id, info.holder, sink)
         if stored:
             await journal.load()
             log.info("resuming a run", run_id=info.run_id, attempt=info.attempts,
@@ -303,7 +317,7 @@ class RunWorker:
     async def _release(self, info: RunInfo, job: Job | None) -> None:
         """Give the run back (this worker stops): queued again for another worker."""
         released = await self.runtime.db.run(
-            lambda s: RunRepository(s, info.org_id).release(info.run_id, self.name)
+            lambda s: RunRepository(s, info.org_id).release(info.run_id, info.holder)
         )
         if not released:
             return
@@ -381,10 +395,13 @@ class RunWorker:
             await asyncio.sleep(self.settings.run_heartbeat_s)
             try:
                 held = await db.run(
-                    lambda s: RunRepository(s, info.org_id).heartbeat(info.run_id, self.name)
+                    lambda s: RunRepository(s, info.org_id).heartbeat(info.run_id, info.holder)
                 )
-                if job is not None:
-                    await queue.touch(job, self.name)
+                if job is not None and held:
+                    # Bounded: a frozen Redis must not stall the database heartbeat.
+                    await asyncio.wait_for(
+                        queue.touch(job, self.name), self.settings.run_heartbeat_s
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -416,7 +433,7 @@ class RunWorker:
         for event in await self._stored_events(info):
             items.track(event.type, event.payload)
         sink = RunSink(
-            self.writer, self.runtime.db, info.run_id, info.org_id, items, worker_id=self.name
+            self.writer, self.runtime.db, info.run_id, info.org_id, items, worker_id=info.holder
         )
         log.warning("ending an abandoned run", run_id=info.run_id, error=error["code"])
         await self._finish(info, sink, "failed", error, None)

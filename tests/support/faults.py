@@ -155,6 +155,17 @@ def received(client_frames: list[dict[str, Any]], run_id: str) -> list[dict[str,
     return [f for f in client_frames if f.get("run_id") == run_id and "seq" in f]
 
 
+def as_client_keeps_them(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The run as a protocol client keeps it: a ``resume`` replays from the ``after_seq`` the
+    client names, so frames still in flight when it asked arrive twice; the client drops a seq
+    it holds. Such copies must be identical (the same stored event), never a different one."""
+    kept: dict[int, dict[str, Any]] = {}
+    for frame in frames:
+        first = kept.setdefault(frame["seq"], frame)
+        assert first == frame, f"two different events with seq {frame['seq']}: {first} {frame}"
+    return [kept[seq] for seq in sorted(kept)]
+
+
 def check_complete_run(events: list[dict[str, Any]]) -> None:
     """Every event once, in order (seq 1..n), the ordering guarantees, one succeeded answer
     by every agent of the plan."""

@@ -77,6 +77,6 @@ class Pipeline(Protocol):
 
 
 # Keys in ``Runtime.extras`` through which components hand each other their services.
-PIPELINE = "agent_pipeline"  # Pipeline, set by the agents component (default: placeholder)
+PIPELINE = "agent_pipeline"  # Pipeline, set by the agents component (a worker needs one)
 RECORD_LOADER = "usage_record_loader"  # async (org_id, start, end, limit) -> list[UsageRecord]
 REPORT_STORE = "report_store"  # async (org_id, report: dict) -> report id

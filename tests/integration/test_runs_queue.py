@@ -12,10 +12,12 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from netra.agents import component as agents
 from netra.apps.factory import create_netra_app
 from netra.auth.component import verification_component
 from netra.chat import component as chat
 from netra.chat.hub import HUB
+from netra.reports import component as reports
 from support.apps import running_app
 from support.realtime import Client, is_final, live_server, mint_token
 from support.servers import processes
@@ -28,7 +30,8 @@ def _api(settings: Any) -> Any:
 
 
 def _worker(settings: Any) -> Any:
-    return create_netra_app(settings, [chat.worker_component()], title="worker-only")
+    components = [reports.services_component(), agents.component(), chat.worker_component()]
+    return create_netra_app(settings, components, title="worker-only")
 
 
 async def test_api_enqueues_and_two_separate_workers_execute_each_run_once(
@@ -100,7 +103,7 @@ async def _runs(runtime: Any, run_ids: list[str]) -> list[Any]:
 
 
 async def test_each_replica_carries_only_the_events_of_its_own_users(pg_settings: Any) -> None:
-    settings = pg_settings(placeholder_pipeline=True, placeholder_step_delay_s=0.05)
+    settings = pg_settings()
     async with (
         live_server(_api(settings)) as replica_a,
         live_server(_api(settings)) as replica_b,
@@ -111,8 +114,8 @@ async def test_each_replica_carries_only_the_events_of_its_own_users(pg_settings
         alice_on_b = await Client.connect(replica_b.ws_url, mint_token(replica_b,
                                           user_id=alice.established["user_id"],
                                           org_id=alice.established["org_id"]))  # fmt: skip
-        ack = await alice.ask("alice asks on A")
-        ack_b = await bob.ask("bob asks on B")
+        ack = await alice.ask("alice asks on A: where is my money going?")
+        ack_b = await bob.ask("bob asks on B: where is my money going?")
         on_a, on_b = await asyncio.gather(
             alice.events_until_final(ack["run_id"]), alice_on_b.events_until_final(ack["run_id"])
         )

@@ -222,7 +222,11 @@ async def test_cancel_before_start_and_while_running(make_settings: Any) -> None
 
         running, job = await _submit(rt)
         task = asyncio.create_task(worker.handle(job))
-        await asyncio.sleep(0.1)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while not await _events(rt, running.run_id):  # cancelled while running, not before
+            assert loop.time() < deadline, "the run never started"
+            await asyncio.sleep(0.01)
         await rt.db.run(lambda s: service.cancel_run(s, CTX, running.run_id, publish))
         await asyncio.wait_for(task, 5)
         events = await _events(rt, running.run_id)

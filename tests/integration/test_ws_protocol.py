@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -223,6 +224,63 @@ async def test_another_users_run_is_not_found_never_forbidden(srv: LiveServer) -
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     await owner.close()
     await intruder.close()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _forged(claims: dict[str, Any], alg: str, key: bytes | None) -> str:
+    """A token with exactly the claims of a valid one, signed as a bypass would accept."""
+    import hashlib
+    import hmac
+
+    head = _b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    body = _b64(json.dumps(claims).encode())
+    if key is None:
+        return f"{head}.{body}."
+    mac = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{_b64(mac)}"
+
+
+@pytest.mark.parametrize(
+    ("forge", "extra_headers", "query"),
+    [
+        # The claims of a real session, no signature ("alg": "none"), with test-mode switches.
+        (lambda c: _forged(c, "none", None), {"X-Test-Mode": "1"}, "?test_mode=true"),
+        (lambda c: _forged(c, "None", None), {"X-Netra-Test-User": "1"}, "?debug=1"),
+        # The same claims signed with the keys a test or dev shortcut would use.
+        (lambda c: _forged(c, "HS256", b"test"), {}, "?env=test"),
+        (lambda c: _forged(c, "HS256", b"secret"), {"X-Env": "test"}, ""),
+        (lambda c: _forged(c, "HS256", b""), {}, "?test_mode=1"),
+        # The valid token with its signature stripped.
+        (lambda c: "", {"X-Test-Mode": "true"}, "?test_mode=true"),
+    ],
+)
+async def test_no_test_mode_bypass_in_the_test_environment(
+    srv: LiveServer, forge: Any, extra_headers: dict[str, str], query: str
+) -> None:
+    # This server runs with NETRA_ENV=test, where a test shortcut would live if there were one.
+    assert srv.runtime.settings.env == "test"
+    real = mint_token(srv)
+    body = real.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    assert claims["exp"] > time.time()  # the forged copies would be valid but for signing
+    token = forge(claims) or real.rsplit(".", 1)[0] + "."
+    ws = await websockets.connect(
+        srv.ws_url + query,
+        additional_headers={"Authorization": f"Bearer {token}", **extra_headers},
+    )
+    assert await _closed_code(ws) == 4401
+    async with httpx.AsyncClient(base_url=srv.url) as http:
+        r = await http.get(
+            "/api/v1/threads" + query,
+            headers={"Authorization": f"Bearer {token}", **extra_headers},
+        )
+        assert r.status_code == 401, r.text
+    # Control: the genuine token with the same switches is accepted (the test can fail).
+    ok = await Client.connect(srv.ws_url, real)
+    await ok.close()
 
 
 async def test_handshake_refusals(srv: LiveServer) -> None:

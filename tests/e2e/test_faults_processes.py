@@ -85,3 +85,40 @@ def test_api_replica_killed_mid_run_the_client_resumes_on_the_other(tmp_path: Pa
             stored = stored_events(b.url, token, ack["run_id"])
             assert stored["events"] == events
             assert len(assistant_answers(b.url, token, ack["thread_id"])) == 1
+
+
+def test_worker_stopped_mid_run_releases_it_and_another_worker_finishes_it(
+    tmp_path: Path,
+) -> None:
+    """Graceful shutdown (SIGTERM): the run that does not finish within the drain time is
+    released to the queue, not failed; another worker resumes it from its last step."""
+    usage = demo_usage(tmp_path / "usage.csv")
+    with fresh_postgres_database() as pg_url, redis_process() as redis:
+        env = scaled_env(tmp_path, pg_url, redis.url, NETRA_WORKER_DRAIN_S="0.5")
+        with processes(env, "auth-service", "api", "worker") as (auth, api, stopping):
+            account = signup_sync(auth.url)
+            token = account["access_token"]
+            upload(api.url, token, usage)
+
+            async def scenario() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                client = await Client.connect(api.ws_url, token)
+                ack = await client.ask(QUESTION)
+                await wait_for_agent(client, ack["run_id"], "data")
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                await loop.run_in_executor(None, stopping.stop)  # SIGTERM, waits for the exit
+                assert stopping.proc.returncode in (0, -15)  # uvicorn re-raises SIGTERM
+                assert loop.time() - started < 10  # drain 0.5 s + start-up of nothing new
+                assert "released a run to the queue" in stopping.log()
+                heir = start_server("worker", env)
+                try:
+                    await client.events_until_final(ack["run_id"], wait_s=90)
+                finally:
+                    heir.stop()
+                await client.close()
+                return ack, received(client.frames, ack["run_id"])
+
+            ack, events = asyncio.run(scenario())
+            check_complete_run(events)
+            assert stored_events(api.url, token, ack["run_id"])["events"] == events
+            assert len(assistant_answers(api.url, token, ack["thread_id"])) == 1

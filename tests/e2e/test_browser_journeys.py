@@ -63,7 +63,7 @@ def test_first_value_journey_and_sign_out(
     for agent in ("triage", "data", "optimizer", "actions", "reporting"):
         assert f"{agent} started" in events and f"{agent} succeeded" in events
     assert any("runs " in e for e in events) and any(" ok in " in e for e in events)
-    rows = page.locator(".findings tbody tr")
+    rows = page.locator("#messages .findings tbody tr")
     expect(rows.first).to_be_visible(timeout=15_000)
     assert rows.count() >= 3
     assert DOLLARS.search(answer.inner_text())

@@ -58,18 +58,19 @@ def sign_up(page: Page, base_url: str) -> str:
     page.fill("#register-form input[name=email]", email)
     page.fill("#register-form input[name=password]", PASSWORD)
     page.click("#register-form button[type=submit]")
-    expect(page.locator("#app-view")).to_be_visible(timeout=15_000)
+    expect(page.locator("#dashboard-view")).to_be_visible(timeout=15_000)
     expect(page.locator("#who-email")).to_have_text(email)
     expect(page.locator("#conn-state")).to_have_text("live", timeout=10_000)
     return email
 
 
 def upload(page: Page, path: Path) -> None:
-    page.set_input_files("#upload-file", str(path))
-    page.click("#upload-form button[type=submit]")
+    page.click("#nav a[data-view=dashboard]")
+    page.set_input_files("#upload-file", str(path))  # uploads as soon as it is chosen
     expect(page.locator("#upload-result")).to_contain_text("records stored", timeout=30_000)
 
 
 def ask(page: Page, text: str) -> None:
+    page.click("#nav a[data-view=chat]")
     page.fill("#ask-text", text)
     page.click("#ask-button")

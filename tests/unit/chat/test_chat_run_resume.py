@@ -32,7 +32,8 @@ from netra.core.queue import Job
 from netra.core.resilience import CircuitBreaker
 from netra.core.runtime import Runtime
 from support.agent_fakes import FakeEngine, check_protocol, records
-from support.chat_runtime import chat_runtime, roomy_limits
+from support.chat_runtime import roomy_limits
+from support.runtime import started_runtime
 
 CTX = UserContext(user_id="u1", org_id="o1", tier="enterprise", role="member")
 ASK = "where is my money going and how do I cut it?"
@@ -40,7 +41,7 @@ ASK = "where is my money going and how do I cut it?"
 
 @asynccontextmanager
 async def _runtime(make_settings: Callable[..., Any]) -> AsyncIterator[Runtime]:
-    async with chat_runtime(make_settings(run_stale_after_s=1)) as rt:
+    async with started_runtime(make_settings(run_stale_after_s=1)) as rt:
         writer = ResilientWriter(None, OfflineWriter(), CircuitBreaker("llm"))
         rt.extras[PIPELINE] = AgentPipeline(rt.settings, writer, FakeEngine())
         data = records(600)

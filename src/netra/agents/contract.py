@@ -49,6 +49,11 @@ class StepStore(Protocol):
         """Store the result of step ``name`` once its events are stored."""
         ...
 
+    async def peek(self, name: str) -> dict[str, Any] | None:
+        """The stored result of a side effect inside a step (its events are emitted again and
+        matched): ``done`` without passing over any event."""
+        ...
+
 
 @dataclass
 class AgentDeps:

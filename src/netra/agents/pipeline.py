@@ -82,7 +82,9 @@ class AgentPipeline:
 
     async def _run(self, st: RunState, em: RunEmitter) -> RunResult:
         await em.thinking(SUPERVISOR, "Asking triage what this request needs.", 0.05)
-        await self._step(st, em, "triage", run_triage)
+        # Triage only reads (the thread, the records): a resumed run executes it again and its
+        # events are matched with the stored ones; its result is not journaled.
+        await run_triage(st, em)
         plan = st.next_agents()
         await em.thinking(SUPERVISOR, "Plan: " + " → ".join(plan) + ".", 0.2)
         for i, agent in enumerate(plan, 1):

@@ -404,21 +404,26 @@ async def run_reporting(st: RunState, em: RunEmitter) -> str:
     """Store the report, word the answer; returns the answer's text."""
     agent = "reporting"
     await em.started(agent)
-    steps = st.deps.steps
-    saved = await steps.done("report_saved") if steps is not None else None
-    if saved is not None:  # stored by a worker that died after it: not stored twice
-        st.report_id = saved.get("report_id")
-    elif st.report is not None and st.sufficiency is not Sufficiency.INSUFFICIENT:
+    if st.report is not None and st.sufficiency is not Sufficiency.INSUFFICIENT:
         report = st.report
+        steps = st.deps.steps
+        saved = await steps.peek("report_saved") if steps is not None else None
+
+        async def save() -> str:
+            if saved is not None:  # stored by a worker that died after it: not stored twice
+                return str(saved["report_id"])
+            report_id = await st.deps.save_report(report)
+            if steps is not None:  # journaled before its tool_completed is emitted
+                await steps.record("report_saved", {"report_id": report_id})
+            return report_id
+
         st.report_id = await em.tool(
             agent,
             "save_report",
             {"records": report.get("records"), "findings": len(report.get("findings") or [])},
-            lambda: st.deps.save_report(report),
+            save,
             lambda rid: {"report_id": rid},
         )
-        if steps is not None:
-            await steps.record("report_saved", {"report_id": st.report_id})
     await em.thinking(agent, "Writing the answer from the engine's figures.", 0.5)
     await em.check_cancelled()
     text, st.writer_meta = await st.writer.write(brief_of(st))

@@ -218,7 +218,14 @@ async def save_assistant_message(
     session: AsyncSession, *, org_id: str, user_id: str, thread_id: str, run_id: str,
     text: str, meta: dict[str, Any],
 ) -> str:  # fmt: skip
-    message = MessageRepository(session, org_id).add(
+    """The run's answer, stored once: a run executed again (its worker died after storing it)
+    gets the message its first execution stored."""
+    messages = MessageRepository(session, org_id)
+    stmt = messages.select(Message.id).where(Message.run_id == run_id, Message.role == "assistant")
+    existing = (await session.execute(stmt)).scalars().first()
+    if existing is not None:
+        return str(existing)
+    message = messages.add(
         Message(
             thread_id=thread_id,
             user_id=user_id,

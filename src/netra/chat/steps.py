@@ -52,6 +52,10 @@ class StepJournal:
         self.restored.append(name)
         return result
 
+    async def peek(self, name: str) -> dict[str, Any] | None:
+        found = self._steps.get(name)
+        return None if found is None else found[1]
+
     async def record(self, name: str, result: dict[str, Any]) -> None:
         seq = self.sink.last_seq
         run_id, org_id, worker = self.run_id, self.org_id, self.worker_id

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from netra.agents.contract import (
@@ -27,6 +28,7 @@ from netra.chat.repository import MessageRepository, RunRepository
 from netra.chat.worker import RunWorker
 from netra.core.context import UserContext
 from netra.core.db import utcnow
+from netra.core.errors import ConfigurationError
 from netra.core.queue import Job
 from netra.core.runtime import Runtime
 from support.chat_runtime import roomy_limits
@@ -278,3 +280,10 @@ async def test_two_users_concurrent_runs_share_no_state(make_settings: Any) -> N
             )
             == []
         )
+
+
+async def test_a_worker_without_a_pipeline_refuses_to_start(make_settings: Any) -> None:
+    async with _worker(make_settings, placeholder_pipeline=False) as (rt, worker):
+        assert PIPELINE not in rt.extras
+        with pytest.raises(ConfigurationError, match="no agent pipeline"):
+            await worker.start()

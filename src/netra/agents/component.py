@@ -38,7 +38,7 @@ async def llm_health(writer: ResilientWriter) -> None:
     if writer.breaker.state is not CircuitState.CLOSED:
         raise Degraded(
             f"the language model failed {writer.breaker.failures} times in a row; answers use "
-            f"the offline writer (next trial in {writer.breaker.retry_after_s:.0f} s)"
+            f"the offline writer (next trial in {writer.breaker.retry_after_s():.0f} s)"
         )
 
 

@@ -99,7 +99,7 @@ def test_serve_killed_mid_run_the_web_ui_reconnects_and_shows_the_answer_once(
             lines = page.locator(".events .ev")
             expect(lines.filter(has_text="data started")).to_have_count(1, timeout=60_000)
             first.kill()
-            expect(page.locator("#conn-state")).to_contain_text("disconnected", timeout=15_000)
+            expect(page.locator("#conn-state")).to_contain_text("reconnecting", timeout=15_000)
             second = start_server("serve", env, port=first.port)
             # The page reconnects by itself, resumes the run, and shows one complete answer.
             answer = page.locator(".msg.assistant")

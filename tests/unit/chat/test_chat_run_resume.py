@@ -197,3 +197,61 @@ async def test_a_dead_workers_late_events_are_refused_once_taken_over(
         stored = await writer.append(ack.run_id, "o1", "agent_thinking", mine, "heir")
         await writer.stop()
         assert stored.seq == len(await _events(rt, ack.run_id))
+
+
+async def _dead_worker_stored(rt: Runtime, run_id: str, events: list[tuple[str, dict[str, Any]]],
+                              started_ago_s: float = 0) -> None:  # fmt: skip
+    from netra.chat.events import append_event
+
+    async def work(s: Any) -> None:
+        assert await RunRepository(s, "o1").claim_queued(run_id, "dead#1")
+        for type_, payload in events:
+            await append_event(s, run_id=run_id, org_id="o1", type_=type_, payload=payload)
+        old = utcnow() - timedelta(seconds=5)
+        await s.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(heartbeat_at=old, started_at=utcnow() - timedelta(seconds=started_ago_s))
+        )
+
+    await rt.db.run(work)
+
+
+async def _take_over(rt: Runtime, job: Job) -> list[StoredEvent]:
+    writer = EventWriter(rt.db, rt.bus, rt.metrics)
+    await writer.start()
+    await RunWorker(rt, writer, name="heir").handle(Job("j1", job.data, deliveries=2))
+    await writer.stop()
+    return await _events(rt, str(job.data["run_id"]))
+
+
+async def test_a_resume_that_takes_another_path_fails_instead_of_telling_two_stories(
+    make_settings: Callable[..., Any],
+) -> None:
+    async with _runtime(make_settings) as rt:
+        ack, job = await _submit(rt)
+        # What the dead worker stored is not what this pipeline does first.
+        stored = [
+            ("agent_started", {"agent": "supervisor"}),
+            ("agent_started", {"agent": "optimizer"}),
+            ("tool_executing", {"agent": "optimizer", "tool": "x", "tool_call_id": "c1",
+                                "args": {}}),
+        ]  # fmt: skip
+        await _dead_worker_stored(rt, ack.run_id, stored)
+        events = await _take_over(rt, job)
+        check_protocol([(e.type, e.payload) for e in events])
+        assert [(e.type, e.payload["agent"]) for e in events[:3]] == [
+            (t, p["agent"]) for t, p in stored
+        ]
+        final = events[-1].payload
+        assert final["status"] == "failed" and final["error"]["code"] == "resume_failed"
+
+
+async def test_a_run_past_its_deadline_is_not_resumed(make_settings: Callable[..., Any]) -> None:
+    async with _runtime(make_settings) as rt:
+        ack, job = await _submit(rt)
+        stored = [("agent_started", {"agent": "supervisor"})]
+        await _dead_worker_stored(rt, ack.run_id, stored, started_ago_s=rt.settings.run_timeout_s)
+        events = await _take_over(rt, job)
+        assert [e.seq for e in events] == [1, 2]
+        assert events[-1].payload["error"]["code"] == "timeout"

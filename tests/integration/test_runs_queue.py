@@ -16,6 +16,7 @@ from netra.agents import component as agents
 from netra.apps.factory import create_netra_app
 from netra.auth.component import verification_component
 from netra.chat import component as chat
+from netra.chat import tasks as chat_tasks
 from netra.chat.hub import HUB
 from netra.reports import component as reports
 from support.apps import running_app
@@ -30,8 +31,12 @@ def _api(settings: Any) -> Any:
 
 
 def _worker(settings: Any) -> Any:
-    components = [reports.services_component(), agents.component(), chat.worker_component()]
-    return create_netra_app(settings, components, title="worker-only")
+    return create_netra_app(
+        settings,
+        [reports.services_component(), agents.component()],
+        tasks=[chat_tasks.run_worker()],
+        title="worker-only",
+    )
 
 
 async def test_api_enqueues_and_two_separate_workers_execute_each_run_once(
@@ -149,7 +154,7 @@ async def test_a_client_reading_too_slowly_is_closed_with_1013(pg_settings: Any)
             await api.runtime.bus.publish(f"user:{user}", json.dumps(frame).encode())
         # The replica gives up on this client once its send queue overflows: wait for that
         # decision (the client then reads, and finds the close frame after what was queued).
-        hub = api.runtime.extras[HUB]
+        hub = api.runtime.services[HUB]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 20
         while not any(c.close_code == 1013 for c in hub.connections_of(user)):

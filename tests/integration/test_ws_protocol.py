@@ -26,6 +26,7 @@ from netra.apps.factory import create_netra_app
 from netra.auth.component import verification_component
 from netra.auth.revocation import publish_revocation
 from netra.chat import component as chat
+from netra.chat import tasks as chat_tasks
 from netra.reports import component as reports
 from support.realtime import Client, LiveServer, is_final, live_server, mint_token
 
@@ -38,8 +39,8 @@ def _app(settings: Any) -> Any:
             chat.component(),
             reports.services_component(),
             agents.component(),
-            chat.worker_component(),
         ],
+        tasks=[chat_tasks.run_worker()],
         title="realtime-test",
     )
 

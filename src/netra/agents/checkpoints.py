@@ -16,7 +16,7 @@ from netra.agents.events import RunEmitter
 from netra.agents.playbook import ActionStep
 from netra.agents.subagents import RunState
 
-STEPS = ("data", "optimizer", "actions", "reporting")
+STEPS = ("assistant", "data", "optimizer", "actions", "reporting")
 
 
 def snapshot(step: str, st: RunState, tool_calls: list[dict[str, Any]]) -> dict[str, Any]:
@@ -28,7 +28,9 @@ def snapshot(step: str, st: RunState, tool_calls: list[dict[str, Any]]) -> dict[
         "referenced": list(st.referenced),
         "budget_scope": st.budget_scope,
     }
-    if step == "data":
+    if step == "assistant":
+        out["llm_text"] = st.llm_text
+    elif step == "data":
         out.update(top_spenders=st.top_spenders, breakdowns=st.breakdowns, trend=st.trend)
     elif step == "optimizer":
         out.update(report=st.report, findings=st.findings)
@@ -45,7 +47,9 @@ async def restore(step: str, st: RunState, em: RunEmitter, saved: dict[str, Any]
     st.actions = dict(saved.get("actions") or {})
     st.referenced = tuple(saved.get("referenced") or ())
     st.budget_scope = saved.get("budget_scope")
-    if step == "data":
+    if step == "assistant":
+        st.llm_text = saved.get("llm_text")
+    elif step == "data":
         st.top_spenders = dict(saved.get("top_spenders") or {})
         st.breakdowns = dict(saved.get("breakdowns") or {})
         st.trend = list(saved.get("trend") or [])

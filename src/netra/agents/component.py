@@ -1,4 +1,4 @@
-"""The agents component: puts the agent pipeline in ``runtime.extras[PIPELINE]`` at start-up.
+"""The agents component: puts the agent pipeline in ``runtime.services[PIPELINE]`` at start-up.
 
 Listed before the worker component so the worker finds it. The LLM writer is built from the
 settings (``NETRA_LLM_BASE_URL``, ``_API_KEY``, ``_MODEL``, ``_TIMEOUT_S``); without a base URL
@@ -49,7 +49,7 @@ def build_pipeline(settings: Settings) -> AgentPipeline:
 def component() -> Component:
     async def start(runtime: Runtime) -> None:
         pipeline = build_pipeline(runtime.settings)
-        runtime.extras[PIPELINE] = pipeline
+        runtime.services.provide(PIPELINE, pipeline)
         if pipeline.writer.primary is not None:
             # Optional: without it the offline writer words the answers from the same figures.
             runtime.lifecycle.add(
@@ -62,4 +62,4 @@ def component() -> Component:
                 )
             )
 
-    return Component("agents", start=start)
+    return Component("agents", start=start, provides=(PIPELINE,))

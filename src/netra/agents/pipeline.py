@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from netra.agents.assistant import run_assistant
 from netra.agents.checkpoints import restore, snapshot
 from netra.agents.contract import AgentDeps, EventSink, RunRequest, RunResult
 from netra.agents.conversation.memory import remembered
@@ -86,6 +87,12 @@ class AgentPipeline:
         # events are matched with the stored ones; its result is not journaled.
         await run_triage(st, em)
         plan = st.next_agents()
+        if self._llm_drives(st, plan):
+            # The model's answer, if every figure in it came from a tool; else the usual agents
+            # run and the offline writer answers from the engine (the metadata says why).
+            await self._step(st, em, "assistant", self._assistant)
+            if st.llm_text is not None:
+                plan = ("reporting",)
         await em.thinking(SUPERVISOR, "Plan: " + " → ".join(plan) + ".", 0.2)
         for i, agent in enumerate(plan, 1):
             await em.check_cancelled()
@@ -108,6 +115,9 @@ class AgentPipeline:
             metadata=metadata,
         )
 
+    async def _assistant(self, st: RunState, em: RunEmitter) -> None:
+        st.llm_text = await run_assistant(st, em, self.settings)
+
     @staticmethod
     async def _step(st: RunState, em: RunEmitter, name: str, run: Step) -> None:
         """Execute one step and store its result; restore it instead when already stored (the
@@ -122,6 +132,14 @@ class AgentPipeline:
         await run(st, em)
         if steps is not None:
             await steps.record(name, snapshot(name, st, em.tool_calls[before:]))
+
+    def _llm_drives(self, st: RunState, plan: tuple[str, ...]) -> bool:
+        """A configured language model chooses the tools whenever the run needs any."""
+        return (
+            self.writer.can_call_tools
+            and st.profile.allows_agent("assistant")
+            and plan != ("reporting",)
+        )
 
     async def _fail(self, st: RunState, em: RunEmitter, code: str, message: str) -> RunResult:
         error = {"code": code, "message": message}
@@ -152,4 +170,6 @@ class AgentPipeline:
         meta["period"] = period.as_dict() if period else None
         meta["followup"] = st.followup.kind.value if st.followup.kind else None
         meta["budget_scope"] = st.budget_scope
+        if st.llm_usage is not None:  # the language model's own calls in this run
+            meta["llm_usage"] = st.llm_usage.as_dict()
         return meta

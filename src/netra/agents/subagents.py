@@ -81,6 +81,11 @@ class RunState:
     actions: dict[str, Any] = field(default_factory=dict)  # tool results for the answer
     referenced: tuple[int, ...] = ()  # which findings this turn was about
     budget_scope: str | None = None
+    # With a language model driving the tools (``agents.assistant``): its answer and its calls.
+    llm_text: str | None = None
+    llm_usage: Any = None
+    llm_outcome: str | None = None
+    llm_rejected: list[str] = field(default_factory=list)  # figures no tool produced
 
     @property
     def intent(self) -> Intent:
@@ -426,7 +431,12 @@ async def run_reporting(st: RunState, em: RunEmitter) -> str:
         )
     await em.thinking(agent, "Writing the answer from the engine's figures.", 0.5)
     await em.check_cancelled()
-    text, st.writer_meta = await st.writer.write(brief_of(st))
+    if st.llm_usage is not None:
+        from netra.agents.assistant import checked_answer
+
+        text, st.writer_meta = await checked_answer(st, brief_of(st))
+    else:
+        text, st.writer_meta = await st.writer.write(brief_of(st))
     if st.writer_meta.get("degraded"):
         await em.thinking(
             agent,

@@ -21,12 +21,14 @@ from netra.billing.schemas import (
 )
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep, SessionDep
+from netra.core.inputs import PathId
+from netra.core.openapi import responses
 
 budgets_router = APIRouter(prefix="/api/v1/budgets", tags=["budgets"])
 webhooks_router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 
-@budgets_router.post("", status_code=201, response_model=BudgetOut)
+@budgets_router.post("", status_code=201, response_model=BudgetOut, responses=responses(409))
 async def create_budget(
     body: BudgetIn,
     session: SessionDep,
@@ -48,9 +50,9 @@ async def list_budgets(session: SessionDep, runtime: RuntimeDep, user: CurrentUs
     )
 
 
-@budgets_router.delete("/{budget_id}", status_code=204)
+@budgets_router.delete("/{budget_id}", status_code=204, responses=responses(404))
 async def delete_budget(
-    budget_id: str, session: SessionDep, user: UserContext = require("budgets:write")
+    budget_id: PathId, session: SessionDep, user: UserContext = require("budgets:write")
 ) -> Response:
     await budget_service.delete_budget(session, user, budget_id)
     return Response(status_code=204)
@@ -60,7 +62,9 @@ def _hook_out(hook: Webhook) -> WebhookOut:
     return WebhookOut(id=hook.id, url=hook.url, events=hook.events, created_at=hook.created_at)
 
 
-@webhooks_router.post("", status_code=201, response_model=WebhookCreated)
+@webhooks_router.post(
+    "", status_code=201, response_model=WebhookCreated, responses=responses(400, 409)
+)
 async def create_webhook(
     body: WebhookIn,
     session: SessionDep,
@@ -78,8 +82,12 @@ async def list_webhooks(session: SessionDep, user: CurrentUser) -> WebhookList:
     return WebhookList(webhooks=[_hook_out(h) for h in hooks])
 
 
-@webhooks_router.get("/{webhook_id}/deliveries", response_model=DeliveryList)
-async def list_deliveries(webhook_id: str, session: SessionDep, user: CurrentUser) -> DeliveryList:
+@webhooks_router.get(
+    "/{webhook_id}/deliveries", response_model=DeliveryList, responses=responses(404)
+)
+async def list_deliveries(
+    webhook_id: PathId, session: SessionDep, user: CurrentUser
+) -> DeliveryList:
     rows = await webhook_service.list_deliveries(session, user, webhook_id)
     return DeliveryList(
         deliveries=[
@@ -99,9 +107,9 @@ async def list_deliveries(webhook_id: str, session: SessionDep, user: CurrentUse
     )
 
 
-@webhooks_router.delete("/{webhook_id}", status_code=204)
+@webhooks_router.delete("/{webhook_id}", status_code=204, responses=responses(404))
 async def delete_webhook(
-    webhook_id: str, session: SessionDep, user: UserContext = require("webhooks:write")
+    webhook_id: PathId, session: SessionDep, user: UserContext = require("webhooks:write")
 ) -> Response:
     await webhook_service.delete_webhook(session, user, webhook_id)
     return Response(status_code=204)

@@ -40,7 +40,8 @@ from netra.chat.frames import (
 from netra.chat.limits import ConnectionSlots, TokenBucket
 from netra.core.bus import Subscription
 from netra.core.context import UserContext
-from netra.core.db import new_id
+from netra.core.db import database_unavailable, new_id
+from netra.core.db_errors import is_data_error
 from netra.core.errors import DependencyUnavailable, NetraError, Unauthenticated
 from netra.core.runtime import Runtime
 
@@ -49,8 +50,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("netra.chat.ws")
 
-# Failures of a dependency (not of this code): the client is told to come back later (1013).
-UNAVAILABLE = (SQLAlchemyError, OSError, TimeoutError)
+# What a dependency may raise. Only an outage closes with 1013 (come back later); a value the
+# database refuses is answered with an ``error`` frame.
+UNAVAILABLE = (SQLAlchemyError, OSError, TimeoutError, UnicodeError)
 
 
 class Connection:
@@ -219,7 +221,18 @@ class Connection:
             if retry is not None:
                 extra["retry_after_s"] = retry
             await self.send(error_frame(exc.code, exc.message, frame.id, **extra))
-        except UNAVAILABLE as exc:  # the database went away (after the unit of work's retries)
+        except UNAVAILABLE as exc:
+            if is_data_error(exc):
+                # The client's data (a value the database refuses), not an outage: the
+                # connection stays open and the frame is answered.
+                log.info("frame refused by the database", type=frame.type, error=repr(exc)[:300])
+                await self.send(
+                    error_frame("validation_error", "a value cannot be stored", frame.id)
+                )
+                return
+            if isinstance(exc, SQLAlchemyError) and not database_unavailable(exc):
+                raise  # a fault of this code, not of the database: 1011
+            # The database went away (after the unit of work's retries).
             log.warning("dependency failed during a frame", type=frame.type, error=repr(exc))
             self.request_close(1013, "a dependency is unavailable")
 

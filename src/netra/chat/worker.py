@@ -150,7 +150,7 @@ class RunWorker:
             from netra.chat.placeholder_pipeline import PlaceholderPipeline
 
             return PlaceholderPipeline(self.settings.placeholder_step_delay_s)
-        configured = self.runtime.extras.get(PIPELINE)
+        configured = self.runtime.services.get(PIPELINE)
         if configured is None:
             raise ConfigurationError(
                 ["no agent pipeline is configured: list the agents component before the worker"]
@@ -225,9 +225,9 @@ class RunWorker:
     # ---- executing --------------------------------------------------------------------
 
     def _deps(self, info: RunInfo) -> AgentDeps:
-        extras = self.runtime.extras
-        loader = extras.get(RECORD_LOADER)
-        store = extras.get(REPORT_STORE)
+        services = self.runtime.services
+        loader = services.get(RECORD_LOADER)
+        store = services.get(REPORT_STORE)
         db = self.runtime.db
 
         async def load_records(start: Any, end: Any, limit: int) -> list[Any]:

@@ -40,10 +40,12 @@ ASK = "where is my money going and how do I cut it?"
 
 
 @asynccontextmanager
-async def _runtime(make_settings: Callable[..., Any]) -> AsyncIterator[Runtime]:
+async def _runtime(
+    make_settings: Callable[..., Any],
+) -> AsyncIterator[tuple[Runtime, list[dict[str, Any]]]]:
     async with started_runtime(make_settings(run_stale_after_s=1)) as rt:
         writer = ResilientWriter(None, OfflineWriter(), CircuitBreaker("llm"))
-        rt.extras[PIPELINE] = AgentPipeline(rt.settings, writer, FakeEngine())
+        rt.services.provide(PIPELINE, AgentPipeline(rt.settings, writer, FakeEngine()))
         data = records(600)
         reports: list[dict[str, Any]] = []
 
@@ -54,10 +56,9 @@ async def _runtime(make_settings: Callable[..., Any]) -> AsyncIterator[Runtime]:
             reports.append(report)
             return f"rep_{len(reports)}"
 
-        rt.extras[RECORD_LOADER] = load
-        rt.extras[REPORT_STORE] = store
-        rt.extras["test_reports"] = reports
-        yield rt
+        rt.services.provide(RECORD_LOADER, load)
+        rt.services.provide(REPORT_STORE, store)
+        yield rt, reports
 
 
 async def _submit(rt: Runtime) -> tuple[service.Ack, Job]:
@@ -116,7 +117,7 @@ async def _die_after(rt: Runtime, job: Job, run_id: str, n: int) -> RunWorker:
 
 
 async def _complete_run(make_settings: Callable[..., Any]) -> list[tuple[str, str, str]]:
-    async with _runtime(make_settings) as rt:
+    async with _runtime(make_settings) as (rt, _reports):
         ack, job = await _submit(rt)
         writer = EventWriter(rt.db, rt.bus, rt.metrics)
         await writer.start()
@@ -133,7 +134,7 @@ async def test_a_run_taken_over_resumes_from_its_last_step(
     inside triage, between steps, inside a step, after the report was saved)."""
     expected = await _complete_run(make_settings)
     dies_after = min(len(expected) - 1, max(1, round(len(expected) * share)))
-    async with _runtime(make_settings) as rt:
+    async with _runtime(make_settings) as (rt, reports):
         ack, job = await _submit(rt)
         await _die_after(rt, job, ack.run_id, dies_after)
         before = await _events(rt, ack.run_id)
@@ -170,14 +171,14 @@ async def test_a_run_taken_over_resumes_from_its_last_step(
         )
         assert run.attempts == 2
         assert answers == 1  # one answer, stored once
-        assert final["result"]["report_id"] == "rep_1" and len(rt.extras["test_reports"]) == 1
+        assert final["result"]["report_id"] == "rep_1" and len(reports) == 1
         assert {"data", "optimizer", "actions", "reporting", "report_saved"} <= set(steps)
 
 
 async def test_a_dead_workers_late_events_are_refused_once_taken_over(
     make_settings: Callable[..., Any],
 ) -> None:
-    async with _runtime(make_settings) as rt:
+    async with _runtime(make_settings) as (rt, _reports):
         ack, job = await _submit(rt)
         await _die_after(rt, job, ack.run_id, 3)
         doomed_holder = (
@@ -228,7 +229,7 @@ async def _take_over(rt: Runtime, job: Job) -> list[StoredEvent]:
 async def test_a_resume_that_takes_another_path_fails_instead_of_telling_two_stories(
     make_settings: Callable[..., Any],
 ) -> None:
-    async with _runtime(make_settings) as rt:
+    async with _runtime(make_settings) as (rt, _reports):
         ack, job = await _submit(rt)
         # What the dead worker stored is not what this pipeline does first.
         stored = [
@@ -248,7 +249,7 @@ async def test_a_resume_that_takes_another_path_fails_instead_of_telling_two_sto
 
 
 async def test_a_run_past_its_deadline_is_not_resumed(make_settings: Callable[..., Any]) -> None:
-    async with _runtime(make_settings) as rt:
+    async with _runtime(make_settings) as (rt, _reports):
         ack, job = await _submit(rt)
         stored = [("agent_started", {"agent": "supervisor"})]
         await _dead_worker_stored(rt, ack.run_id, stored, started_ago_s=rt.settings.run_timeout_s)

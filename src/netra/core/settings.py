@@ -157,6 +157,10 @@ class Settings(BaseSettings):
     worker_drain_s: float = 10.0  # at shutdown, runs in flight get this long to finish
     placeholder_pipeline: bool = False  # run the placeholder pipeline even when agents exist
     placeholder_step_delay_s: float = 0.05  # pause between the placeholder's events
+    # Tests only (refused outside NETRA_ENV=test): each sub-agent pauses this long after its
+    # agent_started, so a fault test can act while a run is mid-step.
+    test_step_delay_s: float = 0.0
+    run_max_attempts: int = 3  # executions of one run (its workers died) before it fails
 
     # Usage.
     usage_max_records_per_call: int = 10_000
@@ -256,10 +260,18 @@ def validate_settings(s: Settings) -> list[str]:
     """Every problem with the settings for their environment, one line each (empty when sound).
 
     Development and test accept the embedded defaults; staging and production accept none.
+    The test doubles (placeholder pipeline, step delay) are refused everywhere but in test.
     """
-    if s.is_dev:
-        return []
     problems: list[str] = []
+    if s.env != "test":
+        if s.placeholder_pipeline:
+            problems.append("NETRA_PLACEHOLDER_PIPELINE is a test double (only NETRA_ENV=test)")
+        if s.test_step_delay_s:
+            problems.append("NETRA_TEST_STEP_DELAY_S slows every run (only NETRA_ENV=test)")
+    if s.run_max_attempts < 1:
+        problems.append("NETRA_RUN_MAX_ATTEMPTS must be at least 1")
+    if s.is_dev:
+        return problems
     db = s.database_url or ""
     if not db:
         problems.append("NETRA_DATABASE_URL is missing (PostgreSQL required)")

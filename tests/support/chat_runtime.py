@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from netra.agents.factory import TierProfile, profile_for
+from netra.billing.rate_limits import install_request_limiter
 from netra.core.runtime import Runtime, build_runtime
 from netra.core.settings import Settings
 
@@ -20,6 +21,7 @@ async def chat_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     from netra.models import Base
 
     runtime = build_runtime(settings)
+    install_request_limiter(runtime)
     async with runtime.db.engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     await runtime.start()

@@ -15,12 +15,14 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from netra.billing.rate_limits import install_request_limiter
 from netra.core.component import Component
 from netra.core.errors import ConfigurationError
 from netra.core.http_errors import install_error_handlers
 from netra.core.lifecycle import Dependency
 from netra.core.migrate import upgrade
 from netra.core.observability import Metrics, MetricsMiddleware, metrics_endpoint
+from netra.core.ratelimit import RateLimitHeaders
 from netra.core.runtime import Runtime, build_runtime
 from netra.core.settings import Settings, resolve_dev_secrets, validate_settings
 
@@ -46,6 +48,7 @@ def create_netra_app(
         if problems:
             raise ConfigurationError(problems)
         runtime = (runtime_factory or build_runtime)(resolved)
+        install_request_limiter(runtime)
         if migrate:
             runtime.lifecycle.dependencies.insert(
                 1, Dependency("migrations", start=lambda: upgrade(runtime.db.engine))
@@ -76,6 +79,7 @@ def create_netra_app(
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
     )
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(MetricsMiddleware, metrics=lambda: _metrics_of(app))
     _add_health_routes(app)
     for component in components:

@@ -10,6 +10,7 @@ from netra.auth.verifier import TokenVerifier
 from netra.core.context import UserContext
 from netra.core.deps import get_runtime
 from netra.core.errors import Forbidden, Unauthenticated
+from netra.core.ratelimit import RATE_STATE, refusal, request_limiter_of
 from netra.core.runtime import Runtime
 
 VERIFIER = "token_verifier"
@@ -37,7 +38,13 @@ async def current_user(request: Request) -> UserContext:
     claims = await get_verifier(runtime).verify(token)
     request_id = request.headers.get("x-request-id")
     extra = {"request_id": request_id} if request_id else {}
-    return claims.context(**extra)
+    ctx = claims.context(**extra)
+    # Every authenticated request counts against its organisation's tier rate.
+    policy, decision = await request_limiter_of(runtime.extras).check(ctx.org_id, ctx.tier)
+    setattr(request.state, RATE_STATE, (policy, decision))
+    if not decision.allowed:
+        raise refusal(policy, decision)
+    return ctx
 
 
 CurrentUser = Annotated[UserContext, Depends(current_user)]

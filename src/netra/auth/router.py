@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from netra.auth.deps import CurrentUser, bearer_token
+from netra.auth.invitations import consume_invitation
 from netra.auth.schemas import IntrospectIn, LoginIn, RefreshIn, RegisterIn
 from netra.auth.service import (
     authenticate,
@@ -37,6 +38,12 @@ def client_ip(request: Request) -> str | None:
 async def register(body: RegisterIn, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     auth = get_auth(runtime)
     async with runtime.db.unit_of_work() as session:
+        joining = None
+        if body.invitation is not None:
+            # Consumed in this unit of work: a failed sign-up leaves the invitation unused.
+            joining = await consume_invitation(
+                session, body.invitation, normalize_email(body.email)
+            )
         user, org = await create_account(
             session,
             email=body.email,
@@ -45,7 +52,14 @@ async def register(body: RegisterIn, request: Request, runtime: RuntimeDep) -> d
             org_name=body.org_name,
             passwords=auth.passwords,
             ip=client_ip(request),
+            org_id=joining.org_id if joining else None,
+            role=joining.role if joining else "owner",
         )
+        if joining is not None:
+            record_audit(
+                session, "member.join", org_id=org.id, user_id=user.id, ip=client_ip(request),
+                invitation_id=joining.invitation_id, email=user.email, role=user.role,
+            )  # fmt: skip
         return {"user": profile(user, org)}
 
 

@@ -11,6 +11,8 @@ class RegisterIn(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
     name: str | None = Field(default=None, max_length=200)
     org_name: str | None = Field(default=None, max_length=200)
+    # An invitation token: join that organisation with the invited role instead of a new one.
+    invitation: str | None = Field(default=None, max_length=256)
 
 
 class LoginIn(BaseModel):

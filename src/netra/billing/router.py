@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from netra.auth.deps import CurrentUser, require
+from netra.auth.deps import require
 from netra.billing import budgets as budget_service
 from netra.billing import webhooks as webhook_service
 from netra.billing.models import Webhook
@@ -40,7 +40,9 @@ async def create_budget(
 
 
 @budgets_router.get("", response_model=BudgetList)
-async def list_budgets(session: SessionDep, runtime: RuntimeDep, user: CurrentUser) -> BudgetList:
+async def list_budgets(
+    session: SessionDep, runtime: RuntimeDep, user: UserContext = require("budgets:read")
+) -> BudgetList:
     budgets = await budget_service.list_budgets(session, user)
     spend = budget_service.spend_of(runtime)
     return BudgetList(
@@ -73,13 +75,17 @@ async def create_webhook(
 
 
 @webhooks_router.get("", response_model=WebhookList)
-async def list_webhooks(session: SessionDep, user: CurrentUser) -> WebhookList:
+async def list_webhooks(
+    session: SessionDep, user: UserContext = require("webhooks:read")
+) -> WebhookList:
     hooks = await webhook_service.list_webhooks(session, user)
     return WebhookList(webhooks=[_hook_out(h) for h in hooks])
 
 
 @webhooks_router.get("/{webhook_id}/deliveries", response_model=DeliveryList)
-async def list_deliveries(webhook_id: str, session: SessionDep, user: CurrentUser) -> DeliveryList:
+async def list_deliveries(
+    webhook_id: str, session: SessionDep, user: UserContext = require("webhooks:read")
+) -> DeliveryList:
     rows = await webhook_service.list_deliveries(session, user, webhook_id)
     return DeliveryList(
         deliveries=[

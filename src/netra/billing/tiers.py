@@ -19,6 +19,7 @@ class TierLimits:
     max_records: int  # usage records one run analyses
     max_budgets: int  # budgets an organisation keeps
     max_webhooks: int  # webhooks an organisation keeps
+    requests_per_min: int  # authenticated requests and WebSocket frames per organisation
 
 
 def normalise_tier(tier: str) -> Tier:
@@ -39,6 +40,7 @@ def limits_for(settings: Settings, tier: str) -> TierLimits:
         max_records=int(getattr(settings, f"max_records_{name}")),
         max_budgets=int(getattr(settings, f"budgets_max_{name}")),
         max_webhooks=int(getattr(settings, f"webhooks_max_{name}")),
+        requests_per_min=int(getattr(settings, f"rate_limit_{name}")),
     )
 
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from netra.auth.deps import CurrentUser
+from netra.auth.deps import require
 from netra.chat import service
 from netra.chat.events import rfc3339
 from netra.chat.models import Message, Thread
+from netra.core.context import UserContext
 from netra.core.deps import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
+
+Reader = Annotated[UserContext, require("chat:read")]
+Chatter = Annotated[UserContext, require("chat:use")]
 
 
 class ThreadIn(BaseModel):
@@ -48,7 +52,7 @@ def _message(m: Message) -> dict[str, Any]:
 
 @router.get("/threads")
 async def list_threads(
-    user: CurrentUser,
+    user: Reader,
     session: SessionDep,
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0),
@@ -58,12 +62,12 @@ async def list_threads(
 
 
 @router.post("/threads", status_code=201)
-async def create_thread(body: ThreadIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+async def create_thread(body: ThreadIn, user: Chatter, session: SessionDep) -> dict[str, Any]:
     return _thread(await service.create_thread(session, user, body.title))
 
 
 @router.get("/threads/{thread_id}/messages")
-async def thread_messages(thread_id: str, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+async def thread_messages(thread_id: str, user: Reader, session: SessionDep) -> dict[str, Any]:
     messages = await service.thread_messages(session, user, thread_id)
     return {"thread_id": thread_id, "messages": [_message(m) for m in messages]}
 
@@ -71,7 +75,7 @@ async def thread_messages(thread_id: str, user: CurrentUser, session: SessionDep
 @router.get("/runs/{run_id}/events")
 async def run_events(
     run_id: str,
-    user: CurrentUser,
+    user: Reader,
     session: SessionDep,
     after_seq: int = Query(0, ge=0),
     limit: int = Query(1000, ge=1, le=1000),

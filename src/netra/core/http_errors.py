@@ -58,6 +58,7 @@ def _netra_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.NetraError)
     headers: dict[str, str] = {}
     if isinstance(exc, errors.RateLimited):
+        headers.update(exc.headers)
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, errors.Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"

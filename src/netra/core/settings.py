@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     auth_service_url: str | None = None
 
     auth_housekeeping_interval_s: float = 3600.0  # expired revocations and sessions deleted
+    invitation_ttl_s: int = 7 * 24 * 3600  # how long an invitation to join an org stays valid
 
     # Login throttling.
     login_max_failures: int = 5
@@ -142,6 +143,13 @@ class Settings(BaseSettings):
     worker_drain_s: float = 10.0  # at shutdown, runs in flight get this long to finish
     placeholder_pipeline: bool = False  # run the placeholder pipeline even when agents exist
     placeholder_step_delay_s: float = 0.05  # pause between the placeholder's events
+
+    # Requests (and WebSocket frames) per minute per organisation, by tier (GCRA, shared
+    # through Redis; each replica limits alone while Redis is away).
+    rate_limit_free: int = 60
+    rate_limit_early: int = 300
+    rate_limit_mid: int = 1200
+    rate_limit_enterprise: int = 6000
 
     # Usage.
     usage_max_records_per_call: int = 10_000

@@ -16,6 +16,7 @@ from netra.chat import component as chat
 from netra.core.component import Component
 from netra.core.settings import Settings, load_settings
 from netra.demo.seed import demo_component
+from netra.governance import component as governance
 from netra.reports import component as reports
 from netra.usage import component as usage
 from netra.web import component as web
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports.component(),
         chat.component(),
         billing.component(),
+        governance.component(),
         agents.component(),  # before the worker: it sets the pipeline the worker runs
     ]
     if settings.embedded_workers:

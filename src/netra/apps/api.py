@@ -9,6 +9,7 @@ from netra.auth.component import verification_component
 from netra.billing import component as billing
 from netra.chat import component as chat
 from netra.core.settings import Settings, load_settings
+from netra.governance import component as governance
 from netra.reports import component as reports
 from netra.usage import component as usage
 from netra.web import component as web
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reports.component(),
             chat.component(),
             billing.component(),
+            governance.component(),
             web.component(),
         ],
         title="Netra API",

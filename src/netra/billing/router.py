@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from netra.auth.deps import require
 from netra.billing import budgets as budget_service
@@ -19,6 +19,7 @@ from netra.billing.schemas import (
     WebhookList,
     WebhookOut,
 )
+from netra.core.audit import record_audit, request_ip
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep, SessionDep
 
@@ -29,11 +30,16 @@ webhooks_router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 @budgets_router.post("", status_code=201, response_model=BudgetOut)
 async def create_budget(
     body: BudgetIn,
+    request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
     user: UserContext = require("budgets:write"),
 ) -> BudgetOut:
     budget = await budget_service.create_budget(session, user, body, runtime.settings)
+    record_audit(
+        session, "budget.create", org_id=user.org_id, user_id=user.user_id, ip=request_ip(request),
+        budget_id=budget.id, scope=budget.scope, period=budget.period,
+    )  # fmt: skip
     spend = budget_service.spend_of(runtime)
     [out] = await budget_service.describe_budgets(session, user.org_id, [budget], spend)
     return out
@@ -52,9 +58,16 @@ async def list_budgets(
 
 @budgets_router.delete("/{budget_id}", status_code=204)
 async def delete_budget(
-    budget_id: str, session: SessionDep, user: UserContext = require("budgets:write")
+    budget_id: str,
+    request: Request,
+    session: SessionDep,
+    user: UserContext = require("budgets:write"),
 ) -> Response:
     await budget_service.delete_budget(session, user, budget_id)
+    record_audit(
+        session, "budget.delete", org_id=user.org_id, user_id=user.user_id, ip=request_ip(request),
+        budget_id=budget_id,
+    )  # fmt: skip
     return Response(status_code=204)
 
 
@@ -65,11 +78,16 @@ def _hook_out(hook: Webhook) -> WebhookOut:
 @webhooks_router.post("", status_code=201, response_model=WebhookCreated)
 async def create_webhook(
     body: WebhookIn,
+    request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
     user: UserContext = require("webhooks:write"),
 ) -> WebhookCreated:
     hook = await webhook_service.create_webhook(session, user, body, runtime.settings)
+    record_audit(
+        session, "webhook.create", org_id=user.org_id, user_id=user.user_id, ip=request_ip(request),
+        webhook_id=hook.id, url=hook.url, events=hook.events,
+    )  # fmt: skip
     # The only time the secret leaves the server.
     return WebhookCreated(**_hook_out(hook).model_dump(), secret=hook.secret)
 
@@ -107,7 +125,14 @@ async def list_deliveries(
 
 @webhooks_router.delete("/{webhook_id}", status_code=204)
 async def delete_webhook(
-    webhook_id: str, session: SessionDep, user: UserContext = require("webhooks:write")
+    webhook_id: str,
+    request: Request,
+    session: SessionDep,
+    user: UserContext = require("webhooks:write"),
 ) -> Response:
     await webhook_service.delete_webhook(session, user, webhook_id)
+    record_audit(
+        session, "webhook.delete", org_id=user.org_id, user_id=user.user_id, ip=request_ip(request),
+        webhook_id=webhook_id,
+    )  # fmt: skip
     return Response(status_code=204)

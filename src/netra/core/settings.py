@@ -151,6 +151,12 @@ class Settings(BaseSettings):
     rate_limit_mid: int = 1200
     rate_limit_enterprise: int = 6000
 
+    # Retention: rows older than this many days are deleted by a background job (0: kept).
+    retention_usage_days: int = 400
+    retention_run_events_days: int = 90
+    retention_webhooks_days: int = 30
+    retention_interval_s: float = 3600.0
+
     # Usage.
     usage_max_records_per_call: int = 10_000
     analysis_cache_ttl_s: int = 3600

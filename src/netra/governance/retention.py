@@ -132,6 +132,8 @@ class RetentionJob:
 
     async def _loop(self) -> None:
         while True:
+            # First round one interval after start: a restart loop never hammers the tables.
+            await asyncio.sleep(self.settings.retention_interval_s)
             try:
                 deleted = await purge_once(self.db, self.settings)
             except Exception as exc:  # the next round tries again
@@ -139,4 +141,3 @@ class RetentionJob:
             else:
                 if any(deleted.values()):
                     log.info("retention purge", **deleted)
-            await asyncio.sleep(self.settings.retention_interval_s)

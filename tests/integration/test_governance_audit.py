@@ -113,7 +113,7 @@ async def test_audit_trail_of_each_kind_readable_by_owners_only(pg_settings: Any
         # Admins read it too; members are refused; another org sees none of it.
         assert len(await _all_events(client, admin["access_token"])) >= len(events)
         viewer = await add_member(client, token, "viewer")
-        for person in (viewer,):
+        for person in (viewer, await add_member(client, token, "member")):
             refused = await client.get("/api/v1/audit", headers=bearer(person["access_token"]))
             assert refused.status_code == 403
         stranger = await signup(client)

@@ -40,7 +40,7 @@ async def _all_events(client: Any, token: str, page: int = 4) -> list[dict[str, 
 
 
 async def test_audit_trail_of_each_kind_readable_by_owners_only(pg_settings: Any) -> None:
-    app = create_app(pg_settings(rate_limit_free=10_000, embedded_workers=False))
+    app = create_app(pg_settings(requests_per_min_free=10_000, embedded_workers=False))
     async with running_app(app) as client:
         owner = await signup(client, org_name="Audited")
         token = owner["access_token"]
@@ -76,6 +76,12 @@ async def test_audit_trail_of_each_kind_readable_by_owners_only(pg_settings: Any
         assert hook.status_code == 201, hook.text
         assert (await client.delete(f"/api/v1/webhooks/{hook.json()['id']}",
                                     headers=who)).status_code == 204  # fmt: skip
+        key = await client.post(
+            "/api/v1/api-keys", json={"name": "ci", "scopes": ["usage:read"]}, headers=who
+        )
+        assert key.status_code == 201
+        assert (await client.delete(f"/api/v1/api-keys/{key.json()['id']}",
+                                    headers=who)).status_code == 200  # fmt: skip
         changed = await client.patch(
             f"/api/v1/members/{member['user']['id']}", json={"role": "viewer"}, headers=who
         )
@@ -96,7 +102,8 @@ async def test_audit_trail_of_each_kind_readable_by_owners_only(pg_settings: Any
             ("member.role_change", "success"), ("member.remove", "success"),
             ("usage.upload", "success"), ("budget.create", "success"), ("budget.delete", "success"),
             ("webhook.create", "success"), ("webhook.delete", "success"),
-            ("retention.purge", "success"),
+            ("retention.purge", "success"), ("api_key.create", "success"),
+            ("api_key.revoke", "success"),
         ]:  # fmt: skip
             assert expected in kinds, expected
         by_action = {e["action"]: e for e in events}

@@ -28,9 +28,9 @@ from support.members import add_member, invite
 from support.realtime import Client, LiveServer, live_server
 
 SETTINGS = {
-    "rate_limit_free": 100_000, "placeholder_pipeline": True, "placeholder_step_delay_s": 0.01,
-    "webhook_max_attempts": 1, "retention_usage_days": 30, "retention_run_events_days": 7,
-    "retention_webhooks_days": 7,
+    "requests_per_min_free": 100_000, "placeholder_pipeline": True,
+    "placeholder_step_delay_s": 0.01, "webhook_max_attempts": 1, "retention_usage_days": 30,
+    "retention_run_events_days": 7, "retention_webhooks_days": 7,
 }  # fmt: skip
 
 
@@ -79,6 +79,10 @@ async def _populate(client: httpx.AsyncClient, srv: LiveServer, name: str) -> di
     )  # fmt: skip
     assert hook.status_code == 201, hook.text
     assert (await client.post("/api/v1/analyses", json={}, headers=who)).status_code == 201
+    key = await client.post(
+        "/api/v1/api-keys", json={"name": "ci", "scopes": ["usage:write"]}, headers=who
+    )
+    assert key.status_code == 201, key.text
     budget = await client.post(
         "/api/v1/budgets", json={"scope": "org", "period": "month", "limit_usd": 100}, headers=who
     )
@@ -108,7 +112,8 @@ async def _populate(client: httpx.AsyncClient, srv: LiveServer, name: str) -> di
         return bool(n)
 
     await _poll(delivered)
-    return {"org_id": org_id, "owner": owner, "member": member, "run_id": ack["run_id"]}
+    return {"org_id": org_id, "owner": owner, "member": member, "run_id": ack["run_id"],
+            "key": key.json()["key"]}  # fmt: skip
 
 
 async def _count(srv: LiveServer, model: Any, *where: Any) -> int:
@@ -180,10 +185,11 @@ async def test_export_then_deletion_leaves_nothing_of_the_organisation(srv: Live
         for name in ("organisations", "invitations", "chat_threads", "chat_messages", "chat_runs",
                      "chat_run_events", "analyses", "budgets", "budget_alerts", "webhooks",
                      "webhook_events", "webhook_deliveries", "refresh_families", "audit_events",
-                     "oauth_identities", "chat_processed_frames"):  # fmt: skip
+                     "oauth_identities", "chat_processed_frames", "api_keys"):  # fmt: skip
             assert tables.get(name), f"export lacks {name}"
         flat = json.dumps(lines)
         assert "password_hash" not in flat and "token_hash" not in flat and "whsec_" not in flat
+        assert doomed["key"] not in flat and "key_hash" not in flat
         assert kept["org_id"] not in flat
 
         member = bearer(doomed["member"]["access_token"])
@@ -199,6 +205,9 @@ async def test_export_then_deletion_leaves_nothing_of_the_organisation(srv: Live
         assert gone.status_code == 204
         assert (await client.get("/api/v1/members", headers=owner)).status_code == 401
         assert (await client.get("/api/v1/members", headers=member)).status_code == 401
+        key = bearer(doomed["key"])
+        assert (await client.post("/api/v1/usage", json=_records("late", [0]),
+                                  headers=key)).status_code == 401  # fmt: skip
 
     user_ids = {doomed["owner"]["user"]["id"], doomed["member"]["user"]["id"]}
     async with srv.runtime.db.sessions() as session:

@@ -48,7 +48,7 @@ MATRIX: list[tuple[str, str, Any, set[str]]] = [
 @pytest.fixture
 async def srv(pg_settings: Any) -> AsyncIterator[LiveServer]:
     settings = pg_settings(
-        rate_limit_free=100_000, placeholder_pipeline=True, placeholder_step_delay_s=0.01,
+        requests_per_min_free=100_000, placeholder_pipeline=True, placeholder_step_delay_s=0.01,
         budgets_max_free=50, runs_org_free=10,
     )  # fmt: skip
     async with live_server(create_app(settings)) as server:

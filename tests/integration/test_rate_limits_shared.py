@@ -30,7 +30,7 @@ def _assert_refused(answer: httpx.Response) -> None:
 
 
 async def test_two_instances_share_one_limit_through_redis(pg_settings: Any) -> None:
-    settings = pg_settings(rate_limit_free=QUOTA, embedded_workers=False)
+    settings = pg_settings(requests_per_min_free=QUOTA, embedded_workers=False)
     async with AsyncExitStack() as stack:
         one = await stack.enter_async_context(running_app(create_app(settings)))
         two = await stack.enter_async_context(running_app(create_app(settings)))
@@ -50,7 +50,7 @@ async def test_two_instances_share_one_limit_through_redis(pg_settings: Any) -> 
 
 
 async def test_websocket_frames_count_against_the_same_limit(pg_settings: Any) -> None:
-    settings = pg_settings(rate_limit_free=QUOTA, embedded_workers=False, ws_frame_burst=100)
+    settings = pg_settings(requests_per_min_free=QUOTA, embedded_workers=False, ws_frame_burst=100)
     async with live_server(create_app(settings)) as srv:
         async with httpx.AsyncClient(base_url=srv.url, timeout=30) as client:
             account = await signup(client)
@@ -77,7 +77,7 @@ async def test_with_redis_down_each_instance_limits_alone(
 ) -> None:
     url, proc = own_redis
     await wait_for_redis(url)
-    settings = pg_settings(rate_limit_free=QUOTA, embedded_workers=False, redis_url=url)
+    settings = pg_settings(requests_per_min_free=QUOTA, embedded_workers=False, redis_url=url)
     async with AsyncExitStack() as stack:
         one = await stack.enter_async_context(running_app(create_app(settings)))
         two = await stack.enter_async_context(running_app(create_app(settings)))

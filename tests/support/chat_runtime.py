@@ -1,34 +1,17 @@
-"""In-process pieces for chat unit tests: a runtime on SQLite and memory, a fake socket."""
+"""In-process pieces for chat unit tests: a fake socket, roomy run limits.
+
+The runtime itself is ``support.runtime.started_runtime`` (the ``runtime`` fixture of tests/unit).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-from netra.agents.factory import TierProfile, profile_for
-from netra.billing.rate_limits import install_request_limiter
-from netra.core.runtime import Runtime, build_runtime
+from netra.billing.tiers import TierLimits, limits_for
 from netra.core.settings import Settings
-
-
-@asynccontextmanager
-async def chat_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    """A started runtime (SQLite file, memory cache/bus/queue) with every table created."""
-    from netra.models import Base
-
-    runtime = build_runtime(settings)
-    install_request_limiter(runtime)
-    async with runtime.db.engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-    await runtime.start()
-    try:
-        yield runtime
-    finally:
-        await runtime.stop()
 
 
 class FakeSocket:
@@ -82,7 +65,7 @@ class FakeSocket:
         return [f for f in self.sent if f.get("run_id") == run_id]
 
 
-def roomy_limits() -> TierProfile:
-    """A tier profile whose run limits no unit test reaches (tests of other behaviour)."""
-    base = profile_for("enterprise", Settings(env="test"))
-    return dataclasses.replace(base, max_runs_per_user=100, max_runs_per_org=100)
+def roomy_limits() -> TierLimits:
+    """Tier limits whose run limits no unit test reaches (tests of other behaviour)."""
+    base = limits_for(Settings(env="test"), "enterprise")
+    return dataclasses.replace(base, runs_per_user=100, runs_per_org=100)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from netra.agents.contract import AgentDeps, EventSink, RunRequest, RunResult
+from netra.agents.conversation.memory import remembered
 from netra.agents.engine import AnalysisEngine, Engine
 from netra.agents.events import RunCancelled, RunEmitter, ToolFailed
 from netra.agents.factory import TierProfile, profile_for
@@ -126,4 +127,12 @@ class AgentPipeline:
         }
         meta.update(st.classifier_meta)
         meta.update(st.writer_meta)
+        # What the next turn of the thread remembers (``conversation.memory``).
+        shown = st.findings or list(st.memory.findings)
+        meta["findings_shown"] = remembered(shown)
+        meta["referenced"] = list(st.referenced)
+        period = st.scope_period or st.followup.period
+        meta["period"] = period.as_dict() if period else None
+        meta["followup"] = st.followup.kind.value if st.followup.kind else None
+        meta["budget_scope"] = st.budget_scope
         return meta

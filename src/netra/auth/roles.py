@@ -18,7 +18,7 @@ _READ = (
 _WORK = ("usage:write", "analysis:run", "chat:use")
 # An admin manages the organisation's settings and people (never its owners).
 _ADMIN = (
-    "budgets:write", "webhooks:write", "keys:write", "members:write", "audit:read", "org:admin",
+    "budgets:write", "webhooks:write", "api_keys:write", "members:write", "audit:read", "org:admin",
 )  # fmt: skip
 # Only an owner exports or deletes the organisation, and appoints owners.
 _OWNER = ("org:billing", "org:export", "org:delete", "members:owner")

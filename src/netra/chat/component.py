@@ -33,11 +33,16 @@ def component() -> Component:
 
 
 async def _start_worker(runtime: Runtime) -> None:
+    from netra.billing.webhooks import deliver_via
     from netra.chat.event_writer import EventWriter
     from netra.chat.worker import RunWorker
 
     writer = EventWriter(
-        runtime.db, runtime.bus, runtime.metrics, runtime.settings.run_event_batch_max
+        runtime.db,
+        runtime.bus,
+        runtime.metrics,
+        runtime.settings.run_event_batch_max,
+        deliver=deliver_via(runtime),
     )
     await writer.start()
     worker = RunWorker(runtime, writer)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import SecretStr, model_validator
+from pydantic import PositiveFloat, PositiveInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "staging", "production"]
@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     auth_housekeeping_interval_s: float = 3600.0  # expired revocations and sessions deleted
     invitation_ttl_s: int = 7 * 24 * 3600  # how long an invitation to join an org stays valid
 
+    # API keys: a verified key is cached this long per replica (a revocation clears it at once
+    # through the bus; the TTL bounds a lost message); last_used_at written at most this often.
+    api_key_cache_ttl_s: float = 10.0
+    api_key_touch_interval_s: float = 60.0
+
     # Login throttling.
     login_max_failures: int = 5
     login_window_s: int = 900
@@ -103,38 +108,46 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_timeout_s: float = 20.0
 
+    # `netra upload`: the key (or access token) it sends as `Authorization: Bearer`.
+    api_key: SecretStr | None = None
+
     # WebSocket.
     ws_heartbeat_interval_s: int = 25
     ws_heartbeat_timeout_s: int = 60
     ws_max_message_bytes: int = 65536
     ws_send_queue_max: int = 1000
-    ws_connections_free: int = 5
-    ws_connections_early: int = 10
-    ws_connections_mid: int = 20
-    ws_connections_enterprise: int = 50
+    # Tier limits: the defaults are the table in billing/tiers.py; each setting below that is
+    # not None overrides its tier's default there (None: the table's number).
+    ws_connections_free: PositiveInt | None = None
+    ws_connections_early: PositiveInt | None = None
+    ws_connections_mid: PositiveInt | None = None
+    ws_connections_enterprise: PositiveInt | None = None
     ws_frame_rate_per_s: float = 5.0  # client frames per connection, refilled per second
     ws_frame_burst: int = 30  # and the burst a connection may send at once
 
-    # Runs per tier: concurrent runs per user.
-    runs_free: int = 1
-    runs_early: int = 2
-    runs_mid: int = 4
-    runs_enterprise: int = 10
-    run_timeout_s: float = 300.0
-    # Per tier: concurrent runs per organisation, run timeout, usage records one run analyses.
-    runs_org_free: int = 2
-    runs_org_early: int = 5
-    runs_org_mid: int = 20
-    runs_org_enterprise: int = 100
-    run_timeout_free_s: float = 60.0
-    run_timeout_early_s: float = 120.0
-    run_timeout_mid_s: float = 300.0
-    run_timeout_enterprise_s: float = 600.0
-    # A run holds its records in memory (about 0.5 KB each): keep these within a worker's RAM.
-    max_records_free: int = 50_000
-    max_records_early: int = 200_000
-    max_records_mid: int = 500_000
-    max_records_enterprise: int = 1_000_000
+    # Tier limits (overrides of billing/tiers.py): concurrent runs per user and per
+    # organisation, run timeout, usage records one run analyses, HTTP requests per minute.
+    runs_free: PositiveInt | None = None
+    runs_early: PositiveInt | None = None
+    runs_mid: PositiveInt | None = None
+    runs_enterprise: PositiveInt | None = None
+    run_timeout_s: float = 300.0  # caps every tier's run timeout
+    runs_org_free: PositiveInt | None = None
+    runs_org_early: PositiveInt | None = None
+    runs_org_mid: PositiveInt | None = None
+    runs_org_enterprise: PositiveInt | None = None
+    run_timeout_free_s: PositiveFloat | None = None
+    run_timeout_early_s: PositiveFloat | None = None
+    run_timeout_mid_s: PositiveFloat | None = None
+    run_timeout_enterprise_s: PositiveFloat | None = None
+    max_records_free: PositiveInt | None = None
+    max_records_early: PositiveInt | None = None
+    max_records_mid: PositiveInt | None = None
+    max_records_enterprise: PositiveInt | None = None
+    requests_per_min_free: PositiveInt | None = None
+    requests_per_min_early: PositiveInt | None = None
+    requests_per_min_mid: PositiveInt | None = None
+    requests_per_min_enterprise: PositiveInt | None = None
     worker_concurrency: int = 4
     embedded_workers: bool = True
     run_heartbeat_s: float = 5.0  # a running run's worker refreshes its claim this often
@@ -144,13 +157,6 @@ class Settings(BaseSettings):
     placeholder_pipeline: bool = False  # run the placeholder pipeline even when agents exist
     placeholder_step_delay_s: float = 0.05  # pause between the placeholder's events
 
-    # Requests (and WebSocket frames) per minute per organisation, by tier (GCRA, shared
-    # through Redis; each replica limits alone while Redis is away).
-    rate_limit_free: int = 60
-    rate_limit_early: int = 300
-    rate_limit_mid: int = 1200
-    rate_limit_enterprise: int = 6000
-
     # Retention: rows older than this many days are deleted by a background job (0: kept).
     retention_usage_days: int = 400
     retention_run_events_days: int = 90
@@ -159,17 +165,18 @@ class Settings(BaseSettings):
 
     # Usage.
     usage_max_records_per_call: int = 10_000
+    otlp_max_body_bytes: int = 16 * 1024 * 1024  # POST /v1/traces, before and after gunzip
     analysis_cache_ttl_s: int = 3600
 
-    # Billing: budgets and webhooks an organisation may keep, per tier.
-    budgets_max_free: int = 3
-    budgets_max_early: int = 10
-    budgets_max_mid: int = 50
-    budgets_max_enterprise: int = 500
-    webhooks_max_free: int = 2
-    webhooks_max_early: int = 5
-    webhooks_max_mid: int = 20
-    webhooks_max_enterprise: int = 100
+    # Tier limits (overrides of billing/tiers.py): budgets and webhooks an organisation keeps.
+    budgets_max_free: PositiveInt | None = None
+    budgets_max_early: PositiveInt | None = None
+    budgets_max_mid: PositiveInt | None = None
+    budgets_max_enterprise: PositiveInt | None = None
+    webhooks_max_free: PositiveInt | None = None
+    webhooks_max_early: PositiveInt | None = None
+    webhooks_max_mid: PositiveInt | None = None
+    webhooks_max_enterprise: PositiveInt | None = None
     # Webhook delivery: attempts with exponential back-off, per-request timeout, concurrency,
     # how long a claimed delivery stays reserved, how often pending ones are swept, drain time.
     webhook_max_attempts: int = 6
@@ -182,6 +189,9 @@ class Settings(BaseSettings):
     webhook_drain_s: float = 5.0
 
     demo: bool = False
+
+    # Prices that override the genai-prices catalogue (TOML or JSON; docs/pricing.md).
+    prices_file: Path | None = None
 
     # ---- derived values -------------------------------------------------------------
 
@@ -218,15 +228,6 @@ class Settings(BaseSettings):
     @property
     def oauth_domains(self) -> list[str]:
         return [d.strip().lower() for d in self.oauth_allowed_domains.split(",") if d.strip()]
-
-    def ws_connection_limit(self, tier: str) -> int:
-        return int(getattr(self, f"ws_connections_{tier}", self.ws_connections_free))
-
-    def run_limit(self, tier: str) -> int:
-        return int(getattr(self, f"runs_{tier}", self.runs_free))
-
-    def org_run_limit(self, tier: str) -> int:
-        return int(getattr(self, f"runs_org_{tier}", self.runs_org_free))
 
 
 def load_settings(**overrides: object) -> Settings:

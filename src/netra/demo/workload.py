@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from netra.analysis.frame import SCHEMA
+from netra.analysis.frame import SCHEMA, conform
 from netra.demo.features import (
     ANOMALY_FACTOR,
     ANOMALY_FEATURES,
@@ -145,6 +145,9 @@ def generate(records: int, seed: int) -> tuple[pl.DataFrame, dict[str, Any]]:
         .alias("timestamp"),
         pl.format("req-{}-{}", pl.lit(seed), pl.int_range(pl.len())).alias("request_id"),
         pl.lit(False).alias("batch"),
+        pl.lit(1).alias("requests"),
+        pl.lit(None, pl.String).alias("conversation_id"),
+        pl.lit(0).alias("cache_write_1h_tokens"),
     )
     frame = _link_retries(frame)
     frame = _redundant_retries(rng, frame, "slow-summary")
@@ -197,7 +200,7 @@ def generate(records: int, seed: int) -> tuple[pl.DataFrame, dict[str, Any]]:
                 & (pl.col("user") == "u-runaway")
             )["request_id"]
             label["records"], label["request_ids"] = ids.len(), ids.to_list()
-    out = frame.select(list(SCHEMA)).cast(SCHEMA)  # type: ignore[arg-type]
+    out = conform(frame)
     meta = {
         "seed": seed,
         "records": out.height,

@@ -17,9 +17,11 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy import select
 
+from netra.auth.api_keys import publish_key_revocation
 from netra.auth.deps import require
-from netra.auth.models import Organisation
+from netra.auth.models import ApiKey, Organisation
 from netra.auth.revocation import deny_user_tokens_in, publish_revocation
 from netra.core.audit import record_audit, request_ip
 from netra.core.context import UserContext
@@ -146,11 +148,17 @@ async def delete_org(
             "confirm must be the organisation's exact name", details={"field": "confirm"}
         )
     people = await member_ids(session, user.org_id)
+    keys = list(
+        (await session.execute(select(ApiKey.id).where(ApiKey.org_id == user.org_id))).scalars()
+    )
     counts = await delete_org_rows(session, user.org_id)
     for person in people:
         deny_user_tokens_in(session, person, runtime.settings.access_token_ttl_s)
 
     async def fan_out() -> None:
+        # Deleted keys and members' tokens stop working at once on every replica.
+        for key_id in keys:
+            await publish_key_revocation(runtime.bus, key_id)
         for person in people:
             await publish_revocation(runtime.bus, user_id=person, all=True)
 

@@ -5,21 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from netra.auth.deps import require
+from netra.billing.webhooks import deliver_via
 from netra.core.context import UserContext
-from netra.core.deps import RuntimeDep
+from netra.core.deps import RuntimeDep, SessionDep
 from netra.core.errors import NotFound, ValidationFailed
 from netra.reports import service
 from netra.usage.parse import parse_timestamp
-from netra.usage.unavailable import database_errors_as_503
 
-router = APIRouter(
-    prefix="/api/v1", tags=["reports"], dependencies=[Depends(database_errors_as_503)]
-)
+router = APIRouter(prefix="/api/v1", tags=["reports"])
 
 
 def _when(field: str, value: str | None) -> datetime | None:
@@ -49,15 +47,26 @@ def _period(start: str | None, end: str | None) -> tuple[datetime | None, dateti
 @router.get("/usage/summary", summary="Usage totals per group")
 async def usage_summary(
     runtime: RuntimeDep,
-    user: UserContext = require("usage:read"),
+    user: UserContext = require("usage:read", api_key=True),
     group_by: Literal["model", "provider", "feature", "user", "day"] = Query("model"),
     start: str | None = Query(None, description="RFC 3339 / ISO 8601 or Unix seconds"),
     end: str | None = Query(None, description="exclusive"),
+    split_by: Literal["model", "provider", "feature", "user"] | None = Query(
+        None,
+        description="also split each group by this dimension: every group gets `split`, its "
+        "totals per value (e.g. group_by=day&split_by=model: daily spend stacked by model)",
+    ),
 ) -> JSONResponse:
     begin, finish = _period(start, end)
-    groups, how = await service.summary_for(runtime, user.org_id, group_by, begin, finish)
+    if split_by is not None and split_by == group_by:
+        raise ValidationFailed(
+            "split_by must differ from group_by",
+            details={"field": "split_by", "message": "same dimension as group_by"},
+        )
+    groups, how = await service.summary_for(runtime, user.org_id, group_by, begin, finish, split_by)
     body = {
         "group_by": group_by,
+        "split_by": split_by,
         "period": {"start": _iso(begin), "end": _iso(finish)},
         "groups": groups,
     }
@@ -76,23 +85,24 @@ class AnalysisRequest(BaseModel):
 @router.post("/analyses", status_code=201, summary="Analyse the org's usage and store the report")
 async def create_analysis(
     runtime: RuntimeDep,
+    session: SessionDep,
     body: AnalysisRequest | None = None,
-    user: UserContext = require("analysis:run"),
+    user: UserContext = require("analysis:run", api_key=True),
 ) -> JSONResponse:
     ask = body or AnalysisRequest()
     begin, finish = _period(
         None if ask.start is None else str(ask.start), None if ask.end is None else str(ask.end)
     )
     report, how = await service.report_for(runtime, user.org_id, begin, finish)
-    stored = await service.store_report(runtime, user.org_id, report)
+    stored = await service.store_report(session, user.org_id, report, deliver_via(runtime))
     return JSONResponse(stored, status_code=201, headers={"X-Cache": how})
 
 
 @router.get("/analyses/{analysis_id}", summary="A stored analysis report")
 async def get_analysis(
-    analysis_id: str, runtime: RuntimeDep, user: UserContext = require("usage:read")
+    analysis_id: str, session: SessionDep, user: UserContext = require("usage:read", api_key=True)
 ) -> dict[str, Any]:
-    found = await service.stored_report(runtime, user.org_id, analysis_id)
+    found = await service.stored_report(session, user.org_id, analysis_id)
     if found is None:
         raise NotFound("analysis not found")
     return found

@@ -11,9 +11,10 @@ from datetime import date, datetime
 from typing import Any
 
 import anyio.to_thread
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.analysis.engine import analyze, summary
-from netra.billing.webhooks import emit_event
+from netra.billing.webhooks import Deliver, emit_event
 from netra.core.runtime import Runtime
 from netra.reports.cache import ANALYSIS_CACHE, AnalysisCache, cache_key
 from netra.reports.repository import AnalysisRepository
@@ -62,31 +63,34 @@ async def report_for(
 
 
 async def summary_for(
-    runtime: Runtime, org_id: str, group_by: str, start: datetime | None, end: datetime | None
+    runtime: Runtime,
+    org_id: str,
+    group_by: str,
+    start: datetime | None,
+    end: datetime | None,
+    split_by: str | None = None,
 ) -> tuple[list[dict[str, Any]], str]:
     version = await data_version(runtime, org_id)
 
     async def compute() -> list[dict[str, Any]]:
         frame = await load_frame(runtime.db, org_id, start, end)
-        groups = await anyio.to_thread.run_sync(lambda: summary(frame, group_by))
+        groups = await anyio.to_thread.run_sync(lambda: summary(frame, group_by, split_by=split_by))
         return list(plain_json(groups))
 
-    key = cache_key("summary", org_id, version, group_by, _iso(start), _iso(end))
+    key = cache_key("summary", org_id, version, group_by, split_by, _iso(start), _iso(end))
     groups, how = await analysis_cache(runtime).get_or_compute(key, compute)
     return groups, how
 
 
-async def store_report(runtime: Runtime, org_id: str, report: dict[str, Any]) -> dict[str, Any]:
-    """Store ``report``; returns it with its ``id`` and ``created_at``. Once committed, the
-    org's ``analysis.completed`` webhooks are told (recorded and delivered in the background)."""
+async def store_report(
+    session: AsyncSession, org_id: str, report: dict[str, Any], deliver: Deliver | None = None
+) -> dict[str, Any]:
+    """Store ``report`` in the caller's unit of work, with the org's ``analysis.completed``
+    webhook event (delivered once committed); returns it with its ``id`` and ``created_at``."""
     clean = plain_json(report)
-
-    async def save(session: Any) -> dict[str, Any]:
-        stored = await AnalysisRepository(session, org_id).save(clean)
-        return {"id": stored.id, "created_at": stored.created_at.isoformat(), **clean}
-
-    saved = await runtime.db.run(save)
-    await emit_event(runtime, org_id, "analysis.completed", completed_event(saved))
+    stored = await AnalysisRepository(session, org_id).save(clean)
+    saved = {"id": stored.id, "created_at": stored.created_at.isoformat(), **clean}
+    await emit_event(session, org_id, "analysis.completed", completed_event(saved), deliver=deliver)
     return saved
 
 
@@ -97,11 +101,10 @@ def completed_event(saved: dict[str, Any]) -> dict[str, Any]:
     return {"analysis_id": saved["id"], **{k: saved.get(k) for k in keys}}
 
 
-async def stored_report(runtime: Runtime, org_id: str, report_id: str) -> dict[str, Any] | None:
-    async def read(session: Any) -> dict[str, Any] | None:
-        stored = await AnalysisRepository(session, org_id).get(report_id)
-        if stored is None:
-            return None
-        return {"id": stored.id, "created_at": stored.created_at.isoformat(), **stored.report}
-
-    return await runtime.db.run(read)
+async def stored_report(
+    session: AsyncSession, org_id: str, report_id: str
+) -> dict[str, Any] | None:
+    stored = await AnalysisRepository(session, org_id).get(report_id)
+    if stored is None:
+        return None
+    return {"id": stored.id, "created_at": stored.created_at.isoformat(), **stored.report}

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import anyio.from_thread
@@ -31,11 +31,26 @@ from netra.core.db import Database
 from netra.core.observability import Metrics
 from netra.records.record import RowError, UsageRecord
 from netra.usage.repository import UsageRepository
-from netra.usage.stream import LineReader
 
 MAX_BIGINT = 2**63 - 1
-_TEXT_FIELDS = ("provider", "model", "feature", "user", "prompt_hash", "request_id", "retry_of")
-_INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens")
+_TEXT_FIELDS = (
+    "provider",
+    "model",
+    "feature",
+    "user",
+    "prompt_hash",
+    "request_id",
+    "retry_of",
+    "conversation_id",
+)
+_INT_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "requests",
+    "cache_write_1h_tokens",
+)
 
 
 def storable(record: UsageRecord, line: int) -> RowError | None:
@@ -43,7 +58,7 @@ def storable(record: UsageRecord, line: int) -> RowError | None:
     NUL characters and invalid UTF-8 in text, integers beyond 64 bits, non-finite numbers."""
     r = record
     # Fast path, one check for every text field at once: nearly every record is plain ASCII.
-    optional = (r.feature, r.user, r.prompt_hash, r.request_id, r.retry_of)
+    optional = (r.feature, r.user, r.prompt_hash, r.request_id, r.retry_of, r.conversation_id)
     texts = r.provider + r.model + "".join([t for t in optional if t])
     if not texts.isascii() or "\x00" in texts:
         for name in _TEXT_FIELDS:
@@ -56,9 +71,7 @@ def storable(record: UsageRecord, line: int) -> RowError | None:
                 value.encode("utf-8")
             except UnicodeEncodeError:
                 return RowError(line, name, "is not valid UTF-8")
-    if max(r.input_tokens, r.output_tokens, r.cached_input_tokens, r.cache_write_tokens) > (
-        MAX_BIGINT
-    ):
+    if max(r.input_tokens, r.output_tokens, r.cached_input_tokens, r.requests) > MAX_BIGINT:
         for name in _INT_FIELDS:
             if getattr(record, name) > MAX_BIGINT:
                 return RowError(line, name, f"must be at most {MAX_BIGINT}")
@@ -220,8 +233,17 @@ async def ingest_records(
         await writer.submit(batch)
 
 
+class ParsedStream(Protocol):
+    """Parsed rows of a streamed file and where reading is (``line``)."""
+
+    @property
+    def line(self) -> int: ...
+
+    def __iter__(self) -> Iterator[UsageRecord | RowError]: ...
+
+
 async def ingest_in_thread(
-    produce: Callable[[LineReader], Iterable[UsageRecord | RowError]],
+    produce: Callable[[Callable[[], bytes | None]], ParsedStream],
     next_chunk: Callable[[], Any],
     writer: BatchWriter,
     batch_size: int,
@@ -229,8 +251,8 @@ async def ingest_in_thread(
     """Parse a stream in a worker thread, store its batches from the event loop.
 
     ``next_chunk`` is an async callable returning the next bytes of the file (``None`` at the
-    end); ``produce`` turns the file's lines into parsed rows. Parsing is CPU work, so it
-    leaves the event loop free; the thread hands each batch over and waits only while the
+    end); ``produce`` turns a blocking version of it into parsed rows. Parsing is CPU work, so
+    it leaves the event loop free; the thread hands each batch over and waits only while the
     previous batch is still being stored.
     """
 
@@ -239,9 +261,8 @@ async def ingest_in_thread(
         return chunk
 
     def work() -> None:
-        lines = LineReader(blocking_chunk)
-        rows = produce(lines)
-        for batch in split_rows(rows, writer.result, batch_size, lambda: lines.line):
+        rows = produce(blocking_chunk)
+        for batch in split_rows(rows, writer.result, batch_size, lambda: rows.line):
             anyio.from_thread.run(writer.submit, batch)
 
     await anyio.to_thread.run_sync(work)

@@ -11,7 +11,7 @@ from netra.apps.all_in_one import create_app
 from netra.auth.roles import ALL_PERMISSIONS, ROLE_PERMISSIONS, ROLES, permissions_for
 
 WRITES = {"usage:write", "analysis:run", "chat:use", "budgets:write", "webhooks:write",
-          "keys:write", "members:write"}  # fmt: skip
+          "api_keys:write", "members:write"}  # fmt: skip
 
 
 def test_roles_are_nested_owner_admin_member_viewer() -> None:
@@ -19,7 +19,7 @@ def test_roles_are_nested_owner_admin_member_viewer() -> None:
     assert viewer < member < admin < owner
     assert not viewer & WRITES, "a viewer only reads"
     assert {"usage:write", "chat:use", "usage:read"} <= member
-    assert not member & {"budgets:write", "webhooks:write", "keys:write", "members:write",
+    assert not member & {"budgets:write", "webhooks:write", "api_keys:write", "members:write",
                          "audit:read"}  # fmt: skip
     assert owner - admin == {"org:billing", "org:export", "org:delete", "members:owner"}
 

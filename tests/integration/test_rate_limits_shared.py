@@ -14,9 +14,7 @@ from netra.apps.all_in_one import create_app
 from support.accounts import bearer, signup
 from support.apps import running_app
 from support.realtime import Client, live_server
-from support.redis_process import own_redis, wait_for_redis
-
-__all__ = ["own_redis"]  # the fixture, imported for this module's tests
+from support.redis_process import wait_for_redis
 
 QUOTA = 10
 

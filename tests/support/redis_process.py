@@ -8,15 +8,14 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import redis.asyncio as aioredis
 
 from support.services import free_port
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A Redis of this test's own, so the test can stop it for real."""
+def run_own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Redis of a test's own, so the test can stop it for real (the ``own_redis`` fixture of
+    tests/integration/conftest.py)."""
     binary = shutil.which("redis-server")
     assert binary, "redis-server is required: apt-get install -y redis-server"
     port = free_port()

@@ -11,9 +11,12 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from netra.agents import component as agents
 from netra.apps.factory import create_netra_app
 from netra.auth.component import verification_component
 from netra.chat import component as chat
+from netra.chat import tasks as chat_tasks
+from netra.reports import component as reports
 from support.apps import running_app
 from support.realtime import Client, is_final, live_server, mint_token
 
@@ -25,7 +28,12 @@ def _api(settings: Any) -> Any:
 
 
 def _worker(settings: Any) -> Any:
-    return create_netra_app(settings, [chat.worker_component()], title="worker-only")
+    return create_netra_app(
+        settings,
+        [reports.services_component(), agents.component()],
+        tasks=[chat_tasks.run_worker()],
+        title="worker-only",
+    )
 
 
 async def test_api_enqueues_and_two_separate_workers_execute_each_run_once(
@@ -67,8 +75,8 @@ async def test_api_enqueues_and_two_separate_workers_execute_each_run_once(
             run.worker_id for run in await _runs(api.runtime, [a["run_id"] for a in acks])
         }
         names = {
-            worker_a.state.runtime.extras[chat.WORKER].name,
-            worker_b.state.runtime.extras[chat.WORKER].name,
+            worker_a.state.runtime.services[chat_tasks.WORKER].name,
+            worker_b.state.runtime.services[chat_tasks.WORKER].name,
         }
         assert executed_by <= names
         await asyncio.sleep(0.3)

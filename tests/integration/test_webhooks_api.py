@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from netra.apps.all_in_one import create_app
+from netra.auth.component import KEYS
 from netra.auth.tokens import issue_access_token
 from support.accounts import bearer, signup
 from support.apps import running_app
@@ -127,7 +128,7 @@ async def test_validation_permissions_and_tier_limit(pg_settings) -> None:  # ty
         assert unknown.status_code == 422
         error = unknown.json()["error"]
         assert error["code"] == "validation_error"
-        [detail] = error["details"]
+        [detail] = error["details"]["fields"]
         assert detail["field"] == "events"
         assert "run.exploded" in detail["message"] and "usage.stored" in detail["message"]
 
@@ -136,16 +137,17 @@ async def test_validation_permissions_and_tier_limit(pg_settings) -> None:  # ty
                 "/api/v1/webhooks", json={"url": bad, "events": ["run.completed"]}, headers=auth
             )
             assert response.status_code == 422, bad
-            assert response.json()["error"]["details"] == {"field": "url"}
+            [detail] = response.json()["error"]["details"]["fields"]
+            assert detail["field"] == "url" and detail["message"], detail
 
         missing = await client.post("/api/v1/webhooks", json={"url": url}, headers=auth)
         assert missing.status_code == 422
-        assert missing.json()["error"]["details"][0]["field"] == "events"
+        assert missing.json()["error"]["details"]["fields"][0]["field"] == "events"
         assert (await client.post("/api/v1/webhooks", json={})).status_code == 401
 
         runtime = app.state.runtime
         member, _ = issue_access_token(
-            runtime.extras["key_material"],
+            runtime.services[KEYS],
             runtime.settings,
             user_id="member-1",
             org_id=account["user"]["org_id"],

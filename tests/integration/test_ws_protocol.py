@@ -18,17 +18,26 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from netra.agents import component as agents
 from netra.apps.factory import create_netra_app
 from netra.auth.component import verification_component
 from netra.auth.revocation import publish_revocation
 from netra.chat import component as chat
+from netra.chat import tasks as chat_tasks
+from netra.reports import component as reports
 from support.realtime import Client, LiveServer, is_final, live_server, mint_token
 
 
 def _app(settings: Any) -> Any:
     return create_netra_app(
         settings,
-        [verification_component(), chat.component(), chat.worker_component()],
+        [
+            verification_component(),
+            chat.component(),
+            reports.services_component(),
+            agents.component(),
+        ],
+        tasks=[chat_tasks.run_worker()],
         title="realtime-test",
     )
 

@@ -94,9 +94,11 @@ class Chat:
     tier: str = "mid"
     history: list[Turn] = field(default_factory=list)
     budgets: list[tuple[str, str, float]] = field(default_factory=list)
+    writer: ResilientWriter | None = None  # default: the offline writer alone
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # the last turn's
 
     def pipeline(self) -> AgentPipeline:
-        writer = ResilientWriter(None, OfflineWriter(), CircuitBreaker("llm"))
+        writer = self.writer or ResilientWriter(None, OfflineWriter(), CircuitBreaker("llm"))
         return AgentPipeline(self.settings, writer, AnalysisEngine())
 
     async def say(self, text: str) -> Said:
@@ -130,6 +132,7 @@ class Chat:
                          create_budget=create_budget)  # fmt: skip
         sink = RecordingSink()
         result = await self.pipeline()(request, sink, deps)
+        self.events = sink.events
         self.history.append(Turn("user", text))
         if saved:
             self.history.append(Turn("assistant", saved["text"], saved["meta"]))

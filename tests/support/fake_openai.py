@@ -1,79 +1,81 @@
-"""A local OpenAI-compatible server for tests: ``POST /v1/chat/completions`` answers a chat
-completion with the usage the test chose (prompt, completion and cached tokens)."""
+"""A local OpenAI-compatible chat-completions server answering a script, over real HTTP.
+
+Each request takes the next reply of the script (the last one repeats): ``{"tool_calls":
+[(name, args), ...]}`` to call functions, or ``{"content": "..."}`` to answer; a reply may also
+name the answering ``model`` and its ``usage`` (default: ``scripted`` and :data:`USAGE`). Every
+request body is kept for the test to read.
+"""
 
 from __future__ import annotations
 
+import json
 import threading
-import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
-from support.services import free_port
+USAGE = {"prompt_tokens": 1200, "completion_tokens": 80, "total_tokens": 1280}
 
 
 @dataclass
-class FakeOpenAI:
-    url: str
-    usage: dict[str, int] = field(
-        default_factory=lambda: {"prompt_tokens": 1000, "completion_tokens": 50, "cached": 0}
-    )
-    calls: list[dict[str, Any]] = field(default_factory=list)
+class Script:
+    replies: list[dict[str, Any]]
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.requests.append(body)
+            return self.replies[min(len(self.requests), len(self.replies)) - 1]
 
 
-def _app(fake: FakeOpenAI) -> Starlette:
-    async def completions(request: Request) -> JSONResponse:
-        body = await request.json()
-        fake.calls.append(body)
-        usage = fake.usage
-        return JSONResponse(
-            {
-                "id": f"chatcmpl-{uuid.uuid4().hex[:20]}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": f"{body['model']}-2024-08-06",
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": "It is cheaper to cache."},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": usage["prompt_tokens"],
-                    "completion_tokens": usage["completion_tokens"],
-                    "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"],
-                    "prompt_tokens_details": {"cached_tokens": usage["cached"]},
-                },
-            }
-        )
-
-    return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+def completion(reply: dict[str, Any], n: int) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.get("content")}
+    if reply.get("tool_calls"):
+        message["tool_calls"] = [
+            {"id": f"call_{n}_{i}", "type": "function",
+             "function": {"name": name, "arguments": json.dumps(args)}}
+            for i, (name, args) in enumerate(reply["tool_calls"])
+        ]  # fmt: skip
+    finish = "tool_calls" if reply.get("tool_calls") else "stop"
+    return {
+        "id": f"chatcmpl-{n}",
+        "object": "chat.completion",
+        "model": reply.get("model", "scripted"),
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": reply.get("usage", USAGE),
+    }
 
 
 @contextmanager
-def fake_openai() -> Iterator[FakeOpenAI]:
-    port = free_port()
-    fake = FakeOpenAI(url=f"http://127.0.0.1:{port}/v1")
-    config = uvicorn.Config(_app(fake), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="fake-openai", daemon=True)
+def fake_openai(script: Script) -> Iterator[str]:
+    """Serve ``script`` on a free loopback port; yields the base URL (``.../v1``)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            return None
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            if self.path != "/v1/chat/completions":
+                self.send_response(404)
+                self.end_headers()
+                return
+            data = json.dumps(completion(script.next(body), len(script.requests))).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake OpenAI server did not start")
-        time.sleep(0.02)
     try:
-        yield fake
+        yield f"http://127.0.0.1:{server.server_port}/v1"
     finally:
-        server.should_exit = True
-        thread.join(10)
+        server.shutdown()
+        server.server_close()

@@ -1,4 +1,4 @@
-"""The agents component: puts the agent pipeline in ``runtime.extras[PIPELINE]`` at start-up.
+"""The agents component: puts the agent pipeline in ``runtime.services[PIPELINE]`` at start-up.
 
 Listed before the worker component so the worker finds it. The LLM writer is built from the
 settings (``NETRA_LLM_BASE_URL``, ``_API_KEY``, ``_MODEL``, ``_TIMEOUT_S``); without a base URL
@@ -38,6 +38,6 @@ def build_pipeline(settings: Settings) -> AgentPipeline:
 
 def component() -> Component:
     async def start(runtime: Runtime) -> None:
-        runtime.extras[PIPELINE] = build_pipeline(runtime.settings)
+        runtime.services.provide(PIPELINE, build_pipeline(runtime.settings))
 
-    return Component("agents", start=start)
+    return Component("agents", start=start, provides=(PIPELINE,))

@@ -13,7 +13,10 @@ from netra.agents.engine import DETECTOR_TOOLS
 from netra.billing.tiers import TierLimits, limits_for
 from netra.core.settings import TIERS, Settings
 
-AGENTS: tuple[str, ...] = ("supervisor", "triage", "data", "optimizer", "actions", "reporting")
+AGENTS: tuple[str, ...] = (
+    "supervisor", "triage", "data", "optimizer", "actions", "reporting",
+    "assistant",  # only with a language model configured: it chooses the tools
+)  # fmt: skip
 
 # A thread's memory and the actions a follow-up can ask for (``agents.conversation``).
 CONVERSATION_TOOLS: tuple[str, ...] = (

@@ -80,6 +80,11 @@ class RunState:
     actions: dict[str, Any] = field(default_factory=dict)  # tool results for the answer
     referenced: tuple[int, ...] = ()  # which findings this turn was about
     budget_scope: str | None = None
+    # With a language model driving the tools (``agents.assistant``): its answer and its calls.
+    llm_text: str | None = None
+    llm_usage: Any = None
+    llm_outcome: str | None = None
+    llm_rejected: list[str] = field(default_factory=list)  # figures no tool produced
 
     @property
     def intent(self) -> Intent:
@@ -414,7 +419,10 @@ async def run_reporting(st: RunState, em: RunEmitter) -> str:
         )
     await em.thinking(agent, "Writing the answer from the engine's figures.", 0.5)
     await em.check_cancelled()
-    text, st.writer_meta = await st.writer.write(brief_of(st))
+    if st.llm_usage is not None:
+        text, st.writer_meta = await _checked_llm_answer(st)
+    else:
+        text, st.writer_meta = await st.writer.write(brief_of(st))
     if st.writer_meta.get("degraded"):
         await em.thinking(
             agent,
@@ -426,3 +434,14 @@ async def run_reporting(st: RunState, em: RunEmitter) -> str:
         agent, result={"report_id": st.report_id, "writer": st.writer_meta.get("writer")}
     )
     return text
+
+
+async def _checked_llm_answer(st: RunState) -> tuple[str, dict[str, Any]]:
+    """The model's answer (already checked: every dollar figure came from a tool), or, when it
+    gave none it could keep, the offline writer's from the engine's results."""
+    meta: dict[str, Any] = {"writer": "llm_tools", "llm_outcome": st.llm_outcome}
+    if st.llm_text:
+        return st.llm_text, {**meta, "degraded": False}
+    meta.update(degraded_reason=f"llm_{st.llm_outcome}", unverified=st.llm_rejected)
+    text = await st.writer.fallback.write(brief_of(st))
+    return text, {**meta, "writer": st.writer.fallback.name, "degraded": True}

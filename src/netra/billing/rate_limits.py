@@ -13,5 +13,4 @@ def install_request_limiter(runtime: Runtime) -> RequestLimiter:
     limiter = RequestLimiter(
         build_limiter(runtime.cache), lambda tier: limits_for(settings, tier).requests_per_min
     )
-    runtime.extras[REQUEST_LIMITER] = limiter
-    return limiter
+    return runtime.services.provide(REQUEST_LIMITER, limiter)

@@ -22,12 +22,14 @@ from netra.billing.schemas import (
 from netra.core.audit import record_audit, request_ip
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep, SessionDep
+from netra.core.inputs import PathId
+from netra.core.openapi import responses
 
 budgets_router = APIRouter(prefix="/api/v1/budgets", tags=["budgets"])
 webhooks_router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 
-@budgets_router.post("", status_code=201, response_model=BudgetOut)
+@budgets_router.post("", status_code=201, response_model=BudgetOut, responses=responses(409))
 async def create_budget(
     body: BudgetIn,
     request: Request,
@@ -56,9 +58,9 @@ async def list_budgets(
     )
 
 
-@budgets_router.delete("/{budget_id}", status_code=204)
+@budgets_router.delete("/{budget_id}", status_code=204, responses=responses(404))
 async def delete_budget(
-    budget_id: str,
+    budget_id: PathId,
     request: Request,
     session: SessionDep,
     user: UserContext = require("budgets:write"),
@@ -75,7 +77,9 @@ def _hook_out(hook: Webhook) -> WebhookOut:
     return WebhookOut(id=hook.id, url=hook.url, events=hook.events, created_at=hook.created_at)
 
 
-@webhooks_router.post("", status_code=201, response_model=WebhookCreated)
+@webhooks_router.post(
+    "", status_code=201, response_model=WebhookCreated, responses=responses(400, 409)
+)
 async def create_webhook(
     body: WebhookIn,
     request: Request,
@@ -100,9 +104,11 @@ async def list_webhooks(
     return WebhookList(webhooks=[_hook_out(h) for h in hooks])
 
 
-@webhooks_router.get("/{webhook_id}/deliveries", response_model=DeliveryList)
+@webhooks_router.get(
+    "/{webhook_id}/deliveries", response_model=DeliveryList, responses=responses(404)
+)
 async def list_deliveries(
-    webhook_id: str, session: SessionDep, user: UserContext = require("webhooks:read")
+    webhook_id: PathId, session: SessionDep, user: UserContext = require("webhooks:read")
 ) -> DeliveryList:
     rows = await webhook_service.list_deliveries(session, user, webhook_id)
     return DeliveryList(
@@ -123,9 +129,9 @@ async def list_deliveries(
     )
 
 
-@webhooks_router.delete("/{webhook_id}", status_code=204)
+@webhooks_router.delete("/{webhook_id}", status_code=204, responses=responses(404))
 async def delete_webhook(
-    webhook_id: str,
+    webhook_id: PathId,
     request: Request,
     session: SessionDep,
     user: UserContext = require("webhooks:write"),

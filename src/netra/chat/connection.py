@@ -40,9 +40,10 @@ from netra.chat.frames import (
 from netra.chat.limits import ConnectionSlots, TokenBucket
 from netra.core.bus import Subscription
 from netra.core.context import UserContext
-from netra.core.db import new_id
+from netra.core.db import database_unavailable, new_id
+from netra.core.db_errors import is_data_error
 from netra.core.errors import DependencyUnavailable, Forbidden, NetraError, Unauthenticated
-from netra.core.ratelimit import request_limiter_of, retry_seconds
+from netra.core.ratelimit import REQUEST_LIMITER, retry_seconds
 from netra.core.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -50,8 +51,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("netra.chat.ws")
 
-# Failures of a dependency (not of this code): the client is told to come back later (1013).
-UNAVAILABLE = (SQLAlchemyError, OSError, TimeoutError)
+# What a dependency may raise. Only an outage closes with 1013 (come back later); a value the
+# database refuses is answered with an ``error`` frame.
+UNAVAILABLE = (SQLAlchemyError, OSError, TimeoutError, UnicodeError)
 
 # The permission each client frame needs (auth/roles.py): a viewer watches, never runs.
 FRAME_PERMISSIONS = {"user_message": "chat:use", "cancel_run": "chat:use", "resume": "chat:read"}
@@ -205,7 +207,7 @@ class Connection:
 
     async def _within_tier_rate(self, text: str) -> bool:
         """Each frame counts against the organisation's tier rate, like a REST request."""
-        limiter = request_limiter_of(self.runtime.extras)
+        limiter = self.runtime.services[REQUEST_LIMITER]
         _, decision = await limiter.check(self.ctx.org_id, self.ctx.tier)
         if decision.allowed:
             return True
@@ -245,7 +247,18 @@ class Connection:
             if retry is not None:
                 extra["retry_after_s"] = retry
             await self.send(error_frame(exc.code, exc.message, frame.id, **extra))
-        except UNAVAILABLE as exc:  # the database went away (after the unit of work's retries)
+        except UNAVAILABLE as exc:
+            if is_data_error(exc):
+                # The client's data (a value the database refuses), not an outage: the
+                # connection stays open and the frame is answered.
+                log.info("frame refused by the database", type=frame.type, error=repr(exc)[:300])
+                await self.send(
+                    error_frame("validation_error", "a value cannot be stored", frame.id)
+                )
+                return
+            if isinstance(exc, SQLAlchemyError) and not database_unavailable(exc):
+                raise  # a fault of this code, not of the database: 1011
+            # The database went away (after the unit of work's retries).
             log.warning("dependency failed during a frame", type=frame.type, error=repr(exc))
             self.request_close(1013, "a dependency is unavailable")
 

@@ -19,10 +19,11 @@ from netra.auth.revocation import REVOCATIONS_CHANNEL
 from netra.chat.connection import Connection
 from netra.chat.limits import ConnectionSlots
 from netra.core.runtime import Runtime
+from netra.core.services import Service
 
 log = structlog.get_logger("netra.chat.hub")
 
-HUB = "chat_connection_hub"
+HUB: Service[ConnectionHub] = Service("chat_connection_hub")
 
 
 class ConnectionHub:

@@ -131,7 +131,7 @@ class RunWorker:
         task.add_done_callback(into.discard)
 
     def pipeline(self) -> Pipeline:
-        configured = self.runtime.extras.get(PIPELINE)
+        configured = self.runtime.services.get(PIPELINE)
         if configured is None or self.settings.placeholder_pipeline:
             return PlaceholderPipeline(self.settings.placeholder_step_delay_s)
         return configured
@@ -200,9 +200,9 @@ class RunWorker:
     # ---- executing --------------------------------------------------------------------
 
     def _deps(self, info: RunInfo) -> AgentDeps:
-        extras = self.runtime.extras
-        loader = extras.get(RECORD_LOADER)
-        store = extras.get(REPORT_STORE)
+        services = self.runtime.services
+        loader = services.get(RECORD_LOADER)
+        store = services.get(REPORT_STORE)
         db = self.runtime.db
 
         async def load_records(start: Any, end: Any, limit: int) -> list[Any]:

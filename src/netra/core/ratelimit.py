@@ -26,6 +26,7 @@ import structlog
 from netra.core.cache import Cache, RedisCache
 from netra.core.errors import RateLimited
 from netra.core.resilience import CircuitBreaker, CircuitOpen
+from netra.core.services import Service
 
 log = structlog.get_logger("netra.ratelimit")
 
@@ -192,7 +193,6 @@ def build_limiter(cache: Cache) -> Limiter:
     return LocalLimiter()
 
 
-REQUEST_LIMITER = "request_limiter"
 RATE_STATE = "rate_limit"  # request.state: (policy, Decision) for the response headers
 
 
@@ -211,14 +211,6 @@ class RequestLimiter:
         return tier, await self.limiter.hit(f"org:{org_id}", self.quota_for(tier), self.WINDOW_S)
 
 
-def request_limiter_of(extras: dict[str, Any]) -> RequestLimiter:
-    limiter = extras.get(REQUEST_LIMITER)
-    if not isinstance(limiter, RequestLimiter):
-        # Never unlimited: an app without its limiter is a wiring bug, not a free pass.
-        raise RuntimeError("request rate limiter not configured for this app")
-    return limiter
-
-
 def refusal(policy: str, decision: Decision) -> RateLimited:
     wait = retry_seconds(decision.retry_after_s)
     return RateLimited(
@@ -228,6 +220,10 @@ def refusal(policy: str, decision: Decision) -> RateLimited:
         details={"tier": policy, "quota": decision.quota, "window_s": decision.window_s},
         headers=decision.headers(policy),
     )
+
+
+# Provided by every app (billing/rate_limits.py): never unlimited, a missing one fails start-up.
+REQUEST_LIMITER: Service[RequestLimiter] = Service("request_limiter")
 
 
 class RateLimitHeaders:

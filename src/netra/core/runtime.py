@@ -1,13 +1,14 @@
 """The runtime of one process: settings and every dependency, built in the lifespan.
 
 Nothing here is created at import time. Routers reach the runtime through
-``request.app.state.runtime`` (see ``core/deps.py``); workers get it passed in.
+``request.app.state.runtime`` (see ``core/deps.py``); workers get it passed in. What domains
+lend each other (token verifier, connection hub, pipeline, ...) is in ``services``, typed
+(``core/services.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from netra.core.bus import Bus, build_bus
@@ -16,6 +17,7 @@ from netra.core.db import Database
 from netra.core.lifecycle import Dependency, Lifecycle
 from netra.core.observability import Metrics
 from netra.core.queue import Queue, build_queue
+from netra.core.services import Services
 from netra.core.settings import Settings
 
 
@@ -37,8 +39,7 @@ class Runtime:
     queue: Queue
     metrics: Metrics
     lifecycle: Lifecycle
-    # Domain services attach what they need here (token verifier, connection hub, ...).
-    extras: dict[str, Any] = field(default_factory=dict)
+    services: Services = field(default_factory=Services)
 
     async def start(self) -> None:
         await self.lifecycle.start()

@@ -79,7 +79,8 @@ class Settings(BaseSettings):
     invitation_ttl_s: int = 7 * 24 * 3600  # how long an invitation to join an org stays valid
 
     # API keys: a verified key is cached this long per replica (a revocation clears it at once
-    # through the bus; the TTL bounds a lost message); last_used_at written at most this often.
+    # through the bus; the TTL bounds a lost message); last_used_at written at most this often
+    # per key, across replicas.
     api_key_cache_ttl_s: float = 10.0
     api_key_touch_interval_s: float = 60.0
 
@@ -106,6 +107,7 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_model: str = "gpt-4o-mini"
+    llm_provider: str = "openai"  # whose prices the LLM's own calls are counted at
     llm_timeout_s: float = 20.0
 
     # `netra upload`: the key (or access token) it sends as `Authorization: Bearer`.

@@ -1,21 +1,28 @@
 """The invitation e-mail: sent after the invitation is committed, when a sender is configured.
 
-The sender is whatever the app put in ``runtime.extras[EMAIL_SENDER]``: an object with
-``async send(to: str, subject: str, body: str)``. Without one, the token is only in the API's
-answer (the inviter passes it on) and this says so in the log. A failed e-mail never undoes
+The sender is whatever a component provides as :data:`EMAIL_SENDER`: an object with
+``async send(to: str, subject: str, body: str)`` (the SMTP sender, where configured). Without
+one, the token is only in the API's answer (the inviter passes it on) and this says so in the
+log. A failed e-mail never undoes
 the invitation: the inviter still has the token.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Protocol
 
 import structlog
 
 from netra.auth.invitations import Invitation
 from netra.core.runtime import Runtime
+from netra.core.services import Service
 
-EMAIL_SENDER = "email_sender"
+
+class EmailSender(Protocol):
+    async def send(self, to: str, subject: str, body: str) -> None: ...
+
+
+EMAIL_SENDER: Service[EmailSender] = Service("email_sender")
 
 log = structlog.get_logger("netra.governance.invitations")
 
@@ -32,8 +39,8 @@ def invitation_text(runtime: Runtime, invitation: Invitation, token: str) -> tup
 
 
 async def send_invitation(runtime: Runtime, invitation: Invitation, token: str) -> bool:
-    sender: Any = runtime.extras.get(EMAIL_SENDER)
-    if sender is None or not callable(getattr(sender, "send", None)):
+    sender: EmailSender | None = runtime.services.get(EMAIL_SENDER)
+    if sender is None:
         log.info("no e-mail sender configured: invitation token only in the API answer",
                  invitation_id=invitation.id)  # fmt: skip
         return False

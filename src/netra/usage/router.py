@@ -33,6 +33,7 @@ from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep
 from netra.core.errors import BadInput, TooLarge, ValidationFailed
 from netra.core.http_errors import error_body
+from netra.core.openapi import responses
 from netra.core.runtime import Runtime
 from netra.records.record import RowError, UsageRecord
 from netra.usage.ingest import (
@@ -43,6 +44,7 @@ from netra.usage.ingest import (
     ingest_records,
 )
 from netra.usage.parse import parse_record
+from netra.usage.schemas import IngestAnswer
 from netra.usage.sources import SOURCE_NAMES, UsageStream
 from netra.usage.sources.base import Notes
 from netra.usage.sources.framing import Layout
@@ -61,6 +63,19 @@ _RAW_TYPES: dict[str, Layout] = {
     "application/x-jsonlines": "jsonl",
     "application/json": "json",
 }
+
+
+def refuse_non_text(head: bytes) -> None:
+    """An empty or binary upload is a 400, not a 200 with one rejected row. Binary: more than
+    one byte in 20 of the first bytes is NUL or not UTF-8 (compressed data, images, UTF-16); a
+    stray bad byte in a text file is reported on its row instead."""
+    if not head.lstrip(b"\xef\xbb\xbf").strip():
+        raise BadInput("the file is empty: send a CSV with a header row, JSON Lines or JSON")
+    text = head.decode("utf-8", "surrogateescape")
+    bad = head.count(0) + sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
+    if bad * 20 > len(head):
+        raise BadInput("the file is not text: send a CSV, JSON Lines or JSON file (UTF-8)")
+
 
 router = APIRouter(prefix="/api/v1", tags=["usage"])
 
@@ -133,6 +148,8 @@ async def _read_json_body(request: Request, limit: int) -> Any:
     "/usage",
     summary="Ingest usage records (JSON, at most usage_max_records_per_call per call)",
     description=__doc__,
+    response_model=IngestAnswer,
+    responses=responses(400, 413),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -210,6 +227,8 @@ class _Guarded:
     "/usage/upload",
     summary="Upload a usage file of any source (CSV, JSON Lines or JSON; any size, streamed)",
     description=__doc__,
+    response_model=IngestAnswer,
+    responses=responses(400, 413),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -237,7 +256,9 @@ async def upload_usage(
         None, description="layout: default sniffed from the content"
     ),
     source: str = Query(
-        "auto", description=f"one of {', '.join(SOURCE_NAMES)}; auto recognises the export"
+        "auto",
+        description=f"one of {', '.join(SOURCE_NAMES)}; auto recognises the export",
+        json_schema_extra={"enum": list(SOURCE_NAMES)},
     ),
 ) -> JSONResponse:
     check_source_name(source)
@@ -250,7 +271,7 @@ async def upload_usage(
             "text/csv, application/x-ndjson or application/json"
         )
     chunks = FileChunks(request.stream(), boundary)
-    await chunks.peek()
+    refuse_non_text(await chunks.peek())
     layout = format or (raw_format if boundary is None else None)
     streams: list[UsageStream] = []
 

@@ -111,7 +111,7 @@ async def app_client(make_settings: Any) -> AsyncIterator[tuple[httpx.AsyncClien
 
     async with running_app(app, base_url="http://netra.test") as client:
         provider = FakeProvider(settings)
-        app.state.runtime.extras[OIDC] = provider
+        app.state.runtime.services.provide(OIDC, provider)
         yield client, provider
 
 

@@ -35,7 +35,7 @@ def _permission_of(route: APIRoute) -> list[str]:
 
     def walk(dependant: Any) -> None:
         call = dependant.call
-        if call is not None and call.__qualname__ == "require.<locals>.check":
+        if getattr(call, "__qualname__", "") == "require.<locals>.check":
             cells = dict(zip(call.__code__.co_freevars, call.__closure__ or (), strict=True))
             found.append(cells["permission"].cell_contents)
         for sub in dependant.dependencies:

@@ -42,7 +42,7 @@ async def _worker(
     settings = make_settings(**{"placeholder_step_delay_s": 0, **overrides})
     async with started_runtime(settings) as rt:
         if pipeline is not None:
-            rt.extras[PIPELINE] = pipeline
+            rt.services.provide(PIPELINE, pipeline)
         writer = EventWriter(rt.db, rt.bus, rt.metrics)
         await writer.start()
         try:
@@ -249,7 +249,7 @@ async def test_two_users_concurrent_runs_share_no_state(make_settings: Any) -> N
         return RunResult("succeeded", message_id=message_id, text=text)
 
     async with _worker(make_settings, pipeline) as (rt, worker):
-        rt.extras[RECORD_LOADER] = loader
+        rt.services.provide(RECORD_LOADER, loader)
         alice = UserContext(user_id="alice", org_id="org-a", tier="free", role="member")
         bob = UserContext(user_id="bob", org_id="org-b", tier="free", role="member")
         (ack_a, job_a), (ack_b, job_b) = await _submit(rt, alice), await _submit(rt, bob)

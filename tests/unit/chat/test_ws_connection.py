@@ -18,7 +18,8 @@ from netra.chat import service
 from netra.chat.connection import Connection
 from netra.chat.event_writer import EventWriter
 from netra.chat.events import StoredEvent, append_event, user_channel
-from netra.chat.hub import ConnectionHub
+from netra.chat.hub import HUB, ConnectionHub
+from netra.chat.tasks import WRITER
 from netra.core.context import UserContext
 from netra.core.runtime import Runtime
 from support.chat_runtime import FakeSocket, roomy_limits
@@ -40,7 +41,7 @@ async def _runtime(make_settings: Callable[..., Any], **overrides: Any) -> Async
     async with started_runtime(make_settings(**{**QUIET, **overrides})) as rt:
         writer = EventWriter(rt.db, rt.bus, rt.metrics)
         await writer.start()
-        rt.extras["writer"] = writer
+        rt.services.provide(WRITER, writer)
         try:
             yield rt
         finally:
@@ -52,7 +53,7 @@ async def _open(
     runtime: Runtime, ctx: UserContext, sock: FakeSocket | None = None
 ) -> AsyncIterator[tuple[FakeSocket, Connection]]:
     sock = sock or FakeSocket()
-    hub = runtime.extras.setdefault("hub", ConnectionHub(runtime))
+    hub = runtime.services.get(HUB) or runtime.services.provide(HUB, ConnectionHub(runtime))
     conn = Connection(sock, ctx, "token", runtime, hub, tick_s=0.02, catch_up_s=0.2)  # type: ignore[arg-type]
     task = asyncio.create_task(conn.serve())
     await sock.wait_for(lambda f: f["type"] == "connection_established")
@@ -106,7 +107,7 @@ async def test_a_run_asked_here_arrives_after_its_ack_in_order(make_settings: An
         async with _open(rt, alice) as (sock, _):
             sock.client_sends({"type": "user_message", "id": "m1", "payload": {"text": "hi"}})
             ack = (await sock.wait_for(lambda f: f["type"] == "ack"))["payload"]
-            writer: EventWriter = rt.extras["writer"]
+            writer = rt.services[WRITER]
             for i in range(5):
                 await writer.append(
                     ack["run_id"], alice.org_id, "agent_thinking", {"agent": "a", "thought": str(i)}
@@ -141,7 +142,7 @@ async def test_resume_while_the_run_is_live_has_no_gap_and_no_duplicate(
     async with _runtime(make_settings) as rt:
         alice = _ctx("alice")
         ack = await _run(rt, alice)
-        writer: EventWriter = rt.extras["writer"]
+        writer = rt.services[WRITER]
         for _ in range(5):  # events before this connection existed
             await writer.append(ack.run_id, alice.org_id, "agent_thinking", {"agent": "a"})
         async with _open(rt, alice) as (sock, _):
@@ -165,7 +166,7 @@ async def test_a_connection_gets_its_users_events_only(make_settings: Any) -> No
         alice, bob = _ctx("alice"), _ctx("bob")
         async with _open(rt, alice) as (a_sock, _), _open(rt, bob) as (b_sock, _):
             ack_a, ack_b = await _run(rt, alice), await _run(rt, bob)
-            writer: EventWriter = rt.extras["writer"]
+            writer = rt.services[WRITER]
             await asyncio.gather(
                 writer.append(ack_a.run_id, alice.org_id, "agent_started", {"agent": "supervisor"}),
                 writer.append(ack_b.run_id, bob.org_id, "agent_started", {"agent": "supervisor"}),
@@ -228,7 +229,7 @@ async def test_revocation_closes_the_matching_sockets_only(make_settings: Any) -
         one = _ctx("alice", token_id="jti-1")
         two = _ctx("alice", token_id="jti-2")
         async with _open(rt, one) as (s1, _), _open(rt, two) as (s2, _):
-            hub: ConnectionHub = rt.extras["hub"]
+            hub = rt.services[HUB]
             hub._on_revocation(json.dumps({"user_id": "alice", "jti": "jti-1", "all": False}))  # type: ignore[arg-type]
             await asyncio.sleep(0.1)
             assert s1.closed is not None and s1.closed[0] == 4401

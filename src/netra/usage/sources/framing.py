@@ -3,10 +3,10 @@
 - ``csv``: a header row, then one object per row (values as strings).
 - ``jsonl``: one JSON object per line.
 - ``json``: one JSON document, ``[...]`` or ``{...}``, parsed incrementally with ijson: the
-  items of a top-level array, or of each array under a top-level key (``{"records": [...]}``,
-  ``{"object": "page", "data": [...]}``), are built one by one; the top-level object's other
-  values come along as the items' ``context``. A document that is a single object without
-  arrays is one item. Several documents in a row (concatenated JSON) are read in turn.
+  items of a top-level array, or of the array under a top-level ``records`` or ``data`` key
+  (``{"records": [...]}``, ``{"object": "page", "data": [...]}``), are built one by one; the
+  top-level object's other values come along as the items' ``context``. A document that is an
+  object without such an array is one item. Several documents in a row are read in turn.
 """
 
 from __future__ import annotations
@@ -64,21 +64,23 @@ def sniff_layout(filename: str | None, head: bytes) -> Layout:
         return "json"
     if body.startswith(b"{"):
         newline = body.find(b"\n")
-        if newline < 0:  # the first object does not end within the head: a document
-            return "json" if len(body) >= HEAD_BYTES or not _one_value(body) else "jsonl"
-        return "jsonl" if _one_value(body[:newline]) else "json"
+        if newline < 0 or not body[newline:].strip():
+            return "json"  # a single document (whatever its size): read it item by item
+        return "jsonl" if _line_record(body[:newline]) else "json"
     name = (filename or "").lower()
     if name.endswith((".jsonl", ".ndjson", ".json")) and not body:
         return "jsonl"
     return "csv"
 
 
-def _one_value(text: bytes) -> bool:
+def _line_record(text: bytes) -> bool:
+    """Whether a first line is a whole JSON object of its own (not ``{"records": [...]}``,
+    whose records are items)."""
     try:
-        json.loads(text)
+        value = json.loads(text)
     except ValueError:
         return False
-    return True
+    return isinstance(value, dict) and not isinstance(value.get("records"), list)
 
 
 def csv_units(
@@ -173,6 +175,7 @@ def _build(event: str, value: Any, events: Iterator[Event]) -> Any:
     return builder.value
 
 
+CONTAINERS = frozenset({"records", "data"})  # the arrays that hold the items of a document
 _RECORDS_FIRST = re.compile(rb'^\{\s*"records"\s*:\s*\[')
 
 
@@ -219,8 +222,8 @@ def _array_items(events: Iterator[Event]) -> Iterator[Any]:
 
 
 def _object_items(events: Iterator[Event]) -> Iterator[tuple[Any, str, dict[str, Any]]]:
-    """A top-level object: the items of its arrays (context: its other values so far), or the
-    object itself when it holds no array."""
+    """A top-level object: the items of its ``records`` / ``data`` arrays (context: its other
+    values so far), or the object itself when it holds neither."""
     context: dict[str, Any] = {}
     streamed = False
     key = ""
@@ -230,7 +233,7 @@ def _object_items(events: Iterator[Event]) -> Iterator[tuple[Any, str, dict[str,
         if kind == "map_key":
             key = value
             continue
-        if kind == "start_array":
+        if kind == "start_array" and key in CONTAINERS:
             streamed = True
             for index, item in enumerate(_array_items(events)):
                 yield item, f"{key}[{index}]", dict(context)

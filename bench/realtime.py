@@ -278,7 +278,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, help="users, each starting one run at once")
     parser.add_argument("--events", type=int, help="thinking events per run (plus 4)")
     parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight")
-    parser.add_argument("--wait-s", type=float, default=120.0)
+    parser.add_argument("--wait-s", type=float, default=300.0)
     parser.add_argument("--peers", default="socketio,websockets", help="'' for Netra alone")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     parser.add_argument(
@@ -289,7 +289,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
-    quick = (100, 10, 50) if args.quick else (1000, 20, 200)
+    quick = (100, 10, 50) if args.quick else (1000, 20, 100)
     args.sockets = args.sockets or quick[0]
     args.runs = args.runs or quick[1]
     args.events = args.events or quick[2]

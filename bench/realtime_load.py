@@ -33,6 +33,9 @@ class Dialect:
     async def ask(self, ws: ClientConnection, run_id: str, events: int) -> None:
         raise NotImplementedError
 
+    async def keepalive(self, ws: ClientConnection) -> None:
+        """What the protocol asks of an idle client (nothing, unless the dialect says)."""
+
     def decode(self, ws: ClientConnection, message: str | bytes) -> dict[str, Any] | None:
         """A run event or an ack (``{"type": "ack", ...}``) from one message; None: other."""
         raise NotImplementedError
@@ -46,6 +49,12 @@ class NetraDialect(Dialect):
         if first.get("type") != "connection_established":
             raise RuntimeError(f"netra refused the socket: {first}")
         return ws
+
+    async def keepalive(self, ws: ClientConnection) -> None:
+        """netra.v1: a frame within the heartbeat timeout (60 s), or the server closes 4408."""
+        while True:
+            await asyncio.sleep(20)
+            await ws.send('{"type":"ping","payload":{}}')
 
     async def ask(self, ws: ClientConnection, run_id: str, events: int) -> None:
         await ws.send(json.dumps({"type": "user_message", "id": run_id,
@@ -116,6 +125,7 @@ class Socket:
     seqs: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     finals: set[str] = field(default_factory=set)
     acks: dict[str, float] = field(default_factory=dict)  # request id -> when the ack came
+    keepalive: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -165,7 +175,8 @@ async def connect_all(
         nonlocal failures
         async with gate:
             try:
-                return Socket(user, await dialect.open(token))
+                ws = await dialect.open(token)
+                return Socket(user, ws, keepalive=asyncio.create_task(dialect.keepalive(ws)))
             except Exception as exc:
                 failures += 1
                 if kinds is not None:
@@ -246,6 +257,8 @@ async def run_load(
 
 async def close_all(sockets: list[Socket]) -> None:
     async def one(s: Socket) -> None:
+        if s.keepalive is not None:
+            s.keepalive.cancel()
         try:
             await asyncio.wait_for(s.ws.close(), 5)
         except Exception:

@@ -21,6 +21,7 @@ from netra.auth.wellknown import (
 )
 from netra.core.component import Component
 from netra.core.errors import ConfigurationError
+from netra.core.lifecycle import Degraded, Dependency
 from netra.core.runtime import Runtime
 from netra.core.services import Service
 
@@ -64,6 +65,10 @@ async def check_auth_service_agreement(runtime: Runtime, keys: KeyMaterial) -> N
 async def _start_verification(runtime: Runtime) -> None:
     keys, verifier = _start_keys(runtime)
     await check_auth_service_agreement(runtime, keys)
+    if keys.jwks_url is not None:
+        runtime.lifecycle.add(
+            Dependency("jwks", check=lambda: jwks_health(keys), describe=keys.jwks_url)
+        )
     # A verifying service hears every revocation: it checks tokens against its own copy of the
     # denylist instead of one database round trip per check.
     verifier.cache = RevocationCache(
@@ -76,6 +81,14 @@ async def _stop_verification(runtime: Runtime) -> None:
     verifier = runtime.services.get(VERIFIER)
     if verifier is not None and verifier.cache is not None:
         await verifier.cache.stop()
+
+
+async def jwks_health(keys: KeyMaterial) -> None:
+    """The auth service's keys: unavailable with none (no token can be verified), degraded
+    while the fetch fails but keys are cached (tokens signed with them still verify)."""
+    await keys.refresh_jwks(force=True)
+    if keys.jwks_error:
+        raise Degraded(f"cannot refresh the JWKS, using the cached keys: {keys.jwks_error}")
 
 
 async def _start_auth_service(runtime: Runtime) -> None:
@@ -148,7 +161,7 @@ def verification_component() -> Component:
 
 def auth_service_component() -> Component:
     """For the auth service: accounts, login, tokens, OAuth, introspection, JWKS."""
-    from netra.auth.oauth_routes import router as oauth_router
+    from netra.auth.oauth_router import router as oauth_router
     from netra.auth.router import router
 
     return Component(

@@ -94,9 +94,19 @@ class RedisCache:
     def __init__(self, url: str, prefix: str = "netra:") -> None:
         self.url = url
         self.prefix = prefix
-        self.client = aioredis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=15
+        # A blocking pool: past ``max_connections`` commands wait (up to 5 s) for a free
+        # connection instead of failing at once ("Too many connections"). With connects no
+        # longer paced by a database round trip, a burst of WebSocket handshakes (their
+        # connection slots) exceeded redis-py's default pool of 100 and got 1013.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=200,
+            timeout=5,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            health_check_interval=15,
         )
+        self.client = aioredis.Redis.from_pool(pool)
 
     async def get(self, key: str) -> bytes | None:
         value = await self.client.get(self.prefix + key)

@@ -28,6 +28,8 @@ from netra.core.context import UserContext
 from netra.core.db import after_commit
 from netra.core.deps import RuntimeDep, SessionDep
 from netra.core.errors import NotFound, ValidationFailed
+from netra.core.inputs import PathId
+from netra.core.openapi import responses
 from netra.governance import members
 from netra.governance.audit_log import MAX_PAGE, audit_page
 from netra.governance.invitation_mail import send_invitation
@@ -51,7 +53,7 @@ async def list_members(session: SessionDep, user: MembersReader) -> dict[str, An
     return await members.list_members(session, user)
 
 
-@router.post("/invitations", status_code=201)
+@router.post("/invitations", status_code=201, responses=responses(409))
 async def create_invitation(
     body: InvitationIn,
     request: Request,
@@ -71,17 +73,17 @@ async def create_invitation(
     return out
 
 
-@router.delete("/invitations/{invitation_id}", status_code=204)
+@router.delete("/invitations/{invitation_id}", status_code=204, responses=responses(404))
 async def cancel_invitation(
-    invitation_id: str, request: Request, session: SessionDep, user: MembersWriter
+    invitation_id: PathId, request: Request, session: SessionDep, user: MembersWriter
 ) -> Response:
     await members.cancel_invitation(session, user, invitation_id, ip=request_ip(request))
     return Response(status_code=204)
 
 
-@router.patch("/members/{member_id}")
+@router.patch("/members/{member_id}", responses=responses(404, 409))
 async def change_role(
-    member_id: str,
+    member_id: PathId,
     body: RoleIn,
     request: Request,
     session: SessionDep,
@@ -94,9 +96,9 @@ async def change_role(
     return members.member_out(changed)
 
 
-@router.delete("/members/{member_id}", status_code=204)
+@router.delete("/members/{member_id}", status_code=204, responses=responses(404, 409))
 async def remove_member(
-    member_id: str,
+    member_id: PathId,
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -118,19 +120,26 @@ async def audit(
     return await audit_page(session, user.org_id, after, limit)
 
 
-@router.get("/org/export")
-async def export_org(request: Request, runtime: RuntimeDep, user: Exporter) -> StreamingResponse:
+class JsonLines(StreamingResponse):
+    media_type = "application/x-ndjson"
+
+
+@router.get(
+    "/org/export",
+    response_class=JsonLines,
+    responses={200: {"description": "the organisation's data, one JSON object per line"}},
+)
+async def export_org(request: Request, runtime: RuntimeDep, user: Exporter) -> JsonLines:
     async with runtime.db.unit_of_work() as session:
         record_audit(session, "org.export", org_id=user.org_id, user_id=user.user_id,
                      ip=request_ip(request))  # fmt: skip
-    return StreamingResponse(
+    return JsonLines(
         export_lines(runtime.db, user.org_id),
-        media_type="application/x-ndjson",
         headers={"Content-Disposition": f'attachment; filename="netra-{user.org_id}.jsonl"'},
     )
 
 
-@router.delete("/org", status_code=204)
+@router.delete("/org", status_code=204, responses=responses(404))
 async def delete_org(
     body: OrgDeleteIn,
     request: Request,

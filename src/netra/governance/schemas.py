@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from netra.core.inputs import Text
+
 
 class InvitationIn(BaseModel):
-    email: str = Field(min_length=3, max_length=320)
-    role: str = Field(min_length=1, max_length=16)
+    email: Text = Field(min_length=3, max_length=320)
+    role: Text = Field(min_length=1, max_length=16)
 
 
 class RoleIn(BaseModel):
-    role: str = Field(min_length=1, max_length=16)
+    role: Text = Field(min_length=1, max_length=16)
 
 
 class OrgDeleteIn(BaseModel):
     # The organisation's exact name: deleting everything takes more than one click.
-    confirm: str = Field(min_length=1, max_length=200)
+    confirm: Text = Field(min_length=1, max_length=200)

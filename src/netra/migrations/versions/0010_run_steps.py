@@ -1,7 +1,7 @@
 """run steps: the durable result of each pipeline step, and a run's execution attempts
 
 Revision ID: 0010_run_steps
-Revises: 0008_api_keys
+Revises: 0009_wide_integers
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_run_steps"
-down_revision: str | None = "0008_api_keys"
+down_revision: str | None = "0009_wide_integers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -143,7 +143,7 @@ def verification_component() -> Component:
 
 def auth_service_component() -> Component:
     """For the auth service: accounts, login, tokens, OAuth, introspection, JWKS."""
-    from netra.auth.oauth_routes import router as oauth_router
+    from netra.auth.oauth_router import router as oauth_router
     from netra.auth.router import router
 
     return Component(

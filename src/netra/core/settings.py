@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     auth_service_url: str | None = None
 
     auth_housekeeping_interval_s: float = 3600.0  # expired revocations and sessions deleted
+    invitation_ttl_s: int = 7 * 24 * 3600  # how long an invitation to join an org stays valid
 
     # API keys: a verified key is cached this long per replica (a revocation clears it at once
     # through the bus; the TTL bounds a lost message); last_used_at written at most this often
@@ -161,6 +162,12 @@ class Settings(BaseSettings):
     # agent_started, so a fault test can act while a run is mid-step.
     test_step_delay_s: float = 0.0
     run_max_attempts: int = 3  # executions of one run (its workers died) before it fails
+
+    # Retention: rows older than this many days are deleted by a background job (0: kept).
+    retention_usage_days: int = 400
+    retention_run_events_days: int = 90
+    retention_webhooks_days: int = 30
+    retention_interval_s: float = 3600.0
 
     # Usage.
     usage_max_records_per_call: int = 10_000

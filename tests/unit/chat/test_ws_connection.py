@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from netra.auth.roles import permissions_for
 from netra.chat import service
 from netra.chat.connection import Connection
 from netra.chat.event_writer import EventWriter
@@ -26,13 +27,14 @@ from netra.core.runtime import Runtime
 from support.chat_runtime import FakeSocket, roomy_limits
 from support.runtime import started_runtime
 
+MEMBER = frozenset(permissions_for("member"))
 QUIET = {"ws_heartbeat_interval_s": 3600, "ws_heartbeat_timeout_s": 3600}
 
 
 def _ctx(user: str, **extra: Any) -> UserContext:
     return UserContext(
         user_id=user, org_id=f"org-{user}", tier="enterprise", role="member",
-        connection_id=f"conn-{user}-{time.monotonic_ns()}", **extra,
+        permissions=MEMBER, connection_id=f"conn-{user}-{time.monotonic_ns()}", **extra,
     )  # fmt: skip
 
 
@@ -260,7 +262,12 @@ async def test_rate_limit_and_run_limit_answer_errors_and_keep_the_connection(
 ) -> None:
     async with _runtime(make_settings, ws_frame_burst=3, ws_frame_rate_per_s=0.01) as rt:
         ctx = UserContext(
-            user_id="carol", org_id="org-c", tier="free", role="member", connection_id="c1"
+            user_id="carol",
+            org_id="org-c",
+            tier="free",
+            role="member",
+            connection_id="c1",
+            permissions=MEMBER,
         )
         async with _open(rt, ctx) as (sock, _):
             sock.client_sends({"type": "user_message", "id": "a", "payload": {"text": "one"}})

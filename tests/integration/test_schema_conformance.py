@@ -36,7 +36,7 @@ CHECKS = [
     response_schema_conformance,
     content_type_conformance,
 ]
-EXAMPLES = 12
+EXAMPLES = 8
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -70,6 +70,7 @@ class RunState:
     findings: list[dict[str, Any]] = field(default_factory=list)
     plan: list[ActionStep] = field(default_factory=list)
     report_id: str | None = None
+    text: str = ""  # the answer, once reporting has worded it
     writer_meta: dict[str, Any] = field(default_factory=dict)
     classifier_meta: dict[str, Any] = field(default_factory=dict)
     # The conversation: the thread's memory, what this message asks of it, and what was done.
@@ -410,11 +411,22 @@ async def run_reporting(st: RunState, em: RunEmitter) -> str:
     await em.started(agent)
     if st.report is not None and st.sufficiency is not Sufficiency.INSUFFICIENT:
         report = st.report
+        steps = st.deps.steps
+        saved = await steps.peek("report_saved") if steps is not None else None
+
+        async def save() -> str:
+            if saved is not None:  # stored by a worker that died after it: not stored twice
+                return str(saved["report_id"])
+            report_id = await st.deps.save_report(report)
+            if steps is not None:  # journaled before its tool_completed is emitted
+                await steps.record("report_saved", {"report_id": report_id})
+            return report_id
+
         st.report_id = await em.tool(
             agent,
             "save_report",
             {"records": report.get("records"), "findings": len(report.get("findings") or [])},
-            lambda: st.deps.save_report(report),
+            save,
             lambda rid: {"report_id": rid},
         )
     await em.thinking(agent, "Writing the answer from the engine's figures.", 0.5)
@@ -432,6 +444,7 @@ async def run_reporting(st: RunState, em: RunEmitter) -> str:
             "answered with the offline writer.",
             0.9,
         )
+    st.text = text
     await em.completed(
         agent, result={"report_id": st.report_id, "writer": st.writer_meta.get("writer")}
     )

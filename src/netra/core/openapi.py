@@ -116,8 +116,8 @@ def contract_schema(app: FastAPI) -> dict[str, Any]:
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
-        "description": "an access token from POST /auth/login (or an API key nk_... where "
-        "the endpoint says so)",
+        "description": "an access token from POST /auth/login; operations that also take an "
+        "API key list the apiKey scheme as an alternative",
     }
     for path_item in schema.get("paths", {}).values():
         for method, operation in path_item.items():

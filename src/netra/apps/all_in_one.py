@@ -19,6 +19,8 @@ from netra.chat import tasks as chat_tasks
 from netra.core.component import Component
 from netra.core.settings import Settings, load_settings
 from netra.demo.seed import demo_component
+from netra.governance import component as governance
+from netra.governance import tasks as governance_tasks
 from netra.reports import component as reports
 from netra.usage import component as usage
 from netra.web import component as web
@@ -33,13 +35,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports.component(),
         chat.component(),
         billing.component(),
+        governance.component(),
         agents.component(),
     ]
     if settings.demo:
         components.append(demo_component())
     components.append(web.component())
     # The background jobs of this app, each declared in its domain's tasks.py.
-    tasks = [auth_tasks.housekeeping(), billing_tasks.webhook_delivery()]
+    tasks = [
+        auth_tasks.housekeeping(),
+        billing_tasks.webhook_delivery(),
+        governance_tasks.retention(),
+    ]
     if settings.embedded_workers:
         tasks.append(chat_tasks.run_worker())
     return create_netra_app(settings, components, tasks=tasks, title="Netra", migrate=True)

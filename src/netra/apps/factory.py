@@ -18,6 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from netra.billing.rate_limits import install_request_limiter
 from netra.core.component import Component
 from netra.core.errors import ConfigurationError
 from netra.core.http_errors import RequestIdMiddleware, install_error_handlers
@@ -25,6 +26,7 @@ from netra.core.lifecycle import Dependency, StartupError
 from netra.core.migrate import upgrade
 from netra.core.observability import Metrics, MetricsMiddleware, metrics_endpoint
 from netra.core.openapi import install_openapi
+from netra.core.ratelimit import RateLimitHeaders
 from netra.core.runtime import Runtime, build_runtime
 from netra.core.services import wiring_problems
 from netra.core.settings import Settings, resolve_dev_secrets, validate_settings
@@ -60,6 +62,7 @@ def create_netra_app(
         if problems:
             raise ConfigurationError(problems)
         runtime = (runtime_factory or build_runtime)(resolved)
+        install_request_limiter(runtime)
         if migrate:
             runtime.lifecycle.dependencies.insert(
                 1, Dependency("migrations", start=lambda: upgrade(runtime.db.engine))
@@ -90,6 +93,7 @@ def create_netra_app(
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
     )
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(MetricsMiddleware, metrics=lambda: _metrics_of(app))
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer and log line has the id
     _add_health_routes(app)

@@ -25,6 +25,7 @@ from netra.auth.verifier import TokenVerifier
 from netra.core.context import UserContext
 from netra.core.deps import get_runtime
 from netra.core.errors import Forbidden, Unauthenticated
+from netra.core.ratelimit import RATE_STATE, REQUEST_LIMITER, refusal
 from netra.core.runtime import Runtime
 from netra.core.services import Service
 
@@ -67,16 +68,34 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
+PRINCIPAL_STATE = "principal"  # request.state: the caller, once verified and counted
+
+
 async def authenticate(request: Request) -> UserContext:
-    """Who is calling: a verified access token or API key (401 otherwise)."""
+    """Who is calling: a verified access token or API key (401 otherwise).
+
+    Every authenticated request counts once against its organisation's tier rate (429 over
+    it), however many dependencies of the endpoint ask who is calling.
+    """
+    known = getattr(request.state, PRINCIPAL_STATE, None)
+    if isinstance(known, UserContext):
+        return known
     runtime = get_runtime(request)
     token = bearer_token(request.headers.get("authorization"))
     request_id = request.headers.get("x-request-id")
     extra: dict[str, Any] = {"request_id": request_id} if request_id else {}
     if is_api_key(token):
-        return await get_key_verifier(runtime).verify(token, **extra)
-    claims = await get_verifier(runtime).verify(token)
-    return claims.context(**extra)
+        principal = await get_key_verifier(runtime).verify(token, **extra)
+    else:
+        claims = await get_verifier(runtime).verify(token)
+        principal = claims.context(**extra)
+    limiter = runtime.services[REQUEST_LIMITER]
+    policy, decision = await limiter.check(principal.org_id, principal.tier)
+    setattr(request.state, RATE_STATE, (policy, decision))
+    if not decision.allowed:
+        raise refusal(policy, decision)
+    setattr(request.state, PRINCIPAL_STATE, principal)
+    return principal
 
 
 async def current_user(request: Request, _: BearerDeclared = None) -> UserContext:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from netra.auth.deps import CurrentUser, bearer_scheme, bearer_token
+from netra.auth.invitations import consume_invitation
 from netra.auth.schemas import (
     IntrospectIn,
     Introspection,
@@ -50,11 +51,17 @@ def client_ip(request: Request) -> str | None:
 # the others take the request's (SessionDep, committed when the endpoint returns).
 
 
-@router.post("/register", status_code=201, response_model=Registered, responses=responses(409, 429))
+@router.post(
+    "/register", status_code=201, response_model=Registered, responses=responses(403, 409, 429)
+)
 async def register(
     body: RegisterIn, request: Request, runtime: RuntimeDep, session: SessionDep
 ) -> dict[str, Any]:
     auth = get_auth(runtime)
+    joining = None
+    if body.invitation is not None:
+        # Consumed in this unit of work: a failed sign-up leaves the invitation unused.
+        joining = await consume_invitation(session, body.invitation, normalize_email(body.email))
     user, org = await create_account(
         session,
         email=body.email,
@@ -63,7 +70,14 @@ async def register(
         org_name=body.org_name,
         passwords=auth.passwords,
         ip=client_ip(request),
+        org_id=joining.org_id if joining else None,
+        role=joining.role if joining else "owner",
     )
+    if joining is not None:
+        record_audit(
+            session, "member.join", org_id=org.id, user_id=user.id, ip=client_ip(request),
+            invitation_id=joining.invitation_id, email=user.email, role=user.role,
+        )  # fmt: skip
     return {"user": profile(user, org)}
 
 

@@ -15,6 +15,8 @@ class RegisterIn(BaseModel):
     password: Text = Field(min_length=1, max_length=1024)
     name: Text | None = Field(default=None, max_length=200)
     org_name: Text | None = Field(default=None, max_length=200)
+    # An invitation token: join that organisation with the invited role instead of a new one.
+    invitation: Text | None = Field(default=None, max_length=256)
 
 
 class LoginIn(BaseModel):

@@ -42,7 +42,8 @@ from netra.core.bus import Subscription
 from netra.core.context import UserContext
 from netra.core.db import database_unavailable, new_id
 from netra.core.db_errors import is_data_error
-from netra.core.errors import DependencyUnavailable, NetraError, Unauthenticated
+from netra.core.errors import DependencyUnavailable, Forbidden, NetraError, Unauthenticated
+from netra.core.ratelimit import REQUEST_LIMITER, retry_seconds
 from netra.core.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -53,6 +54,9 @@ log = structlog.get_logger("netra.chat.ws")
 # What a dependency may raise. Only an outage closes with 1013 (come back later); a value the
 # database refuses is answered with an ``error`` frame.
 UNAVAILABLE = (SQLAlchemyError, OSError, TimeoutError, UnicodeError)
+
+# The permission each client frame needs (auth/roles.py): a viewer watches, never runs.
+FRAME_PERMISSIONS = {"user_message": "chat:use", "cancel_run": "chat:use", "resume": "chat:read"}
 
 
 class Connection:
@@ -190,6 +194,8 @@ class Connection:
                     )
                 )
                 continue
+            if not await self._within_tier_rate(text):
+                continue
             frame = parse_client_frame(text)
             self.runtime.metrics.ws_frames.labels(
                 "in", frame.type if isinstance(frame, ClientFrame) else "invalid"
@@ -199,8 +205,28 @@ class Connection:
                 continue
             await self._dispatch(frame)
 
+    async def _within_tier_rate(self, text: str) -> bool:
+        """Each frame counts against the organisation's tier rate, like a REST request."""
+        limiter = self.runtime.services[REQUEST_LIMITER]
+        _, decision = await limiter.check(self.ctx.org_id, self.ctx.tier)
+        if decision.allowed:
+            return True
+        retry = retry_seconds(decision.retry_after_s)
+        await self.send(
+            error_frame(
+                "rate_limited",
+                f"rate limit of the {self.ctx.tier} tier reached: retry in {retry} s",
+                _frame_id(text),
+                retry_after_s=retry,
+            )
+        )
+        return False
+
     async def _dispatch(self, frame: ClientFrame) -> None:
         try:
+            needed = FRAME_PERMISSIONS.get(frame.type)
+            if needed is not None and not self.ctx.can(needed):
+                raise Forbidden(f"missing permission '{needed}'")
             if frame.type == "ping":
                 await self.send(server_frame("pong", {}, frame.id))
             elif frame.type == "user_message":

@@ -105,6 +105,7 @@ def _netra_error(_: Request, exc: Exception) -> JSONResponse:
     headers: dict[str, str] = {}
     status = status_for(exc)
     if isinstance(exc, errors.RateLimited):
+        headers.update(exc.headers)
         headers["Retry-After"] = str(exc.retry_after_s)
     elif isinstance(exc, errors.LimitReached) and status == 429:
         headers["Retry-After"] = str(exc.retry_after_s or 1)  # every 429 says when to retry

@@ -16,7 +16,6 @@ import structlog
 from fastapi import APIRouter, Request, Response
 
 from netra.auth.deps import require_api_key
-from netra.billing.budget_checks import schedule_budget_check
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep
 from netra.core.openapi import responses
@@ -31,6 +30,7 @@ from netra.usage.otlp_wire import (
     response_body,
     spans_of,
 )
+from netra.usage.service import usage_stored
 from netra.usage.stream import read_capped
 
 BATCH_SIZE = 5000
@@ -110,8 +110,7 @@ async def export_traces(
         skipped=rows.skipped,
         refused=result.rejected_count,
     )
-    if result.accepted:
-        await schedule_budget_check(runtime, key.org_id)
+    await usage_stored(runtime, key.org_id, result.accepted)
     body, media_type = response_body(
         rows.skipped + result.rejected_count, partial_success_message(rows, result), encoding
     )

@@ -24,9 +24,10 @@ from typing import Any, Literal
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.auth.deps import require
-from netra.billing.budget_checks import schedule_budget_check
+from netra.core.audit import record_audit, request_ip
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep
 from netra.core.errors import BadInput, TooLarge, ValidationFailed
@@ -43,6 +44,7 @@ from netra.usage.ingest import (
 )
 from netra.usage.parse import parse_record
 from netra.usage.schemas import IngestAnswer
+from netra.usage.service import usage_stored
 from netra.usage.sources import SOURCE_NAMES, UsageStream
 from netra.usage.sources.base import Notes
 from netra.usage.sources.framing import Layout
@@ -78,10 +80,30 @@ def refuse_non_text(head: bytes) -> None:
 router = APIRouter(prefix="/api/v1", tags=["usage"])
 
 
-async def _after_ingest(runtime: Runtime, org_id: str, result: IngestResult) -> None:
-    """New usage may cross a budget: have it checked in the background (coalesced per org)."""
-    if result.accepted:
-        await schedule_budget_check(runtime, org_id)
+async def _after_ingest(
+    runtime: Runtime,
+    org_id: str,
+    result: IngestResult,
+    *,
+    audit: tuple[UserContext, Request, str] | None = None,
+) -> None:
+    """New usage may cross a budget: have it checked in the background (coalesced per org).
+
+    With ``audit`` (who, the request, which endpoint), the upload is in the audit log.
+    """
+    if audit is not None:
+        user, request, via = audit
+
+        async def note(session: AsyncSession) -> None:
+            record_audit(
+                session, "usage.upload", org_id=org_id, user_id=user.user_id,
+                ip=request_ip(request), via=via, accepted=result.accepted,
+                duplicates=result.duplicates, rejected=result.rejected_count,
+            )  # fmt: skip
+
+        # The rows were stored by the ingest's own batches: the record follows them.
+        await runtime.db.run(note)
+    await usage_stored(runtime, org_id, result.accepted)
 
 
 def _outcome(
@@ -173,7 +195,7 @@ async def post_usage(
             await ingest_records(items, writer, BATCH_SIZE)
     except RejectedRows:
         return _outcome(result, writer, rejected=True)
-    await _after_ingest(runtime, user.org_id, result)
+    await _after_ingest(runtime, user.org_id, result, audit=(user, request, "usage"))
     return _outcome(result, writer, rejected=False)
 
 
@@ -271,10 +293,10 @@ async def upload_usage(
         # line): say what was expected and what was stored before that.
         writer.count_rejected()
         if not atomic:
-            await _after_ingest(runtime, user.org_id, result)
+            await _after_ingest(runtime, user.org_id, result, audit=(user, request, "upload"))
         stored = {"accepted": 0, "duplicates": 0} if atomic else {}
         notes = _notes(streams[0].notes) if streams else {}
         details = {**(exc.details or {}), **result.as_dict(), **stored, **notes}
         raise BadInput(exc.message, details=details) from None
-    await _after_ingest(runtime, user.org_id, result)
+    await _after_ingest(runtime, user.org_id, result, audit=(user, request, "upload"))
     return _outcome(result, writer, rejected=False, notes=streams[0].notes)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 
+from netra.auth.roles import permissions_for
 from netra.chat.connection import Connection
 from netra.chat.hub import ConnectionHub
 from netra.core.context import UserContext
@@ -19,7 +20,12 @@ QUIET = {"ws_heartbeat_interval_s": 3600, "ws_heartbeat_timeout_s": 3600}
 
 def _ctx() -> UserContext:
     return UserContext(
-        user_id="alice", org_id="org-a", tier="enterprise", role="member", connection_id="c1"
+        user_id="alice",
+        org_id="org-a",
+        tier="enterprise",
+        role="member",
+        connection_id="c1",
+        permissions=frozenset(permissions_for("member")),
     )
 
 

@@ -62,6 +62,9 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await _refuse(ws, runtime, auth.subprotocol, 4401, "invalid token")
         return
     ctx = claims.context(connection_id=new_id())
+    if not ctx.can("chat:read"):
+        await _refuse(ws, runtime, auth.subprotocol, 4403, "missing permission 'chat:read'")
+        return
     hub = runtime.services[HUB]
     limits = limits_for(settings, ctx.tier)
     try:

@@ -13,8 +13,8 @@ from netra.apps.auth_service import create_app as auth_app
 from netra.core.openapi import responses
 
 ERROR_REF = "#/components/schemas/ErrorResponse"
-# Answers that are not JSON documents by nature: a redirect, no content, OTLP's own encoding.
-UNTYPED_OK = {("POST", "/v1/traces")}
+# Answers that are not JSON documents by nature: OTLP's own encoding, a JSON Lines export.
+UNTYPED_OK = {("POST", "/v1/traces"), ("GET", "/api/v1/org/export")}
 
 
 def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

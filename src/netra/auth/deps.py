@@ -114,20 +114,29 @@ def require(permission: str, *, api_key: bool = False):  # type: ignore[no-untyp
     if api_key and permission not in KEY_SCOPES:
         raise ValueError(f"'{permission}' is not an API key scope")
 
-    async def check_key_too(
-        request: Request, _: BearerDeclared = None, __: ApiKeyDeclared = None
-    ) -> UserContext:
-        return await check(request)
+    # Two signatures: the OpenAPI document lists the apiKey scheme only where keys are taken.
+    if api_key:
 
-    async def check(request: Request, _: BearerDeclared = None) -> UserContext:
-        principal = await authenticate(request)
-        if principal.kind == "api_key" and not api_key:
-            raise Forbidden(KEYS_NOT_HERE)
-        if not principal.can(permission):
-            raise Forbidden(f"missing permission '{permission}'")
-        return principal
+        async def check(
+            request: Request, _: BearerDeclared = None, __: ApiKeyDeclared = None
+        ) -> UserContext:
+            return await _permitted(request, permission, api_key=True)
 
-    return Depends(check_key_too if api_key else check)
+    else:
+
+        async def check(request: Request, _: BearerDeclared = None) -> UserContext:  # type: ignore[misc]
+            return await _permitted(request, permission, api_key=False)
+
+    return Depends(check)
+
+
+async def _permitted(request: Request, permission: str, *, api_key: bool) -> UserContext:
+    principal = await authenticate(request)
+    if principal.kind == "api_key" and not api_key:
+        raise Forbidden(KEYS_NOT_HERE)
+    if not principal.can(permission):
+        raise Forbidden(f"missing permission '{permission}'")
+    return principal
 
 
 def require_api_key(scope: str):  # type: ignore[no-untyped-def]

@@ -58,7 +58,17 @@ DESCRIPTIONS: dict[int, str] = {
 }
 
 _REF = {"$ref": "#/components/schemas/ErrorResponse"}
-_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+_RETRY_AFTER = {
+    "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}},
+    "RateLimit-Policy": {
+        "description": 'the tier\'s quota (IETF draft): "<name>";q=<quota>;w=<window s>',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'what is left (IETF draft): "<name>";r=<remaining>;t=<reset s>',
+        "schema": {"type": "string"},
+    },
+}
 BEARER = "bearer"
 
 

@@ -32,7 +32,11 @@ def make_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Settings for a test: env ``test``, data in a temporary folder, overrides applied."""
 
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"env": "test", "data_dir": tmp_path / "netra"}
+        values: dict[str, Any] = {
+            "env": "test",
+            "data_dir": tmp_path / "netra",
+            "webhook_allow_loopback": True,  # test receivers listen on 127.0.0.1
+        }
         values.update(overrides)
         return Settings(**values)
 

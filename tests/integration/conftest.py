@@ -46,6 +46,7 @@ def pg_settings(tmp_path: Path, pg_url: str, redis_url: str, redis_prefix: str):
         values: dict[str, Any] = {
             "env": "test",
             "data_dir": tmp_path / "netra",
+            "webhook_allow_loopback": True,  # test receivers listen on 127.0.0.1
             "database_url": pg_url,
             "redis_url": redis_url,
             "redis_prefix": redis_prefix,

@@ -87,8 +87,8 @@ async def test_production_refuses_plain_http_and_internal_addresses(make_setting
         "https://internal.example.com/x",
         "https://mixed.example.com/x",  # one internal address is enough to refuse
     ):
-        assert "internal address" in await _refused(url, settings, resolve), url
-    assert "does not resolve" in await _refused("https://nowhere.example/x", settings, resolve)
+        assert "not an allowed" in await _refused(url, settings, resolve), url
+    assert "not an allowed" in await _refused("https://nowhere.example/x", settings, resolve)
 
 
 def test_internal_address_classes() -> None:

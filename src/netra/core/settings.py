@@ -166,6 +166,8 @@ class Settings(BaseSettings):
     webhook_lease_s: float = 60.0
     webhook_sweep_interval_s: float = 15.0
     webhook_drain_s: float = 5.0
+    # Development and test only: let webhooks reach receivers on loopback (SSRF filter).
+    webhook_allow_loopback: bool = False
 
     demo: bool = False
 
@@ -307,6 +309,8 @@ def validate_settings(s: Settings) -> list[str]:
                 problems.append(f"NETRA_ALLOWED_ORIGINS must not contain localhost ({origin})")
             elif not origin.startswith("https://"):
                 problems.append(f"NETRA_ALLOWED_ORIGINS must be https origins ({origin})")
+    if s.webhook_allow_loopback:
+        problems.append("NETRA_WEBHOOK_ALLOW_LOOPBACK is for development and test only")
     if s.llm_base_url and not (s.llm_api_key and s.llm_api_key.get_secret_value()):
         problems.append("NETRA_LLM_API_KEY is missing (NETRA_LLM_BASE_URL is set)")
     return problems

@@ -10,6 +10,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from netra.agents.factory import TierProfile, profile_for
+from netra.auth.deps import VERIFIER
+from netra.auth.tokens import AccessClaims
+from netra.auth.verifier import TokenVerifier
 from netra.core.runtime import Runtime, build_runtime
 from netra.core.settings import Settings
 
@@ -23,10 +26,26 @@ async def chat_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     async with runtime.db.engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     await runtime.start()
+    runtime.extras.setdefault(VERIFIER, AcceptingVerifier())
     try:
         yield runtime
     finally:
         await runtime.stop()
+
+
+class AcceptingVerifier(TokenVerifier):
+    """Connections under unit test carry a placeholder token: every one is valid, except
+    those listed in ``revoked``."""
+
+    def __init__(self) -> None:
+        self.revoked: set[str] = set()
+
+    async def verify(self, token: str) -> AccessClaims:
+        from netra.core.errors import Unauthenticated
+
+        if token in self.revoked:
+            raise Unauthenticated("token revoked")
+        return AccessClaims("u", "o", "free", "member", (), "jti", 0, 2**31)
 
 
 class FakeSocket:

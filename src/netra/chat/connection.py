@@ -224,6 +224,13 @@ class Connection:
             self.request_close(1013, "a dependency is unavailable")
 
     async def _user_message(self, frame_id: str | None, payload: UserMessagePayload) -> None:
+        # A run is started only by a token still valid now: a logout elsewhere (its revocation
+        # message possibly still on its way) must not leave a window to start one.
+        try:
+            await get_verifier(self.runtime).verify(self._token)
+        except Unauthenticated:
+            self.request_close(4401, "token revoked")
+            return
         ctx = self.ctx.derive(request_id=new_id())
         queue = self.runtime.queue
 

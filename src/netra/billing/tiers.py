@@ -19,6 +19,9 @@ class TierLimits:
     max_records: int  # usage records one run analyses
     max_budgets: int  # budgets an organisation keeps
     max_webhooks: int  # webhooks an organisation keeps
+    uploads_per_user: int  # concurrent uploads per user
+    uploads_per_org: int  # concurrent uploads per organisation
+    analyses_per_minute: int  # POST /api/v1/analyses per organisation
 
 
 def normalise_tier(tier: str) -> Tier:
@@ -39,6 +42,9 @@ def limits_for(settings: Settings, tier: str) -> TierLimits:
         max_records=int(getattr(settings, f"max_records_{name}")),
         max_budgets=int(getattr(settings, f"budgets_max_{name}")),
         max_webhooks=int(getattr(settings, f"webhooks_max_{name}")),
+        uploads_per_user=int(getattr(settings, f"uploads_user_{name}")),
+        uploads_per_org=int(getattr(settings, f"uploads_org_{name}")),
+        analyses_per_minute=int(getattr(settings, f"analyses_per_min_{name}")),
     )
 
 

@@ -145,6 +145,22 @@ class Settings(BaseSettings):
 
     # Usage.
     usage_max_records_per_call: int = 10_000
+    usage_max_body_bytes: int = 4 * 1024 * 1024  # POST /api/v1/usage; files go by upload
+    upload_read_timeout_s: float = 30.0  # an upload sending no bytes this long gets 408
+    # Concurrent uploads per user and per organisation, per tier.
+    uploads_user_free: int = 2
+    uploads_user_early: int = 3
+    uploads_user_mid: int = 4
+    uploads_user_enterprise: int = 8
+    uploads_org_free: int = 3
+    uploads_org_early: int = 6
+    uploads_org_mid: int = 12
+    uploads_org_enterprise: int = 32
+    # POST /api/v1/analyses per organisation and minute, per tier (records: max_records_*).
+    analyses_per_min_free: int = 10
+    analyses_per_min_early: int = 30
+    analyses_per_min_mid: int = 120
+    analyses_per_min_enterprise: int = 600
     analysis_cache_ttl_s: int = 3600
 
     # Billing: budgets and webhooks an organisation may keep, per tier.

@@ -105,7 +105,10 @@ async def test_a_huge_json_body_is_refused_and_the_server_stays_live(pg_settings
     settings = pg_settings(embedded_workers=False, usage_max_body_bytes=4 * 1024 * 1024)
     async with live_server(create_app(settings)) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-            auth = bearer((await signup(http))["access_token"])
+            auth = {
+                **bearer((await signup(http))["access_token"]),
+                "Content-Type": "application/json",
+            }
             record = {
                 "timestamp": "2026-10-07T00:00:00Z",
                 "provider": "openai",
@@ -129,17 +132,17 @@ async def test_a_huge_json_body_is_refused_and_the_server_stays_live(pg_settings
                 return codes
 
             declared, streamed, live = await asyncio.gather(
-                http.post("/api/v1/usage", content=big, headers={**auth, "Content-Type": "application/json"}),
-                http.post("/api/v1/usage", content=chunks(), headers={**auth, "Content-Type": "application/json"}),
+                http.post("/api/v1/usage", content=big, headers=auth),
+                http.post("/api/v1/usage", content=chunks(), headers=auth),
                 live_checks(),
-            )  # fmt: skip
+            )
             for answer in (declared, streamed):
                 assert answer.status_code == 413, answer.text[:300]
                 assert answer.json()["error"]["details"]["max_bytes"] == 4 * 1024 * 1024
             assert set(live) == {200}
             # Under the cap is still fine: 900 records of ~4 KB.
             fits = json.dumps({"records": [record] * 900}).encode()
-            ok = await http.post("/api/v1/usage", content=fits, headers={**auth, "Content-Type": "application/json"})  # fmt: skip
+            ok = await http.post("/api/v1/usage", content=fits, headers=auth)
             assert ok.status_code == 200 and ok.json()["accepted"] == 900
 
 

@@ -23,8 +23,14 @@ if os.environ.get("CI"):
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         parts = Path(str(item.fspath)).resolve().relative_to(ROOT).parts
-        if parts and parts[0] in ("unit", "integration", "e2e"):
-            item.add_marker(getattr(pytest.mark, parts[0]))
+        if not parts or parts[0] not in ("unit", "integration", "e2e"):
+            continue
+        kind = parts[0]
+        # A test of tests/unit that asks for a temporary folder (directly or through
+        # make_settings / runtime) writes a SQLite file or runs an app in process: not "no I/O".
+        if kind == "unit" and "tmp_path" in getattr(item, "fixturenames", ()):
+            kind = "local"
+        item.add_marker(getattr(pytest.mark, kind))
 
 
 @pytest.fixture

@@ -59,19 +59,20 @@ def sign_up(page: Page, base_url: str) -> str:
     page.fill("#register-form input[name=email]", email)
     page.fill("#register-form input[name=password]", PASSWORD)
     page.click("#register-form button[type=submit]")
-    expect(page.locator("#app-view")).to_be_visible(timeout=15_000)
+    expect(page.locator("#dashboard-view")).to_be_visible(timeout=15_000)
     expect(page.locator("#who-email")).to_have_text(email)
     expect(page.locator("#conn-state")).to_have_text("live", timeout=10_000)
     return email
 
 
 def upload(page: Page, path: Path) -> None:
-    page.set_input_files("#upload-file", str(path))
-    page.click("#upload-form button[type=submit]")
+    page.click("#nav a[data-view=dashboard]")
+    page.set_input_files("#upload-file", str(path))  # uploads as soon as it is chosen
     expect(page.locator("#upload-result")).to_contain_text("records stored", timeout=30_000)
 
 
 def ask(page: Page, text: str) -> None:
+    page.click("#nav a[data-view=chat]")
     page.fill("#ask-text", text)
     page.click("#ask-button")
 
@@ -92,7 +93,7 @@ def test_first_value_journey_and_sign_out(
     for agent in ("triage", "data", "optimizer", "actions", "reporting"):
         assert f"{agent} started" in events and f"{agent} succeeded" in events
     assert any("runs " in e for e in events) and any(" ok in " in e for e in events)
-    rows = page.locator(".findings tbody tr")
+    rows = page.locator("#messages .findings tbody tr")
     expect(rows.first).to_be_visible(timeout=15_000)
     assert rows.count() >= 3
     assert DOLLARS.search(answer.inner_text())

@@ -34,6 +34,8 @@ def record(i: int, *, rid: str | None = "auto", **changes: object) -> UsageRecor
         input_tokens=100 + i,
         output_tokens=10,
         cached_input_tokens=5,
+        cache_write_tokens=4,
+        cache_write_1h_tokens=i % 3,
         latency_ms=120.5,
         cost_usd=0.01 if i % 2 else None,
         feature="chat",
@@ -41,6 +43,8 @@ def record(i: int, *, rid: str | None = "auto", **changes: object) -> UsageRecor
         prompt_hash="h",
         request_id=f"r{i}" if rid == "auto" else rid,
         batch=i % 3 == 0,
+        requests=1 + i % 4,
+        conversation_id=f"conv-{i // 2}",
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -200,6 +204,7 @@ async def test_the_analysis_frame_loads_exactly_what_was_stored(db: Database) ->
         for i in range(7)
     ]
     batch[1] = replace(batch[1], latency_ms=0.1 + 0.2, cost_usd=1e-9, batch=True)
+    batch[2] = replace(batch[2], conversation_id=awkward[0], requests=2**40)
     await insert(db, org, batch)
     await insert(db, "org-other", [record(1)])
     frame = await load_frame(db, org, None, None)

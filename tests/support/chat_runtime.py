@@ -1,36 +1,19 @@
-"""In-process pieces for chat unit tests: a runtime on SQLite and memory, a fake socket."""
+"""In-process pieces for chat unit tests: a fake socket, roomy run limits.
+
+The runtime itself is ``support.runtime.started_runtime`` (the ``runtime`` fixture of tests/unit).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from netra.agents.factory import TierProfile, profile_for
-from netra.auth.deps import VERIFIER
 from netra.auth.tokens import AccessClaims
 from netra.auth.verifier import TokenVerifier
-from netra.core.runtime import Runtime, build_runtime
 from netra.core.settings import Settings
-
-
-@asynccontextmanager
-async def chat_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    """A started runtime (SQLite file, memory cache/bus/queue) with every table created."""
-    from netra.models import Base
-
-    runtime = build_runtime(settings)
-    async with runtime.db.engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
-    await runtime.start()
-    runtime.extras.setdefault(VERIFIER, AcceptingVerifier())
-    try:
-        yield runtime
-    finally:
-        await runtime.stop()
 
 
 class AcceptingVerifier(TokenVerifier):

@@ -37,6 +37,7 @@ def _key_expr(by: str) -> list[pl.Expr]:
 def _aggregate(priced: pl.DataFrame, keys: list[pl.Expr]) -> pl.DataFrame:
     return priced.group_by(keys).agg(
         pl.len().alias("records"),
+        pl.col("requests").sum(),
         pl.col("cost").sum().alias("cost_usd"),
         pl.col("input_tokens").sum(),
         pl.col("output_tokens").sum(),
@@ -76,6 +77,7 @@ def breakdowns_of_usage(
             keys.append(pl.col("provider_n").alias("provider"))
         rolled = table.group_by(keys).agg(
             pl.col("records").sum(),
+            pl.col("requests").sum(),
             pl.col("cost").sum().alias("cost_usd"),
             pl.col("input_tokens").sum(),
             pl.col("output_tokens").sum(),
@@ -120,6 +122,7 @@ def spend_breakdown(
 
 _SUMMED = (
     "records",
+    "requests",
     "cost_usd",
     "input_tokens",
     "output_tokens",
@@ -160,8 +163,35 @@ def report_breakdowns(priced: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
 def summary(
     frame: pl.DataFrame, group_by: str, *, catalogue: Catalogue | None = None
 ) -> list[dict[str, Any]]:
-    """``GET /api/v1/usage/summary``: each group's key, records, cost_usd, tokens, share."""
+    """``GET /api/v1/usage/summary``: each group's key, records (rows), requests (calls),
+    cost_usd, tokens, share."""
     return spend_breakdown(frame, group_by, catalogue=catalogue)
+
+
+def split_summary(
+    frame: pl.DataFrame, by: str, split_by: str, *, catalogue: Catalogue | None = None
+) -> list[dict[str, Any]]:
+    """``summary`` groups, each with ``split``: its totals per ``split_by`` value, most
+    expensive first (the dashboard's spend over time stacked by model or feature)."""
+    if split_by == by or split_by == "day":
+        raise ValueError(f"split_by {split_by!r} must be another dimension than day and {by!r}")
+    _key_expr(split_by)  # refuse an unknown dimension before any work
+    priced = ensure_priced(frame, catalogue)
+    groups = spend_breakdown(priced, by)
+    inner_keys = [_key_expr(by)[0], pl.col(_GROUPED_KEY[split_by]).alias("split_key")]
+    inner = _aggregate(priced, inner_keys).sort(
+        ["cost_usd", "records"], descending=True, nulls_last=True
+    )
+    splits: dict[Any, list[dict[str, Any]]] = {}
+    for row in inner.iter_rows(named=True):
+        key = row.pop("key")
+        key = key.isoformat() if hasattr(key, "isoformat") else key
+        row["key"] = row.pop("split_key")
+        row["cost_usd"] = usd(row["cost_usd"])
+        splits.setdefault(key, []).append(row)
+    for group in groups:
+        group["split"] = splits.get(group["key"], [])
+    return groups
 
 
 def top_spenders(

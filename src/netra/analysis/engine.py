@@ -125,7 +125,14 @@ def analyze(
 
 
 def summary(
-    frame: pl.DataFrame, group_by: str, *, catalogue: Catalogue | None = None
+    frame: pl.DataFrame,
+    group_by: str,
+    *,
+    split_by: str | None = None,
+    catalogue: Catalogue | None = None,
 ) -> list[dict[str, Any]]:
-    """``GET /api/v1/usage/summary`` groups (see ``breakdowns.summary``)."""
+    """``GET /api/v1/usage/summary`` groups (see ``breakdowns.summary``), each split by a second
+    dimension when ``split_by`` is given (``breakdowns.split_summary``)."""
+    if split_by is not None:
+        return breakdowns.split_summary(conform(frame), group_by, split_by, catalogue=catalogue)
     return breakdowns.summary(conform(frame), group_by, catalogue=catalogue)

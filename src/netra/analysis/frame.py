@@ -29,6 +29,9 @@ SCHEMA: dict[str, pl.DataType] = {
     "request_id": pl.String(),
     "retry_of": pl.String(),
     "batch": pl.Boolean(),
+    "requests": pl.Int64(),
+    "conversation_id": pl.String(),
+    "cache_write_1h_tokens": pl.Int64(),
 }
 assert tuple(SCHEMA) == FIELDS  # the frame and the record must not drift apart
 
@@ -55,6 +58,8 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
         "cache_write_tokens": 0,
         "status": "ok",
         "batch": False,
+        "requests": 1,
+        "cache_write_1h_tokens": 0,
     }
     exprs = []
     for name, dtype in SCHEMA.items():

@@ -33,12 +33,13 @@ _SUMS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_to
 def grouped_costs(
     frame: pl.DataFrame, by: Sequence[str], catalogue: Catalogue
 ) -> pl.DataFrame | None:
-    """One row per (``by`` columns..., ``provider_n``, ``model_n``, ``day``): records, cost
-    (null when unpriced), token sums, unpriced and failed counts. None when a model priced by
-    time of day is present (the caller prices per row instead)."""
+    """One row per (``by`` columns..., ``provider_n``, ``model_n``, ``day``): records (rows),
+    requests (calls), cost (null when unpriced), token sums, unpriced and failed counts. None
+    when a model priced by time of day is present (the caller prices per row instead)."""
     extra = [c for c in by if c not in ("model", "provider", "day")]
     work = frame.select(
         *_SUMS,
+        "requests",
         *extra,
         pl.col("provider").cast(pl.Categorical).alias("_p"),
         pl.col("model").cast(pl.Categorical).alias("_m"),
@@ -75,6 +76,7 @@ def grouped_costs(
         .group_by([*extra, *on, "_bucket", "_billed"])
         .agg(
             pl.len().alias("records"),
+            pl.col("requests").sum(),
             *[pl.col(c).sum() for c in _SUMS],
             pl.col("cost_usd").sum().alias("_billed_cost"),
             pl.col("_failed").sum().alias("failed_records"),
@@ -105,6 +107,7 @@ def grouped_costs(
         priced.group_by([*extra, "provider_n", "model_n", "_day"])
         .agg(
             pl.col("records").sum(),
+            pl.col("requests").sum(),
             pl.col("cost").sum(),
             *[pl.col(c).sum() for c in _SUMS],
             pl.col("records").filter(pl.col("cost").is_null()).sum().alias("unpriced_records"),

@@ -145,6 +145,9 @@ def generate(records: int, seed: int) -> tuple[pl.DataFrame, dict[str, Any]]:
         .alias("timestamp"),
         pl.format("req-{}-{}", pl.lit(seed), pl.int_range(pl.len())).alias("request_id"),
         pl.lit(False).alias("batch"),
+        pl.lit(1).alias("requests"),
+        pl.lit(None, pl.String).alias("conversation_id"),
+        pl.lit(0).alias("cache_write_1h_tokens"),
     )
     frame = _link_retries(frame)
     frame = _redundant_retries(rng, frame, "slow-summary")

@@ -31,6 +31,9 @@ OPTIONAL_FIELDS: tuple[str, ...] = (
     "request_id",
     "retry_of",
     "batch",
+    "requests",
+    "conversation_id",
+    "cache_write_1h_tokens",
 )
 FIELDS: tuple[str, ...] = REQUIRED_FIELDS + OPTIONAL_FIELDS
 
@@ -53,6 +56,9 @@ class UsageRecord:
     request_id: str | None = None
     retry_of: str | None = None
     batch: bool = False
+    requests: int = 1  # calls this row adds up (provider usage reports are per bucket)
+    conversation_id: str | None = None
+    cache_write_1h_tokens: int = 0  # the part of cache_write_tokens with a one-hour lifetime
 
 
 @dataclass(frozen=True, slots=True)

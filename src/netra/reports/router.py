@@ -53,11 +53,22 @@ async def usage_summary(
     group_by: Literal["model", "provider", "feature", "user", "day"] = Query("model"),
     start: str | None = Query(None, description="RFC 3339 / ISO 8601 or Unix seconds"),
     end: str | None = Query(None, description="exclusive"),
+    split_by: Literal["model", "provider", "feature", "user"] | None = Query(
+        None,
+        description="also split each group by this dimension: every group gets `split`, its "
+        "totals per value (e.g. group_by=day&split_by=model: daily spend stacked by model)",
+    ),
 ) -> JSONResponse:
     begin, finish = _period(start, end)
-    groups, how = await service.summary_for(runtime, user.org_id, group_by, begin, finish)
+    if split_by is not None and split_by == group_by:
+        raise ValidationFailed(
+            "split_by must differ from group_by",
+            details={"field": "split_by", "message": "same dimension as group_by"},
+        )
+    groups, how = await service.summary_for(runtime, user.org_id, group_by, begin, finish, split_by)
     body = {
         "group_by": group_by,
+        "split_by": split_by,
         "period": {"start": _iso(begin), "end": _iso(finish)},
         "groups": groups,
     }

@@ -62,16 +62,21 @@ async def report_for(
 
 
 async def summary_for(
-    runtime: Runtime, org_id: str, group_by: str, start: datetime | None, end: datetime | None
+    runtime: Runtime,
+    org_id: str,
+    group_by: str,
+    start: datetime | None,
+    end: datetime | None,
+    split_by: str | None = None,
 ) -> tuple[list[dict[str, Any]], str]:
     version = await data_version(runtime, org_id)
 
     async def compute() -> list[dict[str, Any]]:
         frame = await load_frame(runtime.db, org_id, start, end)
-        groups = await anyio.to_thread.run_sync(lambda: summary(frame, group_by))
+        groups = await anyio.to_thread.run_sync(lambda: summary(frame, group_by, split_by=split_by))
         return list(plain_json(groups))
 
-    key = cache_key("summary", org_id, version, group_by, _iso(start), _iso(end))
+    key = cache_key("summary", org_id, version, group_by, split_by, _iso(start), _iso(end))
     groups, how = await analysis_cache(runtime).get_or_compute(key, compute)
     return groups, how
 

@@ -36,8 +36,24 @@ from netra.usage.repository import UsageRepository
 from netra.usage.stream import LineReader
 
 MAX_BIGINT = 2**63 - 1
-_TEXT_FIELDS = ("provider", "model", "feature", "user", "prompt_hash", "request_id", "retry_of")
-_INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens")
+_TEXT_FIELDS = (
+    "provider",
+    "model",
+    "feature",
+    "user",
+    "prompt_hash",
+    "request_id",
+    "retry_of",
+    "conversation_id",
+)
+_INT_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "requests",
+    "cache_write_1h_tokens",
+)
 
 
 def storable(record: UsageRecord, line: int) -> RowError | None:
@@ -45,7 +61,7 @@ def storable(record: UsageRecord, line: int) -> RowError | None:
     NUL characters and invalid UTF-8 in text, integers beyond 64 bits, non-finite numbers."""
     r = record
     # Fast path, one check for every text field at once: nearly every record is plain ASCII.
-    optional = (r.feature, r.user, r.prompt_hash, r.request_id, r.retry_of)
+    optional = (r.feature, r.user, r.prompt_hash, r.request_id, r.retry_of, r.conversation_id)
     texts = r.provider + r.model + "".join([t for t in optional if t])
     if not texts.isascii() or "\x00" in texts:
         for name in _TEXT_FIELDS:
@@ -58,9 +74,7 @@ def storable(record: UsageRecord, line: int) -> RowError | None:
                 value.encode("utf-8")
             except UnicodeEncodeError:
                 return RowError(line, name, "is not valid UTF-8")
-    if max(r.input_tokens, r.output_tokens, r.cached_input_tokens, r.cache_write_tokens) > (
-        MAX_BIGINT
-    ):
+    if max(r.input_tokens, r.output_tokens, r.cached_input_tokens, r.requests) > MAX_BIGINT:
         for name in _INT_FIELDS:
             if getattr(record, name) > MAX_BIGINT:
                 return RowError(line, name, f"must be at most {MAX_BIGINT}")

@@ -49,6 +49,13 @@ class UsageRow(Base):
     request_id: Mapped[str | None] = mapped_column(Text, nullable=True)
     retry_of: Mapped[str | None] = mapped_column(Text, nullable=True)
     batch: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    requests: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=1, server_default=text("1")
+    )
+    conversation_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cache_write_1h_tokens: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=0, server_default=text("0")
+    )
 
 
 class UsageVersion(Base):

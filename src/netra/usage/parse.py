@@ -14,7 +14,8 @@ stops the stream. Decisions (documented for users in API.md terms):
   float). A number above 1e11 is refused as "looks like milliseconds" rather than read as a date
   in the year 5000.
 - ``cached_input_tokens + cache_write_tokens`` may not exceed ``input_tokens`` (input counts
-  every prompt token, cached reads and writes included).
+  every prompt token, cached reads and writes included); ``cache_write_1h_tokens`` may not
+  exceed ``cache_write_tokens`` (it is the one-hour part of them). ``requests`` is >= 1.
 - One error per rejected row: the first problem found, naming its field.
 - CSV line numbers are 1-based file lines, the header being line 1 (a quoted field spanning
   lines reports the line where its row ends). JSON Lines numbers are file lines. A CSV header
@@ -43,7 +44,7 @@ _FALSE = frozenset({"false", "0", "no", "f", "n", ""})
 _STATUSES = frozenset(STATUSES)
 _MAX_UNIX_SECONDS = 1e11  # ~ year 5138: anything larger is almost surely milliseconds
 _INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens")
-_TEXT_FIELDS = ("feature", "user", "prompt_hash", "request_id", "retry_of")
+_TEXT_FIELDS = ("feature", "user", "prompt_hash", "request_id", "retry_of", "conversation_id")
 _MAX_TEXT = 512
 # A usage export has a few dozen columns; a wide header would make every short row costly.
 MAX_CSV_COLUMNS = 1024
@@ -203,6 +204,14 @@ def _build(get: Mapping[str, Any]) -> UsageRecord:
     cost = None if _absent(raw) else _number("cost_usd", raw)
     raw = get.get("batch")
     batch = False if _absent(raw) else _bool("batch", raw)
+    raw = get.get("requests")
+    requests = 1 if _absent(raw) else _int("requests", raw)
+    if requests < 1:
+        raise _Bad("requests", f"must be >= 1, got {requests}")
+    raw = get.get("cache_write_1h_tokens")
+    writes_1h = 0 if _absent(raw) else _int("cache_write_1h_tokens", raw)
+    if writes_1h > writes:
+        raise _Bad("cache_write_1h_tokens", "cache_write_1h_tokens exceed cache_write_tokens")
     return UsageRecord(
         timestamp=timestamp,
         provider=provider.lower(),
@@ -220,6 +229,9 @@ def _build(get: Mapping[str, Any]) -> UsageRecord:
         request_id=_text("request_id", get.get("request_id")),
         retry_of=_text("retry_of", get.get("retry_of")),
         batch=batch,
+        requests=requests,
+        conversation_id=_text("conversation_id", get.get("conversation_id")),
+        cache_write_1h_tokens=writes_1h,
     )
 
 
@@ -279,6 +291,17 @@ def _fast_csv_row(row: list[str], p: tuple[int, ...]) -> UsageRecord:
     flag = row[p[15]].lower()
     if flag not in _TRUE and flag not in _FALSE:
         raise ValueError("not the common case")
+    text = row[p[16]]
+    requests = int(text) if text else 1
+    conversation = row[p[17]].strip() or None
+    text = row[p[18]]
+    writes_1h = int(text) if text else 0
+    if (
+        requests < 1
+        or not 0 <= writes_1h <= writes
+        or (conversation is not None and len(conversation) > _MAX_TEXT)
+    ):
+        raise ValueError("not the common case")
     return UsageRecord(
         timestamp,
         provider,
@@ -296,6 +319,9 @@ def _fast_csv_row(row: list[str], p: tuple[int, ...]) -> UsageRecord:
         request_id,
         retry_of,
         flag in _TRUE,
+        requests,
+        conversation,
+        writes_1h,
     )
 
 

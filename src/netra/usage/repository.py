@@ -41,6 +41,9 @@ COLUMNS: tuple[str, ...] = (
     "request_id",
     "retry_of",
     "batch",
+    "requests",
+    "conversation_id",
+    "cache_write_1h_tokens",
 )
 
 _TEMP_TABLE = "usage_ingest"
@@ -51,7 +54,8 @@ CREATE TEMP TABLE IF NOT EXISTS {_TEMP_TABLE} (
     cached_input_tokens bigint NOT NULL, cache_write_tokens bigint NOT NULL,
     latency_ms double precision, status varchar(16) NOT NULL, cost_usd double precision,
     feature text, end_user text, prompt_hash text, request_id text, retry_of text,
-    batch boolean NOT NULL
+    batch boolean NOT NULL, requests bigint NOT NULL, conversation_id text,
+    cache_write_1h_tokens bigint NOT NULL
 ) ON COMMIT DELETE ROWS
 """
 _COLUMN_LIST = ", ".join(f'"{c}"' for c in COLUMNS)
@@ -63,7 +67,8 @@ _MOVE = (
 _PG_EXPORT = (
     'SELECT (extract(epoch FROM "timestamp") * 1000000)::bigint, provider, model, '
     "input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, latency_ms, status, "
-    "cost_usd, feature, end_user, prompt_hash, request_id, retry_of, batch::int "
+    "cost_usd, feature, end_user, prompt_hash, request_id, retry_of, batch::int, requests, "
+    "conversation_id, cache_write_1h_tokens "
     "FROM usage_records WHERE org_id = $1 "
     'AND ($2::timestamptz IS NULL OR "timestamp" >= $2) '
     'AND ($3::timestamptz IS NULL OR "timestamp" < $3) '
@@ -91,6 +96,9 @@ def record_row(org_id: str, r: UsageRecord) -> tuple[Any, ...]:
         r.request_id,
         r.retry_of,
         bool(r.batch),
+        int(r.requests),
+        r.conversation_id,
+        int(r.cache_write_1h_tokens),
     )
 
 
@@ -111,6 +119,9 @@ _RECORD_COLUMNS = (
     UsageRow.request_id,
     UsageRow.retry_of,
     UsageRow.batch,
+    UsageRow.requests,
+    UsageRow.conversation_id,
+    UsageRow.cache_write_1h_tokens,
 )
 
 
@@ -148,7 +159,7 @@ class UsageRepository(OrgRepository[UsageRow]):
             .returning(UsageRow.id)
         )
         inserted = 0
-        # SQLite limits bound parameters per statement: chunks of 500 rows x 17 columns.
+        # SQLite limits bound parameters per statement: chunks of 500 rows x 20 columns.
         for i in range(0, len(rows), 500):
             params = [dict(zip(COLUMNS, row, strict=True)) for row in rows[i : i + 500]]
             result = await self.session.execute(stmt, params)
@@ -254,4 +265,7 @@ def _to_record(row: tuple[Any, ...]) -> UsageRecord:
         request_id=row[13],
         retry_of=row[14],
         batch=bool(row[15]),
+        requests=int(row[16]),
+        conversation_id=row[17],
+        cache_write_1h_tokens=int(row[18]),
     )

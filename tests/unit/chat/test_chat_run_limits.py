@@ -3,7 +3,6 @@ organisation, using the agent factory's profile for the caller's tier."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,14 +12,12 @@ from netra.chat import service
 from netra.core.context import UserContext
 from netra.core.errors import LimitReached
 from netra.core.runtime import Runtime
-from support.chat_runtime import chat_runtime
 
 
 @pytest.fixture
-async def runtime(make_settings: Any) -> AsyncIterator[Runtime]:
+def runtime_settings() -> dict[str, Any]:
     # Free tier: 1 concurrent run per user, 2 per organisation (the settings' defaults).
-    async with chat_runtime(make_settings(runs_free=1, runs_org_free=2)) as rt:
-        yield rt
+    return {"runs_free": 1, "runs_org_free": 2}
 
 
 async def _ask(runtime: Runtime, user: str, org: str = "org-1") -> service.Ack:

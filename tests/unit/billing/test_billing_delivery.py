@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,21 +28,15 @@ ORG = "org_a"
 
 
 @pytest.fixture
-async def runtime(make_settings) -> AsyncIterator[Runtime]:  # type: ignore[no-untyped-def]
-    rt = build_runtime(
-        make_settings(
-            webhook_retry_base_s=0.01,
-            webhook_retry_max_s=0.02,
-            webhook_max_attempts=3,
-            webhook_timeout_s=2.0,
-            webhook_drain_s=0.3,
-            webhook_sweep_interval_s=0.05,
-        )
-    )
-    async with rt.db.engine.begin() as conn:
-        await conn.run_sync(lambda c: Base.metadata.create_all(c, tables=TABLES))
-    yield rt
-    await rt.db.close()
+def runtime_settings() -> dict[str, Any]:
+    return {
+        "webhook_retry_base_s": 0.01,
+        "webhook_retry_max_s": 0.02,
+        "webhook_max_attempts": 3,
+        "webhook_timeout_s": 2.0,
+        "webhook_drain_s": 0.3,
+        "webhook_sweep_interval_s": 0.05,
+    }
 
 
 async def _add(rt: Runtime, *objs: Any) -> None:

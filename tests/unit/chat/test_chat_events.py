@@ -4,7 +4,6 @@ and a run that fails mid-way is closed with the missing events in order."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -18,13 +17,7 @@ from netra.chat.models import ProcessedFrame
 from netra.core.context import UserContext
 from netra.core.db import utcnow
 from netra.core.runtime import Runtime
-from support.chat_runtime import chat_runtime, roomy_limits
-
-
-@pytest.fixture
-async def runtime(make_settings: Any) -> AsyncIterator[Runtime]:
-    async with chat_runtime(make_settings()) as rt:
-        yield rt
+from support.chat_runtime import roomy_limits
 
 
 def _ctx(user: str = "u1", org: str = "o1") -> UserContext:

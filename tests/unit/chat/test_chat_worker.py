@@ -29,7 +29,8 @@ from netra.core.context import UserContext
 from netra.core.db import utcnow
 from netra.core.queue import Job
 from netra.core.runtime import Runtime
-from support.chat_runtime import chat_runtime, roomy_limits
+from support.chat_runtime import roomy_limits
+from support.runtime import started_runtime
 
 CTX = UserContext(user_id="u1", org_id="o1", tier="enterprise", role="member")
 
@@ -39,7 +40,7 @@ async def _worker(
     make_settings: Callable[..., Any], pipeline: Any = None, **overrides: Any
 ) -> AsyncIterator[tuple[Runtime, RunWorker]]:
     settings = make_settings(**{"placeholder_step_delay_s": 0, **overrides})
-    async with chat_runtime(settings) as rt:
+    async with started_runtime(settings) as rt:
         if pipeline is not None:
             rt.extras[PIPELINE] = pipeline
         writer = EventWriter(rt.db, rt.bus, rt.metrics)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from netra.auth.deps import VERIFIER
 from netra.chat import service
 from netra.chat.connection import Connection
 from netra.chat.event_writer import EventWriter
@@ -20,7 +21,8 @@ from netra.chat.events import StoredEvent, append_event, user_channel
 from netra.chat.hub import ConnectionHub
 from netra.core.context import UserContext
 from netra.core.runtime import Runtime
-from support.chat_runtime import FakeSocket, chat_runtime, roomy_limits
+from support.chat_runtime import AcceptingVerifier, FakeSocket, roomy_limits
+from support.runtime import started_runtime
 
 QUIET = {"ws_heartbeat_interval_s": 3600, "ws_heartbeat_timeout_s": 3600}
 
@@ -34,10 +36,11 @@ def _ctx(user: str, **extra: Any) -> UserContext:
 
 @asynccontextmanager
 async def _runtime(make_settings: Callable[..., Any], **overrides: Any) -> AsyncIterator[Runtime]:
-    async with chat_runtime(make_settings(**{**QUIET, **overrides})) as rt:
+    async with started_runtime(make_settings(**{**QUIET, **overrides})) as rt:
         writer = EventWriter(rt.db, rt.bus, rt.metrics)
         await writer.start()
         rt.extras["writer"] = writer
+        rt.extras[VERIFIER] = AcceptingVerifier()
         try:
             yield rt
         finally:

@@ -116,7 +116,7 @@ _values = st.one_of(
 
 
 _VALID = ["2026-11-01T10:00:00Z", "openai", "gpt-4o", "100", "20", "10", "5", "12.5", "ok"]
-_VALID += ["0.01", "feat", "user", "hash", "req", "", "false"]
+_VALID += ["0.01", "feat", "user", "hash", "req", "", "false", "3", "conv-1", "2"]
 _rows = st.tuples(*[st.one_of(st.just(v), st.just(v), _values) for v in _VALID]).map(list)
 
 
@@ -124,7 +124,7 @@ _rows = st.tuples(*[st.one_of(st.just(v), st.just(v), _values) for v in _VALID])
 @given(_rows)
 @example(  # found by this test: the fast path let an over-long provider through
     ["2026-11-01T10:00:00Z", "a" * 600, "gpt-4o", "100", "20", "10", "5", "12.5", "ok", "0.01",
-     "feat", "user", "hash", "req", "", "false"]
+     "feat", "user", "hash", "req", "", "false", "1", "", "0"]
 )  # fmt: skip
 def test_csv_fast_path_agrees_with_the_careful_parser(values: list[str]) -> None:
     """A CSV row and the same values as a JSON object must give the same record or error

@@ -21,7 +21,7 @@ class Cache(Protocol):
     async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None: ...
     async def set_if_absent(self, key: str, value: bytes, ttl_s: float | None = None) -> bool: ...
     async def delete(self, *keys: str) -> None: ...
-    async def incr(self, key: str, ttl_s: float | None = None) -> int: ...
+    async def incr(self, key: str, ttl_s: float | None = None, by: int = 1) -> int: ...
     async def ttl(self, key: str) -> float | None: ...
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
@@ -67,13 +67,13 @@ class MemoryCache:
         for key in keys:
             self._data.pop(self.prefix + key, None)
 
-    async def incr(self, key: str, ttl_s: float | None = None) -> int:
+    async def incr(self, key: str, ttl_s: float | None = None, by: int = 1) -> int:
         async with self._lock:
             item = self._alive(key)
             if item is None:
-                value, expiry = 1, self._expiry(ttl_s)
+                value, expiry = by, self._expiry(ttl_s)
             else:
-                value, expiry = int(item[0]) + 1, item[1]
+                value, expiry = int(item[0]) + by, item[1]
             self._data[self.prefix + key] = (str(value).encode(), expiry)
             return value
 
@@ -94,9 +94,14 @@ class RedisCache:
     def __init__(self, url: str, prefix: str = "netra:") -> None:
         self.url = url
         self.prefix = prefix
-        self.client = aioredis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=15
-        )
+        # A blocking pool: a burst of requests waits (up to 5 s) for a connection instead of
+        # failing with "too many connections" (a 503 to every request past the pool's size).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=64, timeout=5, socket_connect_timeout=2, socket_timeout=5,
+            health_check_interval=15,
+        )  # fmt: skip
+        self.client = aioredis.Redis(connection_pool=pool)
+        self._pool = pool
 
     async def get(self, key: str) -> bytes | None:
         value = await self.client.get(self.prefix + key)
@@ -116,10 +121,10 @@ class RedisCache:
         if keys:
             await self.client.delete(*(self.prefix + k for k in keys))
 
-    async def incr(self, key: str, ttl_s: float | None = None) -> int:
+    async def incr(self, key: str, ttl_s: float | None = None, by: int = 1) -> int:
         full = self.prefix + key
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.incr(full)
+            pipe.incrby(full, by)
             if ttl_s is not None:
                 pipe.pexpire(full, max(1, int(ttl_s * 1000)), nx=True)
             result = await pipe.execute()
@@ -134,6 +139,7 @@ class RedisCache:
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self._pool.disconnect()
 
 
 def build_cache(url: str, prefix: str = "netra:") -> Cache:

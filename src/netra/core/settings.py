@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_s: int = 900
     login_ip_max_failures: int = 50
+    login_delay_base_s: float = 1.0  # per account, past login_max_failures: doubling delays
+    login_delay_max_s: float = 60.0  # ... up to this (a delay, never a lock)
+    register_ip_max: int = 20  # sign-ups per client address and window
+    register_window_s: int = 3600
+    # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is
+    # believed; from any other peer the header is ignored.
+    trusted_proxies: str = ""
 
     # Password hashing (argon2id). Default: OWASP's minimum profile (19 MiB, t=2, p=1), about
     # 22 ms per hash here; the library's default (64 MiB, t=3, p=4) took about 105 ms.
@@ -325,6 +332,12 @@ def validate_settings(s: Settings) -> list[str]:
                 problems.append(f"NETRA_ALLOWED_ORIGINS must not contain localhost ({origin})")
             elif not origin.startswith("https://"):
                 problems.append(f"NETRA_ALLOWED_ORIGINS must be https origins ({origin})")
+    try:
+        from netra.core.client_address import parse_proxies
+
+        parse_proxies(s.trusted_proxies)
+    except ValueError as exc:
+        problems.append(f"NETRA_TRUSTED_PROXIES is not a list of addresses or networks: {exc}")
     if s.webhook_allow_loopback:
         problems.append("NETRA_WEBHOOK_ALLOW_LOOPBACK is for development and test only")
     if s.llm_base_url and not (s.llm_api_key and s.llm_api_key.get_secret_value()):

@@ -143,6 +143,9 @@ class BrokenCache(MemoryCache):
     async def get(self, key: str) -> bytes | None:
         raise ConnectionError("redis is down")
 
+    async def incr(self, key: str, ttl_s: float | None = None, by: int = 1) -> int:
+        raise ConnectionError("redis is down")
+
 
 class BrokenDatabase:
     """A database that cannot be reached: every session fails."""

@@ -173,20 +173,20 @@ class Connection:
                 return
             self.last_inbound = self.clock()
             text = message.get("text")
-            if text is None:
-                await self.send(error_frame("invalid_frame", "frames are JSON text messages"))
-                continue
-            if len(text) > max_bytes or len(text.encode()) > max_bytes:
+            if text is not None and (len(text) > max_bytes or len(text.encode()) > max_bytes):
                 self.request_close(1009, "frame larger than max_message_bytes")
                 return
+            # Every frame, binary ones too, spends from the bucket before any work is done.
             wait = self.bucket.take()
             if wait > 0:
                 retry = TokenBucket.retry_after_s(wait)
+                frame_id = _frame_id(text) if text is not None else None
                 await self.send(
-                    error_frame(
-                        "rate_limited", "too many frames", _frame_id(text), retry_after_s=retry
-                    )
+                    error_frame("rate_limited", "too many frames", frame_id, retry_after_s=retry)
                 )
+                continue
+            if text is None:
+                await self.send(error_frame("invalid_frame", "frames are JSON text messages"))
                 continue
             frame = parse_client_frame(text)
             self.runtime.metrics.ws_frames.labels(

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     public_url: str = ""  # default: the served origin, http://{host}:{port}
     allowed_origins: str | None = None  # comma-separated; default: the public URL's origin
     log_level: str = "INFO"
+    # Interactive API docs (/docs, /openapi.json): default on in development and test only.
+    docs_enabled: bool | None = None
+    # Bearer token for /metrics and the details of /health/ready outside development.
+    metrics_token: SecretStr | None = None
 
     # Database pool (PostgreSQL only).
     db_pool_size: int = 10

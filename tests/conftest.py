@@ -11,6 +11,8 @@ import pytest
 
 from netra.core.settings import Settings
 
+TEST_SECRETS_KEY = "bDcwYmwzb1ZqU3RfQ2d3cE9XeG5ndGlCMXNVbnRTZTc="  # a Fernet key for tests
+
 ROOT = Path(__file__).resolve().parent
 
 # Property tests explore new random cases on every developer run; in CI they replay a fixed
@@ -42,6 +44,7 @@ def make_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
             "env": "test",
             "data_dir": tmp_path / "netra",
             "webhook_allow_loopback": True,  # test receivers listen on 127.0.0.1
+            "secrets_key": TEST_SECRETS_KEY,  # what resolve_dev_secrets would generate
         }
         values.update(overrides)
         return Settings(**values)

@@ -24,6 +24,7 @@ def _production(pg_settings, **extra):  # type: ignore[no-untyped-def]
         env="production", public_url=PUBLIC, allowed_origins=PUBLIC, jwt_issuer=PUBLIC,
         jwt_private_key=_generate_private_key_pem("Ed25519"),
         service_token=secrets.token_urlsafe(48), webhook_allow_loopback=False,
+        secrets_key="2k3Cz0mHq9Yd4aZ1t7V8bN5xW6rE0uI3oP2lK9jH8gF=",
         embedded_workers=False, **extra,
     )  # fmt: skip
 

@@ -93,3 +93,19 @@ class TokenRevocation(IdMixin, CreatedMixin, Base):
     key: Mapped[str] = mapped_column(String(64), nullable=False)
     cutoff: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+
+
+class PasswordReset(IdMixin, CreatedMixin, Base):
+    """A one-time password-reset token: only its SHA-256 is stored; used once, then marked."""
+
+    __tablename__ = "password_resets"
+
+    org_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -28,7 +28,6 @@ from netra.core.errors import DependencyUnavailable, RateLimited
 from netra.core.settings import Settings
 
 MESSAGE = "too many sign-in attempts; try again later"
-REGISTER_MESSAGE = "too many sign-ups from this address; try again later"
 
 
 def _hash(text: str) -> str:
@@ -101,12 +100,17 @@ class LoginThrottle:
 
     async def register(self, ip: str | None) -> None:
         """Count one sign-up from ``ip``; ``RateLimited`` past ``register_ip_max``."""
+        await self.limit_address("register", ip)
+
+    async def limit_address(self, action: str, ip: str | None) -> None:
+        """Count one ``action`` (sign-up, password-reset request) from ``ip``; ``RateLimited``
+        past ``register_ip_max`` per ``register_window_s``."""
         if not ip:
             return
-        key = f"register:ip:{ip}"
+        key = f"{action}:ip:{ip}"
         try:
             if await self.cache.incr(key, ttl_s=self.register_window_s) > self.register_max:
-                raise await self._refuse(key, REGISTER_MESSAGE)
+                raise await self._refuse(key, f"too many {action} requests from this address")
         except RateLimited:
             raise
         except Exception as exc:

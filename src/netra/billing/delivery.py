@@ -43,6 +43,7 @@ from netra.core.db import new_id, utcnow
 from netra.core.errors import ValidationFailed
 from netra.core.resilience import TRANSIENT_HTTP_STATUSES
 from netra.core.runtime import Runtime
+from netra.core.secrets_box import secret_box
 
 log = structlog.get_logger("netra.webhooks")
 
@@ -232,7 +233,8 @@ class WebhookDispatcher:
         ).one_or_none()
         if row is None:
             return None
-        attempts, org_id, url, secret, event_id, event_type, body = row
+        attempts, org_id, url, stored_secret, event_id, event_type, body = row
+        secret = secret_box(self.settings).open(stored_secret)
         return Claimed(attempts, org_id, url, secret, event_id, event_type, body.encode())
 
     async def _attempt(self, claimed: Claimed) -> Outcome:
@@ -243,6 +245,7 @@ class WebhookDispatcher:
         assert self._client is not None, "dispatcher not started"
         headers = {
             "Content-Type": "application/json",
+            # Signed at each attempt: the timestamp is the attempt's, the body the same bytes.
             SIGNATURE_HEADER: sign(claimed.secret, claimed.body),
             "X-Netra-Event": claimed.event_type,
             "X-Netra-Event-Id": claimed.event_id,

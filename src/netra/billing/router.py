@@ -67,9 +67,9 @@ async def create_webhook(
     runtime: RuntimeDep,
     user: UserContext = require("webhooks:write"),
 ) -> WebhookCreated:
-    hook = await webhook_service.create_webhook(session, user, body, runtime.settings)
+    hook, secret = await webhook_service.create_webhook(session, user, body, runtime.settings)
     # The only time the secret leaves the server.
-    return WebhookCreated(**_hook_out(hook).model_dump(), secret=hook.secret)
+    return WebhookCreated(**_hook_out(hook).model_dump(), secret=secret)
 
 
 @webhooks_router.get("", response_model=WebhookList)

@@ -28,6 +28,7 @@ from netra.core.context import UserContext
 from netra.core.db import new_id, utcnow
 from netra.core.errors import NotFound
 from netra.core.runtime import Runtime
+from netra.core.secrets_box import secret_box
 from netra.core.settings import Settings
 
 log = structlog.get_logger("netra.webhooks")
@@ -41,23 +42,25 @@ async def create_webhook(
     body: WebhookIn,
     settings: Settings,
     resolve: Resolver = resolve_host,
-) -> Webhook:
+) -> tuple[Webhook, str]:
+    """The new webhook and its secret in clear (the only time it is; stored encrypted)."""
     repo = WebhookRepository(session, user.org_id)
     ensure_below("webhooks", await repo.count(), limits_for(settings, user.tier).max_webhooks,
                  user.tier)  # fmt: skip
     await check_destination(body.url, settings, resolve)
+    secret = new_secret()
     hook = repo.add(
         Webhook(
             id=new_id(),
             url=body.url,
             events=list(body.events),
-            secret=new_secret(),
+            secret=secret_box(settings).seal(secret),  # encrypted at rest
             created_by=user.user_id,
             created_at=utcnow(),
         )
     )
     await session.flush()
-    return hook
+    return hook, secret
 
 
 async def list_webhooks(session: AsyncSession, user: UserContext) -> list[Webhook]:

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 7 * 24 * 3600
 
+    # Fernet key(s) encrypting secrets at rest (webhook secrets); comma-separated, first
+    # encrypts. Generated in development.
+    secrets_key: SecretStr | None = None
+
     # Service-to-service credential (introspection) and where the auth service lives.
     service_token: SecretStr | None = None
     auth_service_url: str | None = None
@@ -106,6 +110,17 @@ class Settings(BaseSettings):
     oauth_client_id: str | None = None
     oauth_client_secret: SecretStr | None = None
     oauth_allowed_domains: str = ""  # comma-separated; empty: any verified email
+
+    # E-mail (password resets, invitations): an SMTP server; unset: nothing is sent.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "Netra <no-reply@localhost>"
+    smtp_starttls: bool = True  # upgrade the connection (port 587)
+    smtp_tls: bool = False  # implicit TLS (port 465)
+    smtp_timeout_s: float = 10.0
+    password_reset_ttl_s: int = 1800  # a reset token's lifetime (one use)
 
     # LLM wording (optional; the offline writer is the default).
     llm_base_url: str | None = None
@@ -342,6 +357,11 @@ def validate_settings(s: Settings) -> list[str]:
         parse_proxies(s.trusted_proxies)
     except ValueError as exc:
         problems.append(f"NETRA_TRUSTED_PROXIES is not a list of addresses or networks: {exc}")
+    from netra.core.secrets_box import key_problem
+
+    why = key_problem(s.secrets_key.get_secret_value() if s.secrets_key else None)
+    if why:
+        problems.append(f"NETRA_SECRETS_KEY {why}")
     if s.webhook_allow_loopback:
         problems.append("NETRA_WEBHOOK_ALLOW_LOOPBACK is for development and test only")
     if s.llm_base_url and not (s.llm_api_key and s.llm_api_key.get_secret_value()):
@@ -363,7 +383,7 @@ def resolve_dev_secrets(s: Settings) -> Settings:
         s.jwt_private_key or s.jwt_public_key or s.jwt_jwks_url
     )
     needs_secret = s.jwt_algorithm == "HS256" and not s.jwt_secret
-    if not (needs_key or needs_secret or not s.service_token):
+    if not (needs_key or needs_secret or not s.service_token or not s.secrets_key):
         return s
     keydir = s.data_dir / "dev-secrets"
     keydir.mkdir(parents=True, exist_ok=True)
@@ -378,6 +398,14 @@ def resolve_dev_secrets(s: Settings) -> Settings:
         updates["jwt_secret"] = SecretStr(_read_or_create(keydir / "jwt-secret"))
     if not s.service_token:
         updates["service_token"] = SecretStr(_read_or_create(keydir / "service-token"))
+    if not s.secrets_key:
+        from cryptography.fernet import Fernet
+
+        path = keydir / "secrets-key"
+        if not path.exists():
+            path.write_text(Fernet.generate_key().decode())
+            path.chmod(0o600)
+        updates["secrets_key"] = SecretStr(path.read_text().strip())
     return s.model_copy(update=updates)
 
 

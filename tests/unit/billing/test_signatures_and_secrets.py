@@ -58,7 +58,9 @@ def test_the_key_is_generated_in_development_and_required_elsewhere(make_setting
     dev = resolve_dev_secrets(make_settings(env="development", secrets_key=None))
     box = secret_box(dev)
     assert box.open(box.seal("s")) == "s"
-    again = resolve_dev_secrets(make_settings(env="development", secrets_key=None))  # the same file, same key
+    again = resolve_dev_secrets(
+        make_settings(env="development", secrets_key=None)
+    )  # the same file, same key
     assert again.secrets_key is not None and dev.secrets_key is not None
     assert again.secrets_key.get_secret_value() == dev.secrets_key.get_secret_value()
     production = make_settings(env="production", secrets_key=None)

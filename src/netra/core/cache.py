@@ -28,13 +28,31 @@ class Cache(Protocol):
 
 
 class MemoryCache:
-    """In-process cache for the embedded mode and unit tests."""
+    """In-process cache for the embedded mode and unit tests.
 
-    def __init__(self, url: str = "memory://", prefix: str = "") -> None:
+    Bounded: past ``max_entries`` keys, expired ones are dropped, then the oldest written (a
+    tenant varying analysis periods must not grow the process without end).
+    """
+
+    def __init__(
+        self, url: str = "memory://", prefix: str = "", max_entries: int = 100_000
+    ) -> None:
         self.url = url
         self.prefix = prefix
+        self.max_entries = max_entries
         self._data: dict[str, tuple[bytes, float | None]] = {}
         self._lock = asyncio.Lock()
+
+    def _store(self, key: str, item: tuple[bytes, float | None]) -> None:
+        full = self.prefix + key
+        self._data.pop(full, None)  # re-inserted last: the dict's order is the write order
+        self._data[full] = item
+        if len(self._data) > self.max_entries:
+            now = time.monotonic()
+            for name in [k for k, (_, exp) in self._data.items() if exp is not None and exp <= now]:
+                del self._data[name]
+            while len(self._data) > self.max_entries:
+                del self._data[next(iter(self._data))]
 
     def _alive(self, key: str) -> tuple[bytes, float | None] | None:
         item = self._data.get(self.prefix + key)
@@ -54,13 +72,13 @@ class MemoryCache:
         return None if item is None else item[0]
 
     async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
-        self._data[self.prefix + key] = (value, self._expiry(ttl_s))
+        self._store(key, (value, self._expiry(ttl_s)))
 
     async def set_if_absent(self, key: str, value: bytes, ttl_s: float | None = None) -> bool:
         async with self._lock:
             if self._alive(key) is not None:
                 return False
-            self._data[self.prefix + key] = (value, self._expiry(ttl_s))
+            self._store(key, (value, self._expiry(ttl_s)))
             return True
 
     async def delete(self, *keys: str) -> None:
@@ -74,7 +92,7 @@ class MemoryCache:
                 value, expiry = by, self._expiry(ttl_s)
             else:
                 value, expiry = int(item[0]) + by, item[1]
-            self._data[self.prefix + key] = (str(value).encode(), expiry)
+            self._store(key, (str(value).encode(), expiry))
             return value
 
     async def ttl(self, key: str) -> float | None:

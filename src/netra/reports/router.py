@@ -84,7 +84,16 @@ class AnalysisRequest(BaseModel):
     end: str | float | None = None
 
 
-@router.post("/analyses", status_code=201, summary="Analyse the org's usage and store the report")
+@router.post(
+    "/analyses",
+    status_code=201,
+    summary="Analyse the org's usage and store the report",
+    description=(
+        "Limits per tier: analyses per organisation and minute (429 with Retry-After), records "
+        "in the period (403: narrow start/end). Asking again while the data and the period are "
+        "unchanged answers the report already stored (same id), with no new webhook event."
+    ),
+)
 async def create_analysis(
     runtime: RuntimeDep,
     body: AnalysisRequest | None = None,
@@ -94,8 +103,7 @@ async def create_analysis(
     begin, finish = _period(
         None if ask.start is None else str(ask.start), None if ask.end is None else str(ask.end)
     )
-    report, how = await service.report_for(runtime, user.org_id, begin, finish)
-    stored = await service.store_report(runtime, user.org_id, report)
+    stored, how = await service.create_analysis(runtime, user, begin, finish)
     return JSONResponse(stored, status_code=201, headers={"X-Cache": how})
 
 

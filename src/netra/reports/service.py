@@ -112,6 +112,7 @@ async def create_analysis(
     if previous is not None:
         found = await stored_report(runtime, org_id, previous)
         if found is not None:
+            runtime.metrics.cache.labels("hit").inc()  # served through the shared cache
             return found, "hit"
     records = await runtime.db.run(lambda s: _count(s, org_id, start, end))
     if records > limits.max_records:

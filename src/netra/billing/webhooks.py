@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 from pydantic_core import to_jsonable_python
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.billing.destinations import Resolver, check_destination, resolve_host
@@ -155,16 +155,31 @@ async def emit_event(runtime: Runtime, org_id: str, type: str, data: dict[str, A
         return
     dispatcher = runtime.extras.get(DISPATCHER)
     if ids and dispatcher is not None:
-        dispatcher.submit(ids)
+        dispatcher.submit(ids, org_id=org_id)
 
 
-async def pending_ids(session: AsyncSession, limit: int) -> list[str]:
-    """Due pending deliveries of every organisation: system work for the sweeper, which is
-    why it is not tenant-scoped (each delivery carries its own org and webhook)."""
+async def pending_ids(
+    session: AsyncSession, limit: int, per_org: int | None = None
+) -> list[tuple[str, str]]:
+    """Due pending deliveries of every organisation, ``(id, org_id)``, oldest due first: system
+    work for the sweeper, which is why it is not tenant-scoped (each delivery carries its own
+    org and webhook). With ``per_org``, at most that many of any one organisation, so one
+    organisation's pile of deliveries never hides another's."""
+    d = WebhookDelivery
+    due = (d.status == "pending", d.next_attempt_at <= utcnow())
+    if per_org is None:
+        stmt = select(d.id, d.org_id).where(*due).order_by(d.next_attempt_at).limit(limit)
+        return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+    rank = (
+        func.row_number()
+        .over(partition_by=d.org_id, order_by=(d.next_attempt_at, d.id))
+        .label("rank")
+    )
+    ranked = select(d.id, d.org_id, d.next_attempt_at, rank).where(*due).subquery()
     stmt = (
-        select(WebhookDelivery.id)
-        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= utcnow())
-        .order_by(WebhookDelivery.next_attempt_at)
+        select(ranked.c.id, ranked.c.org_id)
+        .where(ranked.c.rank <= per_org)
+        .order_by(ranked.c.next_attempt_at)
         .limit(limit)
     )
-    return list((await session.execute(stmt)).scalars())
+    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]

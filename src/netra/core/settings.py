@@ -208,6 +208,13 @@ class Settings(BaseSettings):
     webhook_lease_s: float = 60.0
     webhook_sweep_interval_s: float = 15.0
     webhook_drain_s: float = 5.0
+    # Fairness between organisations: requests in flight and tasks held per organisation,
+    # attempts per organisation and minute, and the per-receiver circuit breaker.
+    webhook_org_concurrency: int = 4
+    webhook_org_backlog: int = 64
+    webhook_org_attempts_per_min: int = 600
+    webhook_breaker_failures: int = 5
+    webhook_breaker_reset_s: float = 60.0
     # Development and test only: let webhooks reach receivers on loopback (SSRF filter).
     webhook_allow_loopback: bool = False
 

@@ -27,7 +27,7 @@ from sqlalchemy import insert
 from netra.billing.delivery import WebhookDispatcher
 from netra.billing.models import Webhook
 from netra.billing.spend import TableSpend
-from netra.billing.webhooks import DISPATCHER, emit_event
+from netra.billing.webhooks import DISPATCHER, deliver_via, emit_event
 from netra.core.db import new_id
 from netra.core.migrate import upgrade
 from netra.core.runtime import Runtime, build_runtime
@@ -77,7 +77,11 @@ async def emit_run(rt: Runtime, events: int, delay_s: float) -> tuple[float, flo
     started = time.perf_counter()
     for i in range(events):
         t0 = time.perf_counter()
-        await emit_event(rt, ORG, "run.completed", {"run_id": f"r{i}"})
+        data = {"run_id": f"r{i}"}
+        # The caller's unit of work: here one holding only the event.
+        await rt.db.run(
+            lambda s, data=data: emit_event(s, ORG, "run.completed", data, deliver=deliver_via(rt))
+        )
         latencies.append((time.perf_counter() - t0) * 1000)
     for _ in range(60_000):  # at most ten minutes
         if len(hits) >= events:

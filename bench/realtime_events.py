@@ -30,6 +30,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from netra.billing.tiers import limits_for
 from netra.chat import service
 from netra.chat.event_writer import EventWriter, publish_events
 from netra.chat.events import append_event
@@ -37,6 +38,11 @@ from netra.core.context import UserContext
 from netra.core.migrate import upgrade
 from netra.core.runtime import build_runtime
 from netra.core.settings import Settings
+
+# Run limits no benchmark reaches (it measures the event path, not admission).
+ROOMY = limits_for(
+    Settings(env="test", runs_enterprise=1_000_000, runs_org_enterprise=1_000_000), "enterprise"
+)
 
 DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
@@ -62,7 +68,7 @@ async def _new_runs(runtime: Any, n: int) -> list[tuple[str, str]]:
         ctx = UserContext(uuid.uuid4().hex, uuid.uuid4().hex, "enterprise", "member")
         ack = await runtime.db.run(
             lambda s, ctx=ctx: service.submit_user_message(
-                s, ctx, text="q", thread_id=None, frame_id=None, run_limit=10, enqueue=noop
+                s, ctx, text="q", thread_id=None, frame_id=None, limits=ROOMY, enqueue=noop
             )
         )
         out.append((ack.run_id, ctx.org_id))

@@ -23,6 +23,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+SOURCE_HELP = (
+    "auto (recognise), netra, openai-usage, anthropic-usage, litellm, langfuse, helicone, "
+    "openrouter"
+)
 HostOpt = Annotated[str | None, typer.Option("--host", help="Interface to listen on.")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port to listen on.")]
 
@@ -151,14 +155,37 @@ def check_config() -> None:
 
 @app.command()
 def analyze(
-    files: Annotated[list[Path], typer.Argument(help="Usage files (CSV or JSON Lines).")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Usage files of any source (CSV, JSON Lines, JSON).")
+    ],
     fmt: Annotated[str, typer.Option("--format", help="table, json or html")] = "table",
     out: Annotated[Path | None, typer.Option("--out", help="Write the report here.")] = None,
+    source: Annotated[str, typer.Option("--source", help=SOURCE_HELP)] = "auto",
 ) -> None:
     """Analyse usage files locally and print the report."""
     from netra.reports.cli import analyze_command
 
-    raise typer.Exit(analyze_command(files, fmt, out))
+    raise typer.Exit(analyze_command(files, fmt, out, source))
+
+
+@app.command()
+def upload(
+    files: Annotated[list[Path], typer.Argument(help="Usage files of any source.")],
+    url: Annotated[str, typer.Option("--url", help="The Netra server, e.g. http://host:8000")],
+    source: Annotated[str, typer.Option("--source", help=SOURCE_HELP)] = "auto",
+) -> None:
+    """Stream usage files to a running Netra (key from NETRA_API_KEY)."""
+    from netra.usage.sources import SOURCE_NAMES
+    from netra.usage.upload_cli import upload_command
+
+    if source not in SOURCE_NAMES:
+        typer.echo(
+            f"error: --source {source!r}: expected one of {', '.join(SOURCE_NAMES)}", err=True
+        )
+        raise typer.Exit(2)
+    settings = _settings()
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    raise typer.Exit(upload_command(files, url, source, key))
 
 
 @app.command("demo-data")

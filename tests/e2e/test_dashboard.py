@@ -180,3 +180,30 @@ def test_budgets_and_webhooks_pages_round_trip(netra: ServerProcess, browser: Br
     expect(page.locator("#webhooks-table")).to_contain_text("No webhooks yet", timeout=15_000)
     assert httpx.get(f"{netra.url}/api/v1/webhooks", headers=token(page)).json()["webhooks"] == []
     page.close()
+
+
+def test_api_keys_page_shows_a_key_once_and_revokes_it(
+    netra: ServerProcess, browser: Browser
+) -> None:
+    page = browser.new_page()
+    sign_up(page, netra.url)
+    page.click("#nav a[data-view=keys]")
+    page.fill("#key-form input[name=name]", "ci-uploader")
+    page.check("#key-form input[value='usage:read']")
+    page.click("#key-form button[type=submit]")
+    shown = page.locator("#key-created code")
+    expect(shown).to_be_visible(timeout=15_000)
+    key = shown.inner_text()
+    assert key.startswith("nk_")
+    listed = httpx.get(f"{netra.url}/api/v1/api-keys", headers=token(page)).json()["api_keys"]
+    assert [(k["name"], sorted(k["scopes"])) for k in listed] == [
+        ("ci-uploader", ["usage:read", "usage:write"])
+    ]
+    assert key not in page.locator("#keys-table").inner_text()  # listed by prefix only
+    assert listed[0]["prefix"] in page.locator("#keys-table").inner_text()
+    with_key = {"Authorization": f"Bearer {key}"}
+    assert httpx.get(f"{netra.url}/api/v1/usage/summary", headers=with_key).status_code == 200
+    page.locator("#keys-table tbody tr").first.get_by_role("button", name="Revoke").click()
+    expect(page.locator("#keys-table")).to_contain_text("revoked", timeout=15_000)
+    assert httpx.get(f"{netra.url}/api/v1/usage/summary", headers=with_key).status_code == 401
+    page.close()

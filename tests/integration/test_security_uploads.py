@@ -76,8 +76,16 @@ async def test_concurrent_uploads_are_capped_per_user_and_per_org(pg_settings) -
     settings = pg_settings(embedded_workers=False, uploads_user_free=2, uploads_org_free=3)
     async with live_server(create_app(settings)) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-            owner = (await signup(http))["access_token"]
+            account = await signup(http)
+            owner, user_id = account["access_token"], account["user"]["id"]
             held = [await _idle_upload(server, owner) for _ in range(2)]
+            cache = server.runtime.cache
+            for _ in range(500):  # both idle uploads hold their slot (the server took them)
+                slots = [await cache.get(f"slot:upload:user:{user_id}:{i}") for i in (0, 1)]
+                if all(slots):
+                    break
+                await asyncio.sleep(0.02)
+            assert all(slots)
             third = await http.post(
                 "/api/v1/usage/upload",
                 content=HEADER.encode(),

@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from netra.apps.all_in_one import create_app
-from netra.billing.webhooks import emit_event
 from support.accounts import bearer, signup
 from support.apps import running_app
 from support.webhook_receiver import webhook_receiver
+from support.webhooks import emit
 
 
 class Silent:
@@ -74,7 +74,7 @@ async def test_a_silent_receiver_does_not_delay_another_orgs_delivery(pg_setting
         attacker = await signup(client)
         await _hook(client, bearer(attacker["access_token"]), dead_url)
         for n in range(30):
-            await emit_event(runtime, attacker["user"]["org_id"], "run.completed", {"n": n})
+            await emit(runtime, attacker["user"]["org_id"], "run.completed", {"n": n})
         await _until(lambda: silent.open >= 2)
 
         victim = await signup(client)
@@ -82,7 +82,7 @@ async def test_a_silent_receiver_does_not_delay_another_orgs_delivery(pg_setting
             receiver.secret = await _hook(client, bearer(victim["access_token"]), receiver.url)
             loop = asyncio.get_running_loop()
             started = loop.time()
-            await emit_event(runtime, victim["user"]["org_id"], "run.completed", {"n": "b"})
+            await emit(runtime, victim["user"]["org_id"], "run.completed", {"n": "b"})
             [received] = await receiver.wait_for(1, timeout_s=10)
             took = loop.time() - started
         assert received.signature_ok
@@ -103,9 +103,7 @@ async def test_the_breaker_stops_requests_to_a_dead_receiver(pg_settings) -> Non
         auth = bearer(account["access_token"])
         await _hook(client, auth, dead_url)
         for n in range(5):
-            await emit_event(
-                app.state.runtime, account["user"]["org_id"], "run.completed", {"n": n}
-            )
+            await emit(app.state.runtime, account["user"]["org_id"], "run.completed", {"n": n})
         hooks = (await client.get("/api/v1/webhooks", headers=auth)).json()["webhooks"]
 
         async def deliveries() -> list[dict[str, Any]]:
@@ -133,7 +131,7 @@ async def test_an_orgs_attempts_per_minute_are_capped(pg_settings) -> None:  # t
             auth = bearer(account["access_token"])
             receiver.secret = await _hook(client, auth, receiver.url)
             for n in range(6):
-                await emit_event(app.state.runtime, account["user"]["org_id"], "run.completed",
+                await emit(app.state.runtime, account["user"]["org_id"], "run.completed",
                                  {"n": n})  # fmt: skip
             await receiver.wait_for(3)
             hooks = (await client.get("/api/v1/webhooks", headers=auth)).json()["webhooks"]

@@ -232,13 +232,26 @@ async def test_upload_without_a_file_or_with_a_bad_header_is_a_client_error(api:
         "/api/v1/usage/upload", data={"note": "no file"}, files={}, headers=api.alice
     )
     assert r.status_code in (400, 422)
+    # An unknown layout is refused naming what was expected (API.md "Usage sources").
     r = await api.client.post(
         "/api/v1/usage/upload",
         files={"file": ("u.csv", b"time,provider\n1,2\n")},
         headers=api.alice,
     )
+    assert r.status_code == 400
+    assert "input_tokens" in r.json()["error"]["message"]
+    # A Netra header with one required column misspelled: the column is named on line 1.
+    r = await api.client.post(
+        "/api/v1/usage/upload",
+        files={"file": ("u.csv", b"timestamp,provider,model,input_tokens,outputtokens\n")},
+        headers=api.alice,
+    )
     assert r.status_code == 200
-    assert r.json()["accepted"] == 0 and r.json()["rejected"][0]["line"] == 1
+    assert r.json()["accepted"] == 0
+    assert (r.json()["rejected"][0]["line"], r.json()["rejected"][0]["field"]) == (
+        1,
+        "output_tokens",
+    )
 
 
 async def test_the_rejected_list_is_capped_but_the_count_is_complete(api: Api) -> None:

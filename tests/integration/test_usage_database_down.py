@@ -3,38 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-
-import asyncpg
 
 from netra.apps.all_in_one import create_app
 from netra.core.settings import Settings
 from support.accounts import bearer, signup
 from support.apps import running_app
-from support.services import fresh_postgres_database, postgres_server_url
-
-
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
-async def rename_database(old: str, new: str) -> None:
-    """Cut every connection to ``old`` and rename it: new connections to it then fail."""
-    admin = await asyncpg.connect(_dsn(postgres_server_url()))
-    try:
-        for _ in range(50):
-            await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", old
-            )
-            try:
-                await admin.execute(f'ALTER DATABASE "{old}" RENAME TO "{new}"')
-                return
-            except asyncpg.ObjectInUseError:
-                await asyncio.sleep(0.1)
-        raise AssertionError("could not take the database away")
-    finally:
-        await admin.close()
+from support.services import fresh_postgres_database, rename_database
 
 
 def record(i: int) -> dict[str, object]:

@@ -8,10 +8,10 @@ from typing import Any
 
 from netra.apps.all_in_one import create_app
 from netra.auth.tokens import issue_access_token
-from netra.billing.webhooks import emit_event
 from support.accounts import bearer, signup
 from support.apps import running_app
 from support.webhook_receiver import webhook_receiver
+from support.webhooks import emit
 
 FAST = {
     "embedded_workers": False,
@@ -54,8 +54,8 @@ async def test_signed_delivery_is_retried_after_a_500_and_recorded(pg_settings) 
             assert "secret" not in listed[0]
 
             runtime = app.state.runtime
-            await emit_event(runtime, org_id, "run.completed", {"run_id": "run-1", "cost": 1.5})
-            await emit_event(runtime, org_id, "analysis.completed", {"id": "not subscribed"})
+            await emit(runtime, org_id, "run.completed", {"run_id": "run-1", "cost": 1.5})
+            await emit(runtime, org_id, "analysis.completed", {"id": "not subscribed"})
             requests = await receiver.wait_for(1)
             assert [r.status for r in requests] == [500, 200]
             assert all(r.signature_ok for r in requests)
@@ -79,7 +79,7 @@ async def test_signed_delivery_is_retried_after_a_500_and_recorded(pg_settings) 
             assert (await client.get("/api/v1/webhooks", headers=auth)).json() == {"webhooks": []}
             again = await client.delete(f"/api/v1/webhooks/{hook['id']}", headers=auth)
             assert again.status_code == 404 and again.json()["error"]["code"] == "not_found"
-            await emit_event(runtime, org_id, "run.completed", {"run_id": "run-2"})
+            await emit(runtime, org_id, "run.completed", {"run_id": "run-2"})
             await asyncio.sleep(0.3)
             assert len(receiver.requests) == 2  # a deleted webhook receives nothing more
 
@@ -104,8 +104,8 @@ async def test_org_b_cannot_see_use_or_delete_org_a_webhooks(pg_settings) -> Non
             ):
                 assert response.status_code == 404, response.text
             runtime = app.state.runtime
-            await emit_event(runtime, b["user"]["org_id"], "run.completed", {"run_id": "b"})
-            await emit_event(runtime, a["user"]["org_id"], "run.completed", {"run_id": "a"})
+            await emit(runtime, b["user"]["org_id"], "run.completed", {"run_id": "b"})
+            await emit(runtime, a["user"]["org_id"], "run.completed", {"run_id": "a"})
             [request] = await receiver.wait_for(1)
             assert request.json()["data"] == {"run_id": "a"}  # B's event never reaches A
             listed = (await client.get("/api/v1/webhooks", headers=auth_a)).json()["webhooks"]

@@ -235,6 +235,27 @@ class FakeEngine:
         self._maybe_fail("usage_trend")
         return DAY_ROWS
 
+    def totals(self, frame: Any) -> dict[str, Any]:
+        """Figures of the records themselves (their billed ``cost_usd``)."""
+        self._maybe_fail("totals")
+        recs: list[UsageRecord] = list(frame)
+        stamps = [r.timestamp for r in recs]
+        return {
+            "records": len(recs),
+            "calls": len(recs),
+            "input_tokens": sum(r.input_tokens for r in recs),
+            "output_tokens": sum(r.output_tokens for r in recs),
+            "cost_usd": round(sum(r.cost_usd or 0.0 for r in recs), 2),
+            "unpriced_records": sum(1 for r in recs if r.cost_usd is None),
+            "first": min(stamps).isoformat() if stamps else None,
+            "last": max(stamps).isoformat() if stamps else None,
+            "monthly_run_rate_usd": 0.0,
+            "failed_records": sum(1 for r in recs if r.status != "ok"),
+        }
+
+    def prices(self, provider: str, model: str, at: Any) -> dict[str, float] | None:
+        return {"input": 2.5, "cached_input": 1.25, "cache_write": 2.5, "output": 10.0}
+
 
 def check_protocol(events: list[tuple[str, dict[str, Any]]]) -> None:
     """PROTOCOL.md ordering guarantees 1-3 and the exact payload field names."""

@@ -10,9 +10,9 @@ import dataclasses
 import json
 from typing import Any
 
-from netra.agents.factory import TierProfile, profile_for
 from netra.auth.tokens import AccessClaims
 from netra.auth.verifier import TokenVerifier
+from netra.billing.tiers import TierLimits, limits_for
 from netra.core.settings import Settings
 
 
@@ -82,7 +82,7 @@ class FakeSocket:
         return [f for f in self.sent if f.get("run_id") == run_id]
 
 
-def roomy_limits() -> TierProfile:
-    """A tier profile whose run limits no unit test reaches (tests of other behaviour)."""
-    base = profile_for("enterprise", Settings(env="test"))
-    return dataclasses.replace(base, max_runs_per_user=100, max_runs_per_org=100)
+def roomy_limits() -> TierLimits:
+    """Tier limits whose run limits no unit test reaches (tests of other behaviour)."""
+    base = limits_for(Settings(env="test"), "enterprise")
+    return dataclasses.replace(base, runs_per_user=100, runs_per_org=100)

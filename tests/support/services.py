@@ -208,3 +208,26 @@ def flush_redis_prefix(url: str, prefix: str) -> None:
             client.delete(*keys)
     finally:
         client.close()
+
+
+async def rename_database(old: str, new: str) -> None:
+    """A real outage of database ``old``: cut every connection to it and rename it, so new
+    connections to it fail until it is renamed back."""
+    import asyncio
+
+    import asyncpg
+
+    admin = await asyncpg.connect(_sync_dsn(postgres_server_url()))
+    try:
+        for _ in range(50):
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", old
+            )
+            try:
+                await admin.execute(f'ALTER DATABASE "{old}" RENAME TO "{new}"')
+                return
+            except asyncpg.ObjectInUseError:
+                await asyncio.sleep(0.1)
+        raise AssertionError("could not take the database away")
+    finally:
+        await admin.close()

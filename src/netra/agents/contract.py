@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from netra.agents.conversation.memory import Turn
 from netra.core.context import UserContext
 from netra.records.record import UsageRecord
 
@@ -44,6 +45,11 @@ class AgentDeps:
     save_report: Callable[[dict[str, Any]], Awaitable[str]]  # -> report id
     save_assistant_message: Callable[[str, dict[str, Any]], Awaitable[str]]  # text, meta -> id
     extras: dict[str, Any] = field(default_factory=dict)  # e.g. the LLM provider
+    # The thread's earlier messages, oldest first (none: every message starts afresh).
+    load_history: Callable[[], Awaitable[list[Turn]]] | None = None
+    # Create a budget as the run's user: (scope, period, limit_usd) -> the budget as the API
+    # shows it. Raises Forbidden without the permission (checked again by the service).
+    create_budget: Callable[[str, str, float], Awaitable[dict[str, Any]]] | None = None
 
 
 @dataclass

@@ -57,6 +57,14 @@ class Engine(Protocol):
 
     def usage_trend(self, frame: Any, period: str) -> list[dict[str, Any]]: ...
 
+    def totals(self, frame: Any) -> dict[str, Any]:
+        """Records, calls, tokens, spend and monthly run rate of a frame (a scope's figures)."""
+        ...
+
+    def prices(self, provider: str, model: str, at: datetime) -> dict[str, float] | None:
+        """The catalogue's USD per million tokens of a model at a time (None: unpriced)."""
+        ...
+
 
 class AnalysisEngine:
     """The real engine (``netra.analysis``)."""
@@ -98,6 +106,46 @@ class AnalysisEngine:
         from netra.analysis.breakdowns import usage_trend
 
         return rows(usage_trend(frame, period=period))
+
+    def totals(self, frame: Any) -> dict[str, Any]:
+        import polars as pl
+
+        from netra.analysis.breakdowns import ensure_priced
+        from netra.analysis.forecast import forecast
+        from netra.analysis.money import usd
+
+        priced = ensure_priced(frame)
+        calls = priced["requests"].sum() if "requests" in priced.columns else priced.height
+        return jsonable(
+            {
+                "records": priced.height,
+                "calls": int(calls or 0),
+                "input_tokens": int(priced["input_tokens"].sum() or 0),
+                "output_tokens": int(priced["output_tokens"].sum() or 0),
+                "cost_usd": usd(float(priced["cost"].sum() or 0.0)),
+                "unpriced_records": int(priced["cost"].is_null().sum()),
+                "first": priced["timestamp"].min() if priced.height else None,
+                "last": priced["timestamp"].max() if priced.height else None,
+                "monthly_run_rate_usd": forecast(priced)["monthly_run_rate_usd"],
+                "failed_records": int(priced.filter(pl.col("status") != "ok").height),
+            }
+        )
+
+    def prices(self, provider: str, model: str, at: datetime) -> dict[str, float] | None:
+        from netra.pricing.catalogue import Catalogue, normalize_provider
+
+        catalogue = Catalogue()
+        resolved = catalogue.resolve(provider, model) or model
+        rates = catalogue.rates(normalize_provider(provider), resolved, at)
+        if rates is None:
+            return None
+        units = {
+            "input": rates.input,
+            "cached_input": rates.cache_read,
+            "cache_write": rates.cache_write,
+            "output": rates.output,
+        }
+        return {name: round(rate.base * 1e6, 4) for name, rate in units.items()}
 
 
 def rows(value: Any) -> list[dict[str, Any]]:

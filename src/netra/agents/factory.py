@@ -1,7 +1,8 @@
 """The agent factory: what each tier's runs may use.
 
-One :class:`TierProfile` per tier, read from the settings each time (no cache, no singleton),
-so the realtime layer (run limits at ``user_message`` time) and the pipeline agree.
+One :class:`TierProfile` per tier, built each time (no cache, no singleton) on the tier table
+(``billing/tiers.py``), so the realtime layer (run limits at ``user_message`` time) and the
+pipeline agree.
 """
 
 from __future__ import annotations
@@ -9,11 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netra.agents.engine import DETECTOR_TOOLS
-from netra.core.errors import LimitReached
+from netra.billing.tiers import TierLimits, limits_for
 from netra.core.settings import TIERS, Settings
 
-AGENTS: tuple[str, ...] = ("supervisor", "triage", "data", "optimizer", "actions", "reporting")
+AGENTS: tuple[str, ...] = (
+    "supervisor", "triage", "data", "optimizer", "actions", "reporting",
+    "assistant",  # only with a language model configured: it chooses the tools
+)  # fmt: skip
 
+# A thread's memory and the actions a follow-up can ask for (``agents.conversation``).
+CONVERSATION_TOOLS: tuple[str, ...] = (
+    "thread_memory", "narrow_scope", "compare", "estimate_savings", "explain_finding",
+    "explain_number", "create_budget",
+)  # fmt: skip
 DATA_TOOLS: tuple[str, ...] = ("spend_breakdown", "top_spenders", "usage_trend")
 OPTIMIZER_TOOLS: tuple[str, ...] = (*DETECTOR_TOOLS.values(), "rank_findings")
 ALL_TOOLS: tuple[str, ...] = (
@@ -23,6 +32,7 @@ ALL_TOOLS: tuple[str, ...] = (
     *OPTIMIZER_TOOLS,
     "plan_actions",  # actions
     "save_report",  # reporting
+    *CONVERSATION_TOOLS,
 )
 
 # What differs between tiers besides the numeric limits. The free tier gets the whole pipeline
@@ -39,15 +49,30 @@ _TOP_N_BY_TIER: dict[str, int] = {"free": 5, "early": 5, "mid": 10, "enterprise"
 
 @dataclass(frozen=True, slots=True)
 class TierProfile:
+    """What a tier's runs may use: agents and tools here; every number from the tier table."""
+
     tier: str
     agents: tuple[str, ...]
     tools: tuple[str, ...]
-    max_runs_per_user: int
-    max_runs_per_org: int
-    run_timeout_s: float
-    max_records: int
+    limits: TierLimits
     max_plan_steps: int
     top_n: int  # rows in top-spender lists
+
+    @property
+    def max_runs_per_user(self) -> int:
+        return self.limits.runs_per_user
+
+    @property
+    def max_runs_per_org(self) -> int:
+        return self.limits.runs_per_org
+
+    @property
+    def run_timeout_s(self) -> float:
+        return self.limits.run_timeout_s
+
+    @property
+    def max_records(self) -> int:
+        return self.limits.max_records
 
     def allows_agent(self, name: str) -> bool:
         return name in self.agents
@@ -58,17 +83,13 @@ class TierProfile:
 
 def profile_for(tier: str, settings: Settings) -> TierProfile:
     """The profile of ``tier``; an unknown tier gets the free tier's (fail closed)."""
-    key = tier if tier in TIERS else "free"
-    tier_timeout = float(getattr(settings, f"run_timeout_{key}_s"))
+    limits = limits_for(settings, tier)
+    key = limits.tier
     return TierProfile(
         tier=key,
         agents=AGENTS,
         tools=_TOOLS_BY_TIER[key],
-        max_runs_per_user=settings.run_limit(key),
-        max_runs_per_org=settings.org_run_limit(key),
-        # The global run timeout caps every tier (the worker enforces it too).
-        run_timeout_s=min(tier_timeout, settings.run_timeout_s),
-        max_records=int(getattr(settings, f"max_records_{key}")),
+        limits=limits,
         max_plan_steps=_PLAN_STEPS_BY_TIER[key],
         top_n=_TOP_N_BY_TIER[key],
     )
@@ -76,19 +97,3 @@ def profile_for(tier: str, settings: Settings) -> TierProfile:
 
 def all_profiles(settings: Settings) -> dict[str, TierProfile]:
     return {tier: profile_for(tier, settings) for tier in TIERS}
-
-
-def ensure_can_start(profile: TierProfile, *, user_active: int, org_active: int) -> None:
-    """Refuse a new run past the tier's concurrency (``run_limit``, PROTOCOL.md's error code)."""
-    if user_active >= profile.max_runs_per_user:
-        raise LimitReached(
-            f"the {profile.tier} tier allows {profile.max_runs_per_user} concurrent run(s) per "
-            "user; wait for one to finish",
-            details={"scope": "user", "limit": profile.max_runs_per_user},
-        )
-    if org_active >= profile.max_runs_per_org:
-        raise LimitReached(
-            f"the {profile.tier} tier allows {profile.max_runs_per_org} concurrent runs per "
-            "organisation; wait for one to finish",
-            details={"scope": "org", "limit": profile.max_runs_per_org},
-        )

@@ -13,7 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from netra.agents.assistant import run_assistant
 from netra.agents.contract import AgentDeps, EventSink, RunRequest, RunResult
+from netra.agents.conversation.memory import remembered
 from netra.agents.engine import AnalysisEngine, Engine
 from netra.agents.events import RunCancelled, RunEmitter, ToolFailed
 from netra.agents.factory import TierProfile, profile_for
@@ -81,6 +83,12 @@ class AgentPipeline:
         await em.thinking(SUPERVISOR, "Asking triage what this request needs.", 0.05)
         await run_triage(st, em)
         plan = st.next_agents()
+        if self._llm_drives(st, plan):
+            # The model's answer, if every figure in it came from a tool; else the usual agents
+            # run and the offline writer answers from the engine (the metadata says why).
+            st.llm_text = await run_assistant(st, em, self.settings)
+            if st.llm_text is not None:
+                plan = ("reporting",)
         await em.thinking(SUPERVISOR, "Plan: " + " → ".join(plan) + ".", 0.2)
         text = ""
         for i, agent in enumerate(plan, 1):
@@ -105,6 +113,14 @@ class AgentPipeline:
             metadata=metadata,
         )
 
+    def _llm_drives(self, st: RunState, plan: tuple[str, ...]) -> bool:
+        """A configured language model chooses the tools whenever the run needs any."""
+        return (
+            self.writer.can_call_tools
+            and st.profile.allows_agent("assistant")
+            and plan != ("reporting",)
+        )
+
     async def _fail(self, st: RunState, em: RunEmitter, code: str, message: str) -> RunResult:
         error = {"code": code, "message": message}
         await em.close_all("failed", error)
@@ -126,4 +142,14 @@ class AgentPipeline:
         }
         meta.update(st.classifier_meta)
         meta.update(st.writer_meta)
+        # What the next turn of the thread remembers (``conversation.memory``).
+        shown = st.findings or list(st.memory.findings)
+        meta["findings_shown"] = remembered(shown)
+        meta["referenced"] = list(st.referenced)
+        period = st.scope_period or st.followup.period
+        meta["period"] = period.as_dict() if period else None
+        meta["followup"] = st.followup.kind.value if st.followup.kind else None
+        meta["budget_scope"] = st.budget_scope
+        if st.llm_usage is not None:  # the language model's own calls in this run
+            meta["llm_usage"] = st.llm_usage.as_dict()
         return meta

@@ -13,6 +13,9 @@ from functools import partial, wraps
 from typing import Any, TypeVar
 
 from netra.agents.contract import AgentDeps, RunRequest
+from netra.agents.conversation import steps as conversation
+from netra.agents.conversation.followup import Followup
+from netra.agents.conversation.memory import Memory, Period
 from netra.agents.engine import Detector, Engine, detector_tool, jsonable
 from netra.agents.events import RunEmitter, ToolFailed
 from netra.agents.factory import TierProfile
@@ -41,6 +44,9 @@ AGENTS_BY_INTENT: dict[Intent, tuple[str, ...]] = {
     Intent.EXPLAIN_FINDING: ("optimizer", "actions", "reporting"),
     Intent.BUDGET: ("data", "optimizer", "reporting"),
     Intent.OUT_OF_SCOPE: ("reporting",),
+    Intent.WHAT_IF: ("actions", "reporting"),
+    Intent.EXPLAIN_NUMBER: ("actions", "reporting"),
+    Intent.CREATE_BUDGET: ("actions", "reporting"),
 }
 
 
@@ -66,6 +72,19 @@ class RunState:
     report_id: str | None = None
     writer_meta: dict[str, Any] = field(default_factory=dict)
     classifier_meta: dict[str, Any] = field(default_factory=dict)
+    # The conversation: the thread's memory, what this message asks of it, and what was done.
+    memory: Memory = field(default_factory=Memory)
+    followup: Followup = field(default_factory=lambda: Followup(None))
+    all_records: list[UsageRecord] = field(default_factory=list)  # before narrowing
+    scope_period: Period | None = None
+    actions: dict[str, Any] = field(default_factory=dict)  # tool results for the answer
+    referenced: tuple[int, ...] = ()  # which findings this turn was about
+    budget_scope: str | None = None
+    # With a language model driving the tools (``agents.assistant``): its answer and its calls.
+    llm_text: str | None = None
+    llm_usage: Any = None
+    llm_outcome: str | None = None
+    llm_rejected: list[str] = field(default_factory=list)  # figures no tool produced
 
     @property
     def intent(self) -> Intent:
@@ -75,7 +94,7 @@ class RunState:
         if self.intent is Intent.OUT_OF_SCOPE or self.sufficiency is Sufficiency.INSUFFICIENT:
             chosen: tuple[str, ...] = ("reporting",)
         else:
-            chosen = AGENTS_BY_INTENT[self.intent]
+            chosen = conversation.agents_for(self) or AGENTS_BY_INTENT[self.intent]
         return tuple(a for a in chosen if self.profile.allows_agent(a))
 
     async def get_frame(self) -> Any:
@@ -113,10 +132,11 @@ async def run_triage(st: RunState, em: RunEmitter) -> None:
     agent = "triage"
     await em.started(agent)
     await em.thinking(agent, "Reading the request to decide what kind of answer it needs.", 0.1)
+    st.memory = await conversation.read_memory(st, em, agent)
     first = classify(st.request.text)
-    if first.intent is Intent.OUT_OF_SCOPE and st.writer.can_classify:
+    if first.intent is Intent.OUT_OF_SCOPE and st.memory.empty and st.writer.can_classify:
         first = await _ask_the_llm(st, em, agent, first)
-    if first.intent is Intent.OUT_OF_SCOPE:
+    if first.intent is Intent.OUT_OF_SCOPE and st.memory.empty:
         st.classification = first
         await em.thinking(agent, "This is not about AI spend; a short answer will do.", 1.0)
         await em.completed(agent, result={"intent": first.intent.value, "scores": first.scores})
@@ -140,9 +160,13 @@ async def run_triage(st: RunState, em: RunEmitter) -> None:
         models=st.coverage.models,
         providers=st.coverage.providers,
     )
-    # The rules' intent unless the language model had to place the request.
-    st.classification = replace(named, intent=first.intent)
+    # A follow-up's intent from the thread; else the rules' (or the language model's) verdict.
+    st.followup = conversation.followup_of(st)
+    intent = conversation.intent_for(st.followup, first)
+    st.classification = conversation.with_followup_focus(replace(named, intent=intent), st.followup)
     st.sufficiency, st.sufficiency_reason = sufficiency(st.coverage)
+    if intent is not Intent.OUT_OF_SCOPE:
+        await conversation.narrow(st, em, agent)
     c = st.classification
     focus = f", about {', '.join(f'{k} {v}' for k, v in c.focus.items())}" if c.focus else ""
     await em.thinking(
@@ -159,6 +183,8 @@ async def run_triage(st: RunState, em: RunEmitter) -> None:
             "reason": st.sufficiency_reason,
             "focus": c.focus,
             "finding_kinds": list(c.finding_kinds),
+            "followup": st.followup.kind.value if st.followup.kind else None,
+            "references": [i + 1 for i in st.followup.refs],
         },
     )
 
@@ -198,6 +224,8 @@ async def run_data(st: RunState, em: RunEmitter) -> None:
     if intent in (Intent.SPEND_OVERVIEW, Intent.BUDGET):
         calls.append(("usage_trend", {"period": "day"}))
     calls = [c for c in calls if st.profile.allows_tool(c[0])]
+    if st.followup.sides:  # two scopes side by side first, then the usual tables
+        await conversation.run_compare(st, em, agent)
     for i, (tool, args) in enumerate(calls, 1):
         if tool == "top_spenders":
             by, top = str(args["by"]), int(args["n"])
@@ -284,6 +312,9 @@ async def run_optimizer(st: RunState, em: RunEmitter) -> None:
 async def run_actions(st: RunState, em: RunEmitter) -> None:
     agent = "actions"
     await em.started(agent)
+    if await conversation.run_followup_actions(st, em, agent):
+        await em.completed(agent, result={"actions": sorted(st.actions)})
+        return
     await em.thinking(agent, "Turning the top findings into an ordered plan.", 0.1)
     focus = st.classification.focus if st.classification else {}
     findings = st.findings
@@ -365,6 +396,11 @@ def brief_of(st: RunState) -> AnswerBrief:
         report_id=st.report_id,
         tier=st.profile.tier,
         max_records=st.profile.max_records,
+        followup=st.followup.kind.value if st.followup.kind else None,
+        actions=st.actions,
+        remembered=list(st.memory.findings),
+        references=[i + 1 for i in st.referenced],
+        period=st.scope_period.as_dict() if st.scope_period else None,
     )
 
 
@@ -383,7 +419,10 @@ async def run_reporting(st: RunState, em: RunEmitter) -> str:
         )
     await em.thinking(agent, "Writing the answer from the engine's figures.", 0.5)
     await em.check_cancelled()
-    text, st.writer_meta = await st.writer.write(brief_of(st))
+    if st.llm_usage is not None:
+        text, st.writer_meta = await _checked_llm_answer(st)
+    else:
+        text, st.writer_meta = await st.writer.write(brief_of(st))
     if st.writer_meta.get("degraded"):
         await em.thinking(
             agent,
@@ -395,3 +434,14 @@ async def run_reporting(st: RunState, em: RunEmitter) -> str:
         agent, result={"report_id": st.report_id, "writer": st.writer_meta.get("writer")}
     )
     return text
+
+
+async def _checked_llm_answer(st: RunState) -> tuple[str, dict[str, Any]]:
+    """The model's answer (already checked: every dollar figure came from a tool), or, when it
+    gave none it could keep, the offline writer's from the engine's results."""
+    meta: dict[str, Any] = {"writer": "llm_tools", "llm_outcome": st.llm_outcome}
+    if st.llm_text:
+        return st.llm_text, {**meta, "degraded": False}
+    meta.update(degraded_reason=f"llm_{st.llm_outcome}", unverified=st.llm_rejected)
+    text = await st.writer.fallback.write(brief_of(st))
+    return text, {**meta, "writer": st.writer.fallback.name, "degraded": True}

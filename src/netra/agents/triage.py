@@ -24,6 +24,14 @@ class Intent(StrEnum):
     EXPLAIN_FINDING = "explain_finding"
     BUDGET = "budget"
     OUT_OF_SCOPE = "out_of_scope"
+    # Follow-ups only (``conversation.followup``): acting on what an earlier turn showed.
+    WHAT_IF = "what_if"
+    EXPLAIN_NUMBER = "explain_number"
+    CREATE_BUDGET = "create_budget"
+
+
+# Intents only a follow-up in a thread asks for (the rules below never pick them).
+FOLLOWUP_ONLY = frozenset({Intent.WHAT_IF, Intent.EXPLAIN_NUMBER, Intent.CREATE_BUDGET})
 
 
 class Sufficiency(StrEnum):

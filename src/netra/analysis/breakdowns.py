@@ -1,6 +1,8 @@
 """Spend breakdowns: the report's ``breakdown`` section, ``GET /usage/summary`` and the agent's
 tools (``spend_breakdown``, ``top_spenders``, ``usage_trend``). All take a usage frame
-(``frame.SCHEMA``) and price it when it is not priced yet."""
+(``frame.SCHEMA``) and price it when it is not priced yet. Every group counts ``records``
+(rows) and ``requests`` (the calls they add up: a provider's hourly or daily rollup row stands
+for many calls)."""
 
 from __future__ import annotations
 
@@ -34,10 +36,15 @@ def _key_expr(by: str) -> list[pl.Expr]:
     raise ValueError(f"unknown group_by {by!r}: expected one of {', '.join(GROUPS)}")
 
 
+def _calls(frame: pl.DataFrame) -> pl.Expr:
+    """Calls of each row (``requests``: a rollup row adds up many; 1 when the frame has none)."""
+    return pl.col("requests") if "requests" in frame.columns else pl.lit(1, pl.Int64)
+
+
 def _aggregate(priced: pl.DataFrame, keys: list[pl.Expr]) -> pl.DataFrame:
     return priced.group_by(keys).agg(
         pl.len().alias("records"),
-        pl.col("requests").sum(),
+        _calls(priced).sum().alias("requests"),
         pl.col("cost").sum().alias("cost_usd"),
         pl.col("input_tokens").sum(),
         pl.col("output_tokens").sum(),

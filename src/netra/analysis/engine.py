@@ -1,5 +1,8 @@
 """The analysis engine: usage frame in, API.md analysis report out. Pure: no I/O.
 
+``records`` counts rows, ``requests`` the calls they stand for (a rollup row adds up many);
+``pricing_notes`` says which rules beyond the catalogue priced the records (published batch
+discount, prices file, one-hour cache writes, per-call pricing of aggregated rows).
 Money in the report is USD rounded to 6 decimals, percentages to 2 (``money.py``). Totals count
 priced records only (billed ``cost_usd`` when given, else the catalogue price); records of models
 the catalogue does not know and without ``cost_usd`` are listed under ``unpriced`` with their
@@ -30,6 +33,7 @@ from netra.analysis.findings import Candidate, settle
 from netra.analysis.forecast import forecast
 from netra.analysis.frame import conform
 from netra.analysis.money import pct, usd
+from netra.analysis.pricing_notes import pricing_notes
 from netra.pricing.catalogue import Catalogue, price_frame
 
 Detector = Callable[[Context], list[Candidate]]
@@ -83,6 +87,7 @@ def analyze(
     start, end = _utc(start), _utc(end)
     usage = select_period(conform(frame), start, end)
     priced = price_frame(usage, catalogue)
+    notes = pricing_notes(priced, catalogue)
     first = usage["timestamp"].min() if usage.height else None
     last = usage["timestamp"].max() if usage.height else None
     period_start = start or first
@@ -113,6 +118,7 @@ def analyze(
     return {
         "period": {"start": _iso(period_start), "end": _iso(period_end)},  # type: ignore[arg-type]
         "records": usage.height,
+        "requests": int(usage["requests"].sum() or 0),
         "priced_records": int(priced["cost"].is_not_null().sum()),
         "unpriced": unpriced.to_dicts(),
         "total_cost_usd": usd(total),
@@ -121,6 +127,7 @@ def analyze(
         "projected_savings_usd": usd(combined),
         "projected_savings_pct": pct(100.0 * combined / total) if total > 0 else 0.0,
         "forecast": forecast(priced),
+        "pricing_notes": notes,
     }
 
 

@@ -8,6 +8,9 @@ consistent by construction: current = sum(cost), projected = sum(cost * keep),
 savings = current - projected (net of what the change costs, which the detector folds into
 ``keep``: cache writes, the cheaper model's tokens, the batch price).
 
+``affected_records`` counts the calls the finding touches (a rollup row stands for
+``requests`` calls).
+
 Overlap: when several findings touch one row, their effects compose multiplicatively on that
 row: remaining = cost * keep_1 * keep_2 * ..., so ``projected_savings_usd`` =
 sum(cost * (1 - prod(keep))). This is at most the row's cost, at most the sum of the individual
@@ -54,10 +57,11 @@ class Candidate:
 def _money(frame: pl.DataFrame, candidates: list[Candidate]) -> pl.DataFrame:
     """One row per candidate: affected records, current and projected cost."""
     exprs: list[pl.Expr] = []
+    calls = pl.col("_calls") if "_calls" in frame.columns else pl.lit(1, pl.Int64)
     for i, cand in enumerate(candidates):
         keep = cand.keep.clip(0.0, 1.0).fill_null(1.0)
         exprs += [
-            cand.mask.sum().alias(f"n{i}"),
+            calls.filter(cand.mask).sum().alias(f"n{i}"),
             pl.col("cost").filter(cand.mask).sum().alias(f"c{i}"),
             (pl.col("cost") * keep).filter(cand.mask).sum().alias(f"p{i}"),
         ]

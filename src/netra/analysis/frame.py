@@ -29,11 +29,19 @@ SCHEMA: dict[str, pl.DataType] = {
     "request_id": pl.String(),
     "retry_of": pl.String(),
     "batch": pl.Boolean(),
-    "requests": pl.Int64(),
+    "requests": pl.Int64(),  # calls the row adds up (1: a single call)
     "conversation_id": pl.String(),
-    "cache_write_1h_tokens": pl.Int64(),
+    "cache_write_1h_tokens": pl.Int64(),  # part of cache_write_tokens with a 1-hour lifetime
 }
-assert tuple(SCHEMA) == FIELDS  # the frame and the record must not drift apart
+DEFAULTS: dict[str, object] = {
+    "cached_input_tokens": 0,
+    "cache_write_tokens": 0,
+    "status": "ok",
+    "batch": False,
+    "requests": 1,
+    "cache_write_1h_tokens": 0,
+}
+assert set(FIELDS) <= set(SCHEMA)  # the frame holds every record field
 
 
 def empty_frame() -> pl.DataFrame:
@@ -47,20 +55,13 @@ def frame_from_records(records: Iterable[UsageRecord]) -> pl.DataFrame:
     for record in records:
         for append, name in appenders:
             append(getattr(record, name))
-    return pl.DataFrame(columns, schema=SCHEMA)
+    return conform(pl.DataFrame(columns, schema={name: SCHEMA[name] for name in FIELDS}))
 
 
 def conform(frame: pl.DataFrame) -> pl.DataFrame:
     """Cast a frame from elsewhere (a DB query, a test) to SCHEMA; missing optional columns get
     their defaults."""
-    defaults: dict[str, object] = {
-        "cached_input_tokens": 0,
-        "cache_write_tokens": 0,
-        "status": "ok",
-        "batch": False,
-        "requests": 1,
-        "cache_write_1h_tokens": 0,
-    }
+    defaults = DEFAULTS
     exprs = []
     for name, dtype in SCHEMA.items():
         if name in frame.columns:

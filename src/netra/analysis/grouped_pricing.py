@@ -4,8 +4,9 @@ The catalogue cost is linear in the token counts for calls that share their rate
 of one (provider, model, day, batch, long-context bucket) can be summed first and priced once:
 one group-by over the rows, then arithmetic on a table of a few thousand rows. Billed
 ``cost_usd`` is summed apart and wins where given, as in ``pricing.price_frame``. The long-
-context bucket of a call is how many of the catalogue's tier thresholds (for any model present)
-its prompt exceeds: within a bucket every model's tier is the same. Used for
+context bucket of a row is how many of the catalogue's tier thresholds (for any model present)
+its average call's prompt (``input_tokens / requests``) exceeds: within a bucket every model's
+tier is the same. ``records`` counts rows, ``requests`` the calls they add up. Used for
 ``GET /usage/summary`` and the report-free breakdowns; models priced by time of day fall back
 to per-row pricing.
 """
@@ -24,10 +25,19 @@ from netra.pricing.catalogue import (
     Rates,
     cost_expr,
     normalize_provider,
+    per_call_prompt,
 )
 
 _DAY_US = 86_400_000_000
-_SUMS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens")
+_SUMS = (
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "requests",
+)
+_DEFAULTS = {"cache_write_1h_tokens": 0, "requests": 1}
 
 
 def grouped_costs(
@@ -38,8 +48,10 @@ def grouped_costs(
     when a model priced by time of day is present (the caller prices per row instead)."""
     extra = [c for c in by if c not in ("model", "provider", "day")]
     work = frame.select(
-        *_SUMS,
-        "requests",
+        *[
+            pl.col(c) if c in frame.columns else pl.lit(_DEFAULTS[c], pl.Int64).alias(c)
+            for c in _SUMS
+        ],
         *extra,
         pl.col("provider").cast(pl.Categorical).alias("_p"),
         pl.col("model").cast(pl.Categorical).alias("_m"),
@@ -55,11 +67,11 @@ def grouped_costs(
     for p_raw, m_raw, day, batch in keys.iter_rows():
         if (p_raw, m_raw) not in names:
             provider = normalize_provider(p_raw)
-            info = catalogue.model_info(provider, m_raw.strip())
-            if info is not None and catalogue.time_of_day_priced(provider, info.id):
+            found = catalogue.model_id(provider, m_raw.strip())
+            if found is not None and catalogue.time_of_day_priced(provider, found):
                 return None
-            shown = info.id if info else m_raw.strip().lower()
-            names[(p_raw, m_raw)] = (provider, info.id if info else None, shown)
+            shown = found or m_raw.strip().lower()
+            names[(p_raw, m_raw)] = (provider, found, shown)
         provider, model, _ = names[(p_raw, m_raw)]
         rates.append(
             catalogue.rates(provider, model, _day_start(day), batch=bool(batch)) if model else None
@@ -69,17 +81,17 @@ def grouped_costs(
         {int(s) for unit in columns.tiers.values() for starts, _ in unit for s in starts if s}
     )
     bucket = pl.sum_horizontal(
-        [(pl.col("input_tokens") > t).cast(pl.Int8) for t in thresholds] or [pl.lit(0, pl.Int8)]
+        [(per_call_prompt() > t).cast(pl.Int8) for t in thresholds] or [pl.lit(0, pl.Int8)]
     ).alias("_bucket")
     groups = (
         work.with_columns(bucket, pl.col("cost_usd").is_not_null().alias("_billed"))
         .group_by([*extra, *on, "_bucket", "_billed"])
         .agg(
             pl.len().alias("records"),
-            pl.col("requests").sum(),
             *[pl.col(c).sum() for c in _SUMS],
             pl.col("cost_usd").sum().alias("_billed_cost"),
             pl.col("_failed").sum().alias("failed_records"),
+            pl.col("requests").filter(pl.col("_failed")).sum().alias("failed_requests"),
         )
     )
     keys = keys.with_row_index("_k")
@@ -107,11 +119,11 @@ def grouped_costs(
         priced.group_by([*extra, "provider_n", "model_n", "_day"])
         .agg(
             pl.col("records").sum(),
-            pl.col("requests").sum(),
             pl.col("cost").sum(),
             *[pl.col(c).sum() for c in _SUMS],
             pl.col("records").filter(pl.col("cost").is_null()).sum().alias("unpriced_records"),
             pl.col("failed_records").sum(),
+            pl.col("failed_requests").sum(),
         )
         .with_columns(pl.from_epoch(pl.col("_day") * 86_400, time_unit="s").dt.date().alias("day"))
     )

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from netra.agents import component as agents
 from netra.apps.factory import create_netra_app
-from netra.auth.component import auth_service_component
+from netra.auth.component import api_keys_component, auth_service_component
 from netra.billing import component as billing
 from netra.chat import component as chat
 from netra.core.component import Component
@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     components: list[Component] = [
         auth_service_component(),
+        api_keys_component(),
         usage.component(),
         reports.component(),
         chat.component(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from netra.apps.factory import create_netra_app
-from netra.auth.component import verification_component
+from netra.auth.component import api_keys_component, verification_component
 from netra.billing import component as billing
 from netra.chat import component as chat
 from netra.core.settings import Settings, load_settings
@@ -20,6 +20,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
         [
             verification_component(),
+            api_keys_component(),
             usage.component(),
             reports.component(),
             chat.component(),

@@ -1,10 +1,12 @@
-"""The auth components: the full auth service (signs tokens) and token verification only."""
+"""The auth components: the full auth service (signs tokens), token verification only, and API
+keys (managed and verified by the backend itself, against the shared database)."""
 
 from __future__ import annotations
 
 import structlog
 
-from netra.auth.deps import VERIFIER
+from netra.auth.api_key_verifier import ApiKeyVerifier
+from netra.auth.deps import KEY_VERIFIER, VERIFIER
 from netra.auth.housekeeping import Housekeeper
 from netra.auth.keys import KeyMaterial, load_keys
 from netra.auth.oidc import issuer_problem
@@ -93,6 +95,31 @@ async def _stop_auth_service(runtime: Runtime) -> None:
     housekeeper = runtime.extras.pop(HOUSEKEEPER, None)
     if isinstance(housekeeper, Housekeeper):
         await housekeeper.stop()
+
+
+async def _start_api_keys(runtime: Runtime) -> None:
+    settings = runtime.settings
+    verifier = ApiKeyVerifier(
+        runtime.db,
+        runtime.bus,
+        cache_ttl_s=settings.api_key_cache_ttl_s,
+        touch_interval_s=settings.api_key_touch_interval_s,
+    )
+    await verifier.start()
+    runtime.extras[KEY_VERIFIER] = verifier
+
+
+async def _stop_api_keys(runtime: Runtime) -> None:
+    verifier = runtime.extras.pop(KEY_VERIFIER, None)
+    if isinstance(verifier, ApiKeyVerifier):
+        await verifier.stop()
+
+
+def api_keys_component() -> Component:
+    """For the backend: API keys managed (``/api/v1/api-keys``) and accepted as credentials."""
+    from netra.auth.api_keys_router import router
+
+    return Component("api-keys", routers=[router], start=_start_api_keys, stop=_stop_api_keys)
 
 
 def verification_component() -> Component:

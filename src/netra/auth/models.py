@@ -1,10 +1,11 @@
-"""Tables of the auth domain: organisations, users, refresh-token families, OAuth identities."""
+"""Tables of the auth domain: organisations, users, refresh-token families, OAuth identities,
+revocations and API keys."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from netra.core.db import Base, CreatedMixin, IdMixin, UtcDateTime
@@ -93,6 +94,31 @@ class TokenRevocation(IdMixin, CreatedMixin, Base):
     key: Mapped[str] = mapped_column(String(64), nullable=False)
     cutoff: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+
+
+class ApiKey(IdMixin, CreatedMixin, Base):
+    """A machine credential of an organisation (API.md "Machine access").
+
+    Only the key's SHA-256 is stored; ``prefix`` (the key's first characters, shown in lists)
+    finds the candidate rows, so looking a key up never compares its secret part in an index.
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        Index("ix_api_keys_org", "org_id"),
+        Index("ix_api_keys_prefix", "prefix"),
+    )
+
+    org_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False
+    )
+    created_by: Mapped[str | None] = mapped_column(String(32), nullable=True)  # a user id
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class PasswordReset(IdMixin, CreatedMixin, Base):

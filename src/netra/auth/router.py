@@ -22,7 +22,7 @@ from netra.auth.state import get_auth
 from netra.auth.wellknown import service_configuration
 from netra.core.audit import record_audit
 from netra.core.client_address import client_address
-from netra.core.deps import RuntimeDep
+from netra.core.deps import RuntimeDep, SessionDep
 from netra.core.errors import Unauthenticated
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -37,21 +37,27 @@ def client_ip(request: Request) -> str | None:
     return client_address(peer, request.headers, settings.trusted_proxies)
 
 
+# Routes whose outcome must be committed before they answer (a failed sign-in's audit row and
+# throttle count, a reused refresh token's revocation, then 401) open their own unit of work;
+# the others take the request's (SessionDep, committed when the endpoint returns).
+
+
 @router.post("/register", status_code=201)
-async def register(body: RegisterIn, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+async def register(
+    body: RegisterIn, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> dict[str, Any]:
     auth = get_auth(runtime)
     await auth.throttle.register(client_ip(request))
-    async with runtime.db.unit_of_work() as session:
-        user, org = await create_account(
-            session,
-            email=body.email,
-            password=body.password,
-            name=body.name,
-            org_name=body.org_name,
-            passwords=auth.passwords,
-            ip=client_ip(request),
-        )
-        return {"user": profile(user, org)}
+    user, org = await create_account(
+        session,
+        email=body.email,
+        password=body.password,
+        name=body.name,
+        org_name=body.org_name,
+        passwords=auth.passwords,
+        ip=client_ip(request),
+    )
+    return {"user": profile(user, org)}
 
 
 @router.post("/login")
@@ -120,12 +126,11 @@ async def logout(request: Request, runtime: RuntimeDep) -> Response:
 
 
 @router.get("/me")
-async def me(user: CurrentUser, runtime: RuntimeDep) -> dict[str, Any]:
-    async with runtime.db.unit_of_work() as session:
-        found = await load_active_user(session, user.user_id, user.org_id)
-        if found is None:
-            raise Unauthenticated("account not found or disabled")
-        return profile(*found)
+async def me(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    found = await load_active_user(session, user.user_id, user.org_id)
+    if found is None:
+        raise Unauthenticated("account not found or disabled")
+    return profile(*found)
 
 
 @router.post("/introspect")

@@ -22,11 +22,11 @@ from netra.core.settings import Settings
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "owner": (
         "usage:read", "usage:write", "analysis:run", "chat:use", "budgets:write",
-        "webhooks:write", "org:admin", "org:billing",
+        "webhooks:write", "api_keys:write", "org:admin", "org:billing",
     ),
     "admin": (
         "usage:read", "usage:write", "analysis:run", "chat:use", "budgets:write",
-        "webhooks:write", "org:admin",
+        "webhooks:write", "api_keys:write", "org:admin",
     ),
     "member": ("usage:read", "usage:write", "analysis:run", "chat:use"),
 }  # fmt: skip

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from netra.billing.models import Budget, BudgetAlert
 from netra.billing.repository import BudgetAlertRepository, BudgetRepository
 from netra.billing.schemas import BudgetIn, BudgetOut, Window
-from netra.billing.tiers import ensure_below, limits_for
-from netra.billing.webhooks import emit_event, iso
+from netra.billing.tiers import Limit, check, limits_for
+from netra.billing.webhooks import deliver_via, emit_event, iso
 from netra.core.context import UserContext
 from netra.core.db import new_id, utcnow
 from netra.core.errors import Conflict, NotFound
@@ -68,8 +68,7 @@ async def create_budget(
     session: AsyncSession, user: UserContext, body: BudgetIn, settings: Settings
 ) -> Budget:
     repo = BudgetRepository(session, user.org_id)
-    ensure_below("budgets", await repo.count(), limits_for(settings, user.tier).max_budgets,
-                 user.tier)  # fmt: skip
+    check(limits_for(settings, user.tier), Limit.MAX_BUDGETS, await repo.count())
     taken = await session.scalar(
         repo.select(Budget.id).where(Budget.scope == body.scope, Budget.period == body.period)
     )
@@ -222,10 +221,15 @@ async def evaluate_budgets(
     """
     fn = spend or spend_of(runtime)
     at = now or utcnow()
-    alerts = await runtime.db.run(lambda session: check_budgets(session, org_id, fn, at))
-    for alert in alerts:
-        await emit_event(runtime, org_id, "budget.alert", alert)
-    return alerts
+    deliver = deliver_via(runtime)
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        alerts = await check_budgets(session, org_id, fn, at)
+        for alert in alerts:  # each alert row and its event commit together
+            await emit_event(session, org_id, "budget.alert", alert, deliver=deliver)
+        return alerts
+
+    return await runtime.db.run(work)
 
 
 async def list_budgets(session: AsyncSession, user: UserContext) -> list[Budget]:

@@ -1,15 +1,18 @@
 """Webhooks: registration (create, list, delete) and :func:`emit_event`, which other domains
 call when something happened (``analysis.completed``, ``run.completed``, ``budget.alert``).
 
-``emit_event`` stores the event once, with its exact body, and one pending delivery per
-subscribed webhook of the organisation, in a short transaction of its own; then hands the
-deliveries to this process's dispatcher, if it runs one, without waiting for them. Where no
-dispatcher runs (a worker process), the sweeper of an API process delivers them.
+``emit_event`` records the event, with its exact body, and one pending delivery per subscribed
+webhook of the organisation IN THE CALLER'S UNIT OF WORK (an outbox): the event commits with
+the change that caused it, or not at all. Only after that commit are the deliveries handed to
+this process's dispatcher (``after_commit``), without waiting for them. A crash between the
+commit and the hand-off loses nothing: the rows are pending, and the dispatcher's sweeper
+delivers pending rows (where no dispatcher runs, the sweeper of another process does).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -23,9 +26,9 @@ from netra.billing.models import Webhook, WebhookDelivery, WebhookEvent
 from netra.billing.repository import WebhookDeliveryRepository, WebhookRepository
 from netra.billing.schemas import EVENT_TYPES, WebhookIn
 from netra.billing.signing import new_secret
-from netra.billing.tiers import ensure_below, limits_for
+from netra.billing.tiers import Limit, check, limits_for
 from netra.core.context import UserContext
-from netra.core.db import new_id, utcnow
+from netra.core.db import after_commit, new_id, utcnow
 from netra.core.errors import NotFound
 from netra.core.runtime import Runtime
 from netra.core.secrets_box import secret_box
@@ -45,8 +48,7 @@ async def create_webhook(
 ) -> tuple[Webhook, str]:
     """The new webhook and its secret in clear (the only time it is; stored encrypted)."""
     repo = WebhookRepository(session, user.org_id)
-    ensure_below("webhooks", await repo.count(), limits_for(settings, user.tier).max_webhooks,
-                 user.tier)  # fmt: skip
+    check(limits_for(settings, user.tier), Limit.MAX_WEBHOOKS, await repo.count())
     await check_destination(body.url, settings, resolve)
     secret = new_secret()
     hook = repo.add(
@@ -139,23 +141,45 @@ async def record_event(
     return [d.id for d in deliveries]
 
 
-async def emit_event(runtime: Runtime, org_id: str, type: str, data: dict[str, Any]) -> None:
-    """Record an event of ``org_id`` and schedule its deliveries; never waits for them.
+Deliver = Callable[[list[str], str], object]  # (delivery ids, their organisation)
 
-    Call it after the caller's own transaction committed (``after_commit``). A failure to
-    record is logged and swallowed: the caller's work is done and must not fail because of a
-    webhook. An unknown ``type`` is a programming error and raises ``ValueError``.
-    """
+
+def deliver_via(runtime: Runtime) -> Deliver:
+    """Hand delivery ids to this process's dispatcher, when one runs (looked up at hand-off,
+    so the order in which components start does not matter)."""
+
+    def deliver(ids: list[str], org_id: str) -> None:
+        dispatcher = runtime.extras.get(DISPATCHER)
+        if dispatcher is not None:
+            dispatcher.submit(ids, org_id=org_id)  # within the organisation's share
+
+    return deliver
+
+
+async def emit_event(
+    session: AsyncSession,
+    org_id: str,
+    type: str,
+    data: dict[str, Any],
+    *,
+    deliver: Deliver | None = None,
+) -> list[str]:
+    """Record an event of ``org_id`` in the caller's unit of work; after its commit, hand the
+    deliveries to ``deliver`` (never before: a rolled-back change sends nothing). Returns the
+    delivery ids. An unknown ``type`` is a programming error and raises ``ValueError``."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {type!r}; known: {', '.join(EVENT_TYPES)}")
-    try:
-        ids = await runtime.db.run(lambda session: record_event(session, org_id, type, data))
-    except Exception:
-        log.exception("webhook event not recorded", org_id=org_id, type=type)
-        return
-    dispatcher = runtime.extras.get(DISPATCHER)
-    if ids and dispatcher is not None:
-        dispatcher.submit(ids, org_id=org_id)
+    ids = await record_event(session, org_id, type, data)
+    if ids and deliver is not None:
+
+        async def hand_over() -> None:
+            try:
+                deliver(ids, org_id)
+            except Exception:  # the rows are pending: the sweeper delivers them
+                log.exception("webhook hand-off failed", org_id=org_id, type=type)
+
+        after_commit(session, hand_over)
+    return ids
 
 
 async def pending_ids(

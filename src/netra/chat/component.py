@@ -26,18 +26,26 @@ async def _stop_hub(runtime: Runtime) -> None:
 
 
 def component() -> Component:
+    from netra.chat.assistant_usage import router as assistant_router
     from netra.chat.router import router
     from netra.chat.ws import router as ws_router
 
-    return Component("chat", routers=[router, ws_router], start=_start_hub, stop=_stop_hub)
+    return Component(
+        "chat", routers=[router, assistant_router, ws_router], start=_start_hub, stop=_stop_hub
+    )
 
 
 async def _start_worker(runtime: Runtime) -> None:
+    from netra.billing.webhooks import deliver_via
     from netra.chat.event_writer import EventWriter
     from netra.chat.worker import RunWorker
 
     writer = EventWriter(
-        runtime.db, runtime.bus, runtime.metrics, runtime.settings.run_event_batch_max
+        runtime.db,
+        runtime.bus,
+        runtime.metrics,
+        runtime.settings.run_event_batch_max,
+        deliver=deliver_via(runtime),
     )
     await writer.start()
     worker = RunWorker(runtime, writer)

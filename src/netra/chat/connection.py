@@ -20,8 +20,8 @@ import structlog
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.websockets import WebSocket
 
-from netra.agents.factory import profile_for
 from netra.auth.deps import get_verifier
+from netra.billing.tiers import limits_for
 from netra.chat import service
 from netra.chat.delivery import REPLAY_PAGE, ConnectionGone, RunDelivery
 from netra.chat.event_writer import publish_events
@@ -243,7 +243,7 @@ class Connection:
         async def submit(session: Any) -> service.Ack:
             return await service.submit_user_message(
                 session, ctx, text=payload.text, thread_id=payload.thread_id,
-                frame_id=frame_id, limits=profile_for(ctx.tier, self.settings), enqueue=enqueue,
+                frame_id=frame_id, limits=limits_for(self.settings, ctx.tier), enqueue=enqueue,
             )  # fmt: skip
 
         async with self.delivery.lock:

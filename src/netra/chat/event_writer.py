@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from netra.billing.webhooks import Deliver
 from netra.chat.events import NewEvent, StoredEvent, append_events, user_channel
 from netra.core.bus import Bus
 from netra.core.db import Database
@@ -33,8 +34,16 @@ async def publish_events(bus: Bus, events: list[StoredEvent]) -> None:
 
 
 class EventWriter:
-    def __init__(self, db: Database, bus: Bus, metrics: Metrics, batch_max: int = 200) -> None:
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        metrics: Metrics,
+        batch_max: int = 200,
+        deliver: Deliver | None = None,
+    ) -> None:
         self.db = db
+        self.deliver = deliver  # hands a finished run's webhook deliveries over, once committed
         self.bus = bus
         self.metrics = metrics
         self.batch_max = max(1, batch_max)
@@ -76,7 +85,7 @@ class EventWriter:
     async def _write(self, batch: list[tuple[NewEvent, asyncio.Future[StoredEvent]]]) -> None:
         pending = [p for p, _ in batch]
         try:
-            results = await self.db.run(lambda s: append_events(s, pending))
+            results = await self.db.run(lambda s: append_events(s, pending, self.deliver))
         except Exception as exc:  # the database refused the whole transaction
             for _, fut in batch:
                 if not fut.done():

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import case, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from netra.billing.webhooks import Deliver, emit_event
 from netra.chat.models import RUN_ACTIVE, Run, RunEvent
 from netra.core.db import utcnow
 
@@ -85,13 +86,16 @@ class NewEvent:
 
 
 async def append_events(
-    session: AsyncSession, batch: list[NewEvent]
+    session: AsyncSession, batch: list[NewEvent], deliver: Deliver | None = None
 ) -> list[StoredEvent | Exception]:
     """Store a batch of events, each with its run's next ``seq``, in three statements whatever
     the batch size: one ``UPDATE ... RETURNING`` of the runs' counters (only runs not ended, in
     the caller's organisation), one update of the runs a supervisor's final event ends, one
     multi-row ``INSERT``. Per event: its stored form, or the error that refused it
-    (:class:`RunClosed`: the run ended or is not found; ``ValueError``: a bad final status)."""
+    (:class:`RunClosed`: the run ended or is not found; ``ValueError``: a bad final status).
+
+    A run ended here gets its ``run.completed`` webhook event in the same transaction (handed
+    to ``deliver`` once committed)."""
     results: list[StoredEvent | Exception | None] = [None] * len(batch)
     per_run: dict[tuple[str, str], list[int]] = {}
     finals: dict[str, tuple[str, Any]] = {}
@@ -118,6 +122,7 @@ async def append_events(
         )
         rows = {str(r[0]): r for r in (await session.execute(stmt)).all()}
         now = utcnow()
+        org_of = {run_id: org_id for run_id, org_id in per_run}
         for run_id, (status, error) in finals.items():
             if run_id in rows:
                 await session.execute(
@@ -126,6 +131,8 @@ async def append_events(
                     .values(status=status, finished_at=now, error=error)
                     .execution_options(synchronize_session=False)
                 )
+                data = {"run_id": run_id, "thread_id": str(rows[run_id][2]), "status": status}
+                await emit_event(session, org_of[run_id], "run.completed", data, deliver=deliver)
         inserts: list[dict[str, Any]] = []
         for (run_id, _), indexes in per_run.items():
             row = rows.get(run_id)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from netra.agents.factory import TierProfile, ensure_can_start
+from netra.billing.tiers import Limit, TierLimits, check
 from netra.chat.events import StoredEvent, append_event, events_after
 from netra.chat.models import RUN_FINAL, Message, ProcessedFrame, Run, Thread
 from netra.chat.repository import (
@@ -81,7 +81,7 @@ async def submit_user_message(
     text: str,
     thread_id: str | None,
     frame_id: str | None,
-    limits: TierProfile,
+    limits: TierLimits,
     enqueue: Enqueue,
 ) -> Ack:
     """Store the user's message, create its run and enqueue it after the commit.
@@ -106,11 +106,8 @@ async def submit_user_message(
         thread = threads.add(Thread(id=new_id(), user_id=ctx.user_id, title=_title(text)))
     runs = RunRepository(session, ctx.org_id)
     # The tier's concurrency, per user and per organisation (error code run_limit).
-    ensure_can_start(
-        limits,
-        user_active=await runs.count_active(ctx.user_id),
-        org_active=await runs.count_active(),
-    )
+    check(limits, Limit.RUNS_PER_USER, await runs.count_active(ctx.user_id))
+    check(limits, Limit.RUNS_PER_ORG, await runs.count_active())
     # Ids chosen here so the rows go in one flush (inserted in foreign-key order).
     message_id, run_id = new_id(), new_id()
     MessageRepository(session, ctx.org_id).add(

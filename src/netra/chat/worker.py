@@ -32,8 +32,8 @@ from netra.agents.contract import (
     RunRequest,
     RunResult,
 )
+from netra.agents.conversation.memory import Turn
 from netra.auth.tokens import permissions_for
-from netra.billing.webhooks import emit_event
 from netra.chat import service
 from netra.chat.event_writer import EventWriter
 from netra.chat.events import FINAL_STATUSES, OpenItems, RunClosed, events_after
@@ -43,6 +43,7 @@ from netra.chat.repository import MessageRepository, RunRepository, queued_runs,
 from netra.chat.sink import RunSink
 from netra.core.context import UserContext
 from netra.core.db import utcnow
+from netra.core.errors import Forbidden
 from netra.core.queue import Job
 from netra.core.runtime import Runtime
 
@@ -227,7 +228,49 @@ class RunWorker:
                 )
             )
 
-        return AgentDeps(load_records, save_report, save_assistant_message)
+        async def load_history() -> list[Turn]:
+            """The thread's messages before this run's own, oldest first."""
+
+            async def read(session: AsyncSession) -> list[Turn]:
+                messages = await MessageRepository(session, info.org_id).list_in_thread(
+                    info.thread_id
+                )
+                earlier: list[Turn] = []
+                for m in messages:
+                    if m.id == info.message_id:
+                        break
+                    earlier.append(Turn(m.role, m.text, dict(m.meta or {})))
+                return earlier
+
+            return await db.run(read)
+
+        async def create_budget(scope: str, period: str, limit_usd: float) -> dict[str, Any]:
+            from netra.billing import budgets as budget_service
+            from netra.billing.schemas import BudgetIn
+
+            ctx = info.context()
+            if not ctx.can("budgets:write"):
+                raise Forbidden("your role may not create budgets")
+            body = BudgetIn(scope=scope, period=period, limit_usd=limit_usd)
+
+            async def create(session: AsyncSession) -> dict[str, Any]:
+                budget = await budget_service.create_budget(session, ctx, body, self.settings)
+                return {
+                    "id": budget.id,
+                    "scope": budget.scope,
+                    "period": budget.period,
+                    "limit_usd": budget.limit_usd,
+                }
+
+            return await db.run(create)
+
+        return AgentDeps(
+            load_records,
+            save_report,
+            save_assistant_message,
+            load_history=load_history,
+            create_budget=create_budget,
+        )
 
     async def execute(self, info: RunInfo, job: Job | None) -> None:
         sink = RunSink(self.writer, self.runtime.db, info.run_id, info.org_id, OpenItems())
@@ -270,9 +313,8 @@ class RunWorker:
             await sink.close(status, error, result)
         except RunClosed:
             return  # already ended (cancelled before it started, or taken over)
+        # The run.completed webhook event was recorded with the run's final event.
         self.runtime.metrics.runs.labels(status).inc()
-        data = {"run_id": info.run_id, "thread_id": info.thread_id, "status": status}
-        await emit_event(self.runtime, info.org_id, "run.completed", data)
 
     async def _supervise(
         self, task: asyncio.Task[RunResult], sink: RunSink

@@ -14,6 +14,7 @@ import structlog
 from fastapi import APIRouter, WebSocket
 
 from netra.auth.deps import get_verifier
+from netra.billing.tiers import Limit, limits_for, refusal
 from netra.chat.connection import Connection
 from netra.chat.handshake import extract_token, origin_allowed
 from netra.chat.hub import HUB, ConnectionHub
@@ -62,14 +63,15 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         return
     ctx = claims.context(connection_id=new_id())
     hub: ConnectionHub = runtime.extras[HUB]
-    limit = settings.ws_connection_limit(ctx.tier)
+    limits = limits_for(settings, ctx.tier)
     try:
-        slot = await hub.slots.acquire(ctx.user_id, str(ctx.connection_id), limit)
+        slot = await hub.slots.acquire(ctx.user_id, str(ctx.connection_id), limits.ws_connections)
     except Exception:
         await _refuse(ws, runtime, auth.subprotocol, 1013, "connection registry unavailable")
         return
-    if slot is None:
-        await _refuse(ws, runtime, auth.subprotocol, 4429, f"at most {limit} connections")
+    if slot is None:  # the slots count atomically across replicas; the refusal is the table's
+        refused = refusal(limits, Limit.WS_CONNECTIONS)
+        await _refuse(ws, runtime, auth.subprotocol, 4429, refused.message)
         return
     try:
         await ws.accept(subprotocol=auth.subprotocol)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, String, event, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -190,4 +191,25 @@ def is_transient(exc: BaseException) -> bool:
         if isinstance(exc, OperationalError):
             msg = str(orig).lower()
             return "locked" in msg or "connection" in msg or "timeout" in msg
+    return False
+
+
+# SQLSTATE classes that mean "the server is not there for us", not "your statement is wrong":
+# connection exceptions, insufficient resources, operator intervention, unknown database.
+_UNAVAILABLE_STATES = ("08", "53", "57", "3D")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached (an outage), not that the work was
+    wrong; ``core/http_errors.py`` answers these 503 on every router."""
+    if isinstance(exc, OSError | PoolTimeout | InterfaceError | OperationalError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or is_transient(exc):
+            return True
+        orig = exc.orig
+        state = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+        return state.startswith(_UNAVAILABLE_STATES) or isinstance(
+            getattr(orig, "__cause__", None), OSError
+        )
     return False

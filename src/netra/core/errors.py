@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 
 class NetraError(Exception):
@@ -60,10 +60,38 @@ class RateLimited(NetraError):
         self.retry_after_s = max(1, int(retry_after_s))
 
 
-class LimitReached(NetraError):
-    """A tier limit (concurrent runs, connections, records) was reached."""
+LimitKind = Literal["count", "concurrency", "rate"]
 
-    code = "run_limit"
+
+class LimitReached(NetraError):
+    """A tier limit was reached (``billing/tiers.py`` decides them; ``check`` raises this).
+
+    ``kind`` says whether waiting lifts it: a ``count`` (resources held) does not, a
+    ``concurrency`` or ``rate`` does, after ``retry_after_s``. ``code`` is the contract's name for
+    the refusal where one is fixed (``run_limit``), else it follows from the kind.
+    """
+
+    _CODES: ClassVar[dict[str, str]] = {
+        "count": "forbidden",
+        "concurrency": "rate_limited",
+        "rate": "rate_limited",
+    }
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: LimitKind,
+        limit: str,
+        code: str | None = None,
+        retry_after_s: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.kind = kind
+        self.limit = limit
+        self.code = code or self._CODES[kind]
+        self.retry_after_s = None if retry_after_s is None else max(1, int(retry_after_s))
 
 
 class DependencyUnavailable(NetraError):

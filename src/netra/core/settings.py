@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import SecretStr, model_validator
+from pydantic import PositiveFloat, PositiveInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["development", "test", "staging", "production"]
@@ -85,6 +85,11 @@ class Settings(BaseSettings):
 
     auth_housekeeping_interval_s: float = 3600.0  # expired revocations and sessions deleted
 
+    # API keys: a verified key is cached this long per replica (a revocation clears it at once
+    # through the bus; the TTL bounds a lost message); last_used_at written at most this often.
+    api_key_cache_ttl_s: float = 10.0
+    api_key_touch_interval_s: float = 60.0
+
     # Login throttling.
     login_max_failures: int = 5
     login_window_s: int = 900
@@ -126,40 +131,49 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_model: str = "gpt-4o-mini"
+    llm_provider: str = "openai"  # whose prices the LLM's own calls are counted at
     llm_timeout_s: float = 20.0
+
+    # `netra upload`: the key (or access token) it sends as `Authorization: Bearer`.
+    api_key: SecretStr | None = None
 
     # WebSocket.
     ws_heartbeat_interval_s: int = 25
     ws_heartbeat_timeout_s: int = 60
     ws_max_message_bytes: int = 65536
     ws_send_queue_max: int = 1000
-    ws_connections_free: int = 5
-    ws_connections_early: int = 10
-    ws_connections_mid: int = 20
-    ws_connections_enterprise: int = 50
+    # Tier limits: the defaults are the table in billing/tiers.py; each setting below that is
+    # not None overrides its tier's default there (None: the table's number).
+    ws_connections_free: PositiveInt | None = None
+    ws_connections_early: PositiveInt | None = None
+    ws_connections_mid: PositiveInt | None = None
+    ws_connections_enterprise: PositiveInt | None = None
     ws_frame_rate_per_s: float = 5.0  # client frames per connection, refilled per second
     ws_frame_burst: int = 30  # and the burst a connection may send at once
 
-    # Runs per tier: concurrent runs per user.
-    runs_free: int = 1
-    runs_early: int = 2
-    runs_mid: int = 4
-    runs_enterprise: int = 10
-    run_timeout_s: float = 300.0
-    # Per tier: concurrent runs per organisation, run timeout, usage records one run analyses.
-    runs_org_free: int = 2
-    runs_org_early: int = 5
-    runs_org_mid: int = 20
-    runs_org_enterprise: int = 100
-    run_timeout_free_s: float = 60.0
-    run_timeout_early_s: float = 120.0
-    run_timeout_mid_s: float = 300.0
-    run_timeout_enterprise_s: float = 600.0
-    # A run holds its records in memory (about 0.5 KB each): keep these within a worker's RAM.
-    max_records_free: int = 50_000
-    max_records_early: int = 200_000
-    max_records_mid: int = 500_000
-    max_records_enterprise: int = 1_000_000
+    # Tier limits (overrides of billing/tiers.py): concurrent runs per user and per
+    # organisation, run timeout, usage records one run analyses, HTTP requests per minute.
+    runs_free: PositiveInt | None = None
+    runs_early: PositiveInt | None = None
+    runs_mid: PositiveInt | None = None
+    runs_enterprise: PositiveInt | None = None
+    run_timeout_s: float = 300.0  # caps every tier's run timeout
+    runs_org_free: PositiveInt | None = None
+    runs_org_early: PositiveInt | None = None
+    runs_org_mid: PositiveInt | None = None
+    runs_org_enterprise: PositiveInt | None = None
+    run_timeout_free_s: PositiveFloat | None = None
+    run_timeout_early_s: PositiveFloat | None = None
+    run_timeout_mid_s: PositiveFloat | None = None
+    run_timeout_enterprise_s: PositiveFloat | None = None
+    max_records_free: PositiveInt | None = None
+    max_records_early: PositiveInt | None = None
+    max_records_mid: PositiveInt | None = None
+    max_records_enterprise: PositiveInt | None = None
+    requests_per_min_free: PositiveInt | None = None
+    requests_per_min_early: PositiveInt | None = None
+    requests_per_min_mid: PositiveInt | None = None
+    requests_per_min_enterprise: PositiveInt | None = None
     worker_concurrency: int = 4
     embedded_workers: bool = True
     run_heartbeat_s: float = 5.0  # a running run's worker refreshes its claim this often
@@ -173,31 +187,32 @@ class Settings(BaseSettings):
     usage_max_records_per_call: int = 10_000
     usage_max_body_bytes: int = 4 * 1024 * 1024  # POST /api/v1/usage; files go by upload
     upload_read_timeout_s: float = 30.0  # an upload sending no bytes this long gets 408
-    # Concurrent uploads per user and per organisation, per tier.
-    uploads_user_free: int = 2
-    uploads_user_early: int = 3
-    uploads_user_mid: int = 4
-    uploads_user_enterprise: int = 8
-    uploads_org_free: int = 3
-    uploads_org_early: int = 6
-    uploads_org_mid: int = 12
-    uploads_org_enterprise: int = 32
-    # POST /api/v1/analyses per organisation and minute, per tier (records: max_records_*).
-    analyses_per_min_free: int = 10
-    analyses_per_min_early: int = 30
-    analyses_per_min_mid: int = 120
-    analyses_per_min_enterprise: int = 600
+    otlp_max_body_bytes: int = 16 * 1024 * 1024  # POST /v1/traces, before and after gunzip
+    # Tier limits (overrides of billing/tiers.py): uploads in flight per user and per
+    # organisation, analyses an organisation starts per minute.
+    uploads_user_free: PositiveInt | None = None
+    uploads_user_early: PositiveInt | None = None
+    uploads_user_mid: PositiveInt | None = None
+    uploads_user_enterprise: PositiveInt | None = None
+    uploads_org_free: PositiveInt | None = None
+    uploads_org_early: PositiveInt | None = None
+    uploads_org_mid: PositiveInt | None = None
+    uploads_org_enterprise: PositiveInt | None = None
+    analyses_per_min_free: PositiveInt | None = None
+    analyses_per_min_early: PositiveInt | None = None
+    analyses_per_min_mid: PositiveInt | None = None
+    analyses_per_min_enterprise: PositiveInt | None = None
     analysis_cache_ttl_s: int = 3600
 
-    # Billing: budgets and webhooks an organisation may keep, per tier.
-    budgets_max_free: int = 3
-    budgets_max_early: int = 10
-    budgets_max_mid: int = 50
-    budgets_max_enterprise: int = 500
-    webhooks_max_free: int = 2
-    webhooks_max_early: int = 5
-    webhooks_max_mid: int = 20
-    webhooks_max_enterprise: int = 100
+    # Tier limits (overrides of billing/tiers.py): budgets and webhooks an organisation keeps.
+    budgets_max_free: PositiveInt | None = None
+    budgets_max_early: PositiveInt | None = None
+    budgets_max_mid: PositiveInt | None = None
+    budgets_max_enterprise: PositiveInt | None = None
+    webhooks_max_free: PositiveInt | None = None
+    webhooks_max_early: PositiveInt | None = None
+    webhooks_max_mid: PositiveInt | None = None
+    webhooks_max_enterprise: PositiveInt | None = None
     # Webhook delivery: attempts with exponential back-off, per-request timeout, concurrency,
     # how long a claimed delivery stays reserved, how often pending ones are swept, drain time.
     webhook_max_attempts: int = 6
@@ -219,6 +234,9 @@ class Settings(BaseSettings):
     webhook_allow_loopback: bool = False
 
     demo: bool = False
+
+    # Prices that override the genai-prices catalogue (TOML or JSON; docs/pricing.md).
+    prices_file: Path | None = None
 
     # ---- derived values -------------------------------------------------------------
 
@@ -255,15 +273,6 @@ class Settings(BaseSettings):
     @property
     def oauth_domains(self) -> list[str]:
         return [d.strip().lower() for d in self.oauth_allowed_domains.split(",") if d.strip()]
-
-    def ws_connection_limit(self, tier: str) -> int:
-        return int(getattr(self, f"ws_connections_{tier}", self.ws_connections_free))
-
-    def run_limit(self, tier: str) -> int:
-        return int(getattr(self, f"runs_{tier}", self.runs_free))
-
-    def org_run_limit(self, tier: str) -> int:
-        return int(getattr(self, f"runs_org_{tier}", self.runs_org_free))
 
 
 def load_settings(**overrides: object) -> Settings:

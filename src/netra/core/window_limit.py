@@ -43,9 +43,9 @@ class WindowLimit:
             self._local.popitem(last=False)
         return count
 
-    async def hit(self, owner: str, limit: int, what: str) -> None:
-        """Count one event of ``owner``; ``RateLimited`` (with the seconds to the next window)
-        when it is over ``limit`` in this window."""
+    async def take(self, owner: str) -> tuple[int, int]:
+        """Count one event of ``owner``: (events before it in this window, seconds until the
+        next window), for the tier check to decide."""
         now = self.clock()
         window = int(now // self.window_s)
         key = f"window:{self.name}:{owner}:{window}"
@@ -54,10 +54,15 @@ class WindowLimit:
         except Exception as exc:
             log.warning("window counter unavailable: local count", error=str(exc))
             count = self._local_count(key)
-        if count > limit:
-            wait = math.ceil((window + 1) * self.window_s - now)
+        return count - 1, max(1, math.ceil((window + 1) * self.window_s - now))
+
+    async def hit(self, owner: str, limit: int, what: str) -> None:
+        """Count one event of ``owner``; ``RateLimited`` (with the seconds to the next window)
+        when it is over ``limit`` in this window."""
+        used, wait = await self.take(owner)
+        if used >= limit:
             raise RateLimited(
                 f"at most {limit} {what} per {self.window_s} s",
-                retry_after_s=max(1, wait),
+                retry_after_s=wait,
                 details={"limit": limit, "window_s": self.window_s},
             )

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from netra.analysis.frame import SCHEMA
+from netra.analysis.frame import SCHEMA, conform
 from netra.demo.features import (
     ANOMALY_FACTOR,
     ANOMALY_FEATURES,
@@ -200,7 +200,7 @@ def generate(records: int, seed: int) -> tuple[pl.DataFrame, dict[str, Any]]:
                 & (pl.col("user") == "u-runaway")
             )["request_id"]
             label["records"], label["request_ids"] = ids.len(), ids.to_list()
-    out = frame.select(list(SCHEMA)).cast(SCHEMA)  # type: ignore[arg-type]
+    out = conform(frame)
     meta = {
         "seed": seed,
         "records": out.height,

@@ -1,227 +1,76 @@
-"""Prices from the ``genai-prices`` catalogue, applied to whole frames at once.
+"""Prices applied to whole frames at once (the look-ups themselves: ``lookup.py``).
 
-- Provider aliases are normalised first (``vertex`` -> ``google``, ``azure_openai`` -> ``azure``,
-  ``aws`` -> ``bedrock``...); the catalogue resolves model aliases (``gpt-4o-2024-08-06`` ->
-  ``gpt-4o``), and the resolved catalogue id is the model's name in every report.
-- Prices are looked up at each record's timestamp: once per (provider, model, period, batch)
-  group, the period being the UTC day (the catalogue's price changes are dated), or the half hour
-  for the few models whose price depends on the time of day. 1M records make a few hundred
-  lookups; the arithmetic is one vectorised Polars expression.
-- ``input_tokens`` counts every prompt token (API.md): uncached input = input - cached - writes.
-  Cached reads and cache writes use their own price where the catalogue has one, else the input
-  price (the catalogue's own rule). Long-context tiers apply the tier's rate to all tokens when
-  the prompt exceeds the threshold. ``batch`` records use the catalogue's batch variant where it
-  has one at that date.
-- A provider or model the catalogue does not know leaves the record unpriced (null), never $0.
+- Prices are looked up once per (provider, model, period, batch) group, the period being the
+  UTC day (the catalogue's price changes are dated), or the half hour for the few models whose
+  price depends on the time of day. 1M records make a few hundred lookups; the arithmetic is one
+  vectorised Polars expression.
+- ``input_tokens`` counts every prompt token (API.md): uncached input = input - cached - writes;
+  ``cache_write_1h_tokens`` is the part of the writes with a one-hour lifetime.
+- A row stands for ``requests`` calls (1 for a single call): long-context tiers apply when the
+  prompt of its AVERAGE call (``input_tokens / requests``) exceeds the threshold, never its
+  total. A source that splits its rows by tier (Anthropic's ``context_window``) therefore gets
+  exactly the tier it names: every call of the row is on the same side, and so is their average.
+- A provider or model neither the catalogue nor the prices file knows leaves the record
+  unpriced (null), never $0.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-from genai_prices import data_snapshot
-from genai_prices import types as gp
 
-PROVIDER_ALIASES: dict[str, str] = {
-    "aws": "bedrock",
-    "amazon": "bedrock",
-    "amazon-bedrock": "bedrock",
-    "aws-bedrock": "bedrock",
-    "bedrock": "bedrock",
-    "vertex": "google",
-    "vertex_ai": "google",
-    "vertex-ai": "google",
-    "gemini": "google",
-    "google-vertex": "google",
-    "google-gla": "google",
-    "azure_openai": "azure",
-    "azure-openai": "azure",
-    "azureopenai": "azure",
-    "xai": "x-ai",
-    "grok": "x-ai",
-    "mistralai": "mistral",
-    "mistral-ai": "mistral",
-    "together_ai": "together",
-    "togetherai": "together",
-    "fireworks_ai": "fireworks",
-    "fireworks-ai": "fireworks",
-}
-# Our provider name -> the catalogue's provider id where they differ.
-CATALOGUE_PROVIDER: dict[str, str] = {"bedrock": "aws"}
+from netra.pricing.lookup import (
+    PRICE_UNITS,
+    PROVIDER_ALIASES,
+    Catalogue,
+    normalize_provider,
+)
+from netra.pricing.rates import Rate, Rates
 
-PRICE_UNITS = ("input", "cache_read", "cache_write", "output")
-_PRICE_KEYS = {
-    "input": "input_mtok",
-    "cache_read": "cache_read_mtok",
-    "cache_write": "cache_write_mtok",
-    "output": "output_mtok",
-}
-_MAX_TIERS = 2
-_BATCH_CONTEXT: gp.PriceContext = {"processing": "batch"}
-
-
-def normalize_provider(provider: str) -> str:
-    key = provider.strip().lower()
-    return PROVIDER_ALIASES.get(key, key)
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    """USD per token: ``base`` below every tier, else the price of the highest tier crossed."""
-
-    base: float
-    tiers: tuple[tuple[int, float], ...] = ()
-
-    def at(self, prompt_tokens: int) -> float:
-        price = self.base
-        for start, tier_price in self.tiers:
-            if prompt_tokens > start:
-                price = tier_price
-        return price
-
-
-@dataclass(frozen=True, slots=True)
-class Rates:
-    input: Rate
-    cache_read: Rate
-    cache_write: Rate
-    output: Rate
-
-    def cost(
-        self, input_tokens: int, output_tokens: int, cached: int = 0, writes: int = 0
-    ) -> float:
-        """Price of one call (scalar twin of the vectorised ``cost_expr``)."""
-        n = input_tokens
-        return (
-            (input_tokens - cached - writes) * self.input.at(n)
-            + cached * self.cache_read.at(n)
-            + writes * self.cache_write.at(n)
-            + output_tokens * self.output.at(n)
-        )
-
-
-def _rate(value: Decimal | gp.TieredPrices | None) -> Rate | None:
-    if value is None:
-        return None
-    if isinstance(value, gp.TieredPrices):
-        tiers = tuple((t.start, float(t.price) / 1e6) for t in value.tiers)
-        return Rate(float(value.base) / 1e6, tiers)
-    return Rate(float(value) / 1e6)
-
-
-class Catalogue:
-    """Cached look-ups in the genai-prices snapshot (one per engine run or app)."""
-
-    def __init__(self, snapshot: data_snapshot.DataSnapshot | None = None) -> None:
-        self._snapshot = snapshot or data_snapshot.get_snapshot()
-        self._models: dict[tuple[str, str], gp.ModelInfo | None] = {}
-        self._rates: dict[tuple[str, str, object, bool], Rates | None] = {}
-        self._change_dates: dict[int, tuple[date, ...] | None] = {}
-
-    def model_info(self, provider: str, model: str) -> gp.ModelInfo | None:
-        """The catalogue model for a (normalised provider, model ref), or None."""
-        key = (provider, model)
-        if key not in self._models:
-            info: gp.ModelInfo | None = None
-            catalogue_id = CATALOGUE_PROVIDER.get(provider, provider)
-            try:
-                _, info = self._snapshot.find_provider_model(model, None, catalogue_id, None)
-            except LookupError:
-                info = self._by_id(catalogue_id, model)
-            self._models[key] = info
-            if info is not None:
-                # Its catalogue id must find it again (some ids do not match their own rules).
-                self._models.setdefault((provider, info.id), info)
-        return self._models[key]
-
-    def _by_id(self, catalogue_id: str, model_id: str) -> gp.ModelInfo | None:
-        """Exact catalogue id (some ids do not match their own alias rules)."""
-        for provider in self._snapshot.providers:
-            if provider.id == catalogue_id:
-                return next((m for m in provider.models if m.id == model_id), None)
-        return None
-
-    def resolve(self, provider: str, model: str) -> str | None:
-        """The catalogue's model id (alias normalised), or None when unknown."""
-        info = self.model_info(normalize_provider(provider), model.strip())
-        return info.id if info is not None else None
-
-    def _epoch(self, info: gp.ModelInfo | None, at: datetime) -> object:
-        """What the price at ``at`` depends on: the number of the model's dated price changes
-        already in force (so days between two changes share one look-up), or ``at`` itself
-        for a model priced by time of day."""
-        if info is None:
-            return None
-        known = id(info)  # the snapshot's objects live as long as the catalogue
-        dates = self._change_dates.get(known, ())
-        if known not in self._change_dates:
-            constraints = [] if isinstance(info.prices, gp.ModelPrice) else info.prices
-            found = [c.constraint for c in constraints]
-            found += [v.constraint for v in info.price_variants or ()]
-            if any(isinstance(c, gp.TimeOfDateConstraint) for c in found):
-                dates = None
-            else:
-                dates = tuple(
-                    sorted({c.start_date for c in found if isinstance(c, gp.StartDateConstraint)})
-                )
-            self._change_dates[known] = dates
-        if dates is None:
-            return at
-        return bisect_right(dates, at.astimezone(UTC).date())
-
-    def time_of_day_priced(self, provider: str, model: str) -> bool:
-        info = self.model_info(provider, model)
-        if info is None or isinstance(info.prices, gp.ModelPrice):
-            return False
-        return any(isinstance(c.constraint, gp.TimeOfDateConstraint) for c in info.prices)
-
-    def rates(
-        self, provider: str, model: str, at: datetime, *, batch: bool = False
-    ) -> Rates | None:
-        """Per-token rates of (normalised provider, model) at ``at``; None when unpriced."""
-        info = self.model_info(provider, model)
-        key = (provider, model, self._epoch(info, at), batch)
-        if key in self._rates:
-            return self._rates[key]
-        result: Rates | None = None
-        if info is not None:
-            prices = info.get_prices(at, _BATCH_CONTEXT if batch else None)
-            found = {unit: _rate(getattr(prices, _PRICE_KEYS[unit])) for unit in PRICE_UNITS}
-            base = found["input"]
-            if base is not None or found["output"] is not None:
-                base = base or Rate(0.0)
-                result = Rates(
-                    input=base,
-                    cache_read=found["cache_read"] or base,
-                    cache_write=found["cache_write"] or base,
-                    output=found["output"] or Rate(0.0),
-                )
-        self._rates[key] = result
-        return result
-
-    def has_batch_discount(self, provider: str, model: str, at: datetime) -> bool:
-        normal = self.rates(provider, model, at)
-        batch = self.rates(provider, model, at, batch=True)
-        return normal is not None and batch is not None and batch.output.base < normal.output.base
-
+__all__ = [
+    "PRICE_UNITS",
+    "PROVIDER_ALIASES",
+    "Catalogue",
+    "Rate",
+    "RateColumns",
+    "Rates",
+    "catalogue_cost",
+    "cost_expr",
+    "normalize_provider",
+    "per_call_prompt",
+    "price_frame",
+]
 
 # --- vectorised pricing -------------------------------------------------------------------
 
 _HALF_HOUR_US = 1_800_000_000
 _HALF_HOURS_A_DAY = 48
-_TOKENS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens")
-_TOKEN_OF_UNIT = {
-    "input": None,  # uncached input: computed
-    "cache_read": "cached_input_tokens",
-    "cache_write": "cache_write_tokens",
-    "output": "output_tokens",
-}
+_TOKENS = (
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "requests",
+)
+_DEFAULTS = {"cache_write_1h_tokens": 0, "requests": 1}
+
+
+def _token_columns(frame: pl.DataFrame) -> list[pl.Expr]:
+    """The token columns pricing reads; the newer ones default where a frame lacks them."""
+    return [
+        pl.col(c) if c in frame.columns else pl.lit(_DEFAULTS[c], pl.Int64).alias(c)
+        for c in _TOKENS
+    ]
+
+
+def per_call_prompt() -> pl.Expr:
+    """The prompt of a row's average call: what decides a long-context tier."""
+    return pl.col("input_tokens") / pl.col("requests").clip(lower_bound=1)
 
 
 @dataclass
@@ -263,11 +112,11 @@ class RateColumns:
 
     def rate(self, unit: str, prompt: pl.Expr | None = None) -> pl.Expr:
         """The rate of each row (rate columns gathered beside it): its key's base, or the
-        price of the highest tier its prompt (default: ``input_tokens``) crosses."""
+        price of the highest tier its prompt (default: its average call's) crosses."""
         levels = len(self.tiers[unit])
         if not levels:
             return pl.col(f"{unit}_b")
-        prompt = pl.col("input_tokens") if prompt is None else prompt
+        prompt = per_call_prompt() if prompt is None else prompt
         expr: Any = pl
         for i in range(levels, 0, -1):
             start = pl.col(f"{unit}_s{i}")
@@ -280,10 +129,14 @@ def cost_expr(columns: RateColumns, prompt: pl.Expr | None = None) -> pl.Expr:
     """Tokens x rates. Linear in the token counts, so it also prices sums of tokens that share
     their rates (``prompt`` then says which tier they are in)."""
     uncached = pl.col("input_tokens") - pl.col("cached_input_tokens") - pl.col("cache_write_tokens")
-    total = uncached * columns.rate("input", prompt)
-    for unit in ("cache_read", "cache_write", "output"):
-        total = total + pl.col(_TOKEN_OF_UNIT[unit] or "") * columns.rate(unit, prompt)
-    return total
+    five_minute = pl.col("cache_write_tokens") - pl.col("cache_write_1h_tokens")
+    return (
+        uncached * columns.rate("input", prompt)
+        + pl.col("cached_input_tokens") * columns.rate("cache_read", prompt)
+        + five_minute * columns.rate("cache_write", prompt)
+        + pl.col("cache_write_1h_tokens") * columns.rate("cache_write_1h", prompt)
+        + pl.col("output_tokens") * columns.rate("output", prompt)
+    )
 
 
 Names = Callable[[Any, Any], tuple[str, str | None]]
@@ -344,7 +197,7 @@ def catalogue_cost(
     if frame.height == 0:
         return pl.Series("cost", [], dtype=pl.Float64)
     work = frame.select(
-        *_TOKENS,
+        *_token_columns(frame),
         "timestamp",
         (pl.lit(provider) if provider is not None else pl.col("provider_n")).alias("_p"),
         (pl.lit(model) if model is not None else pl.col("model_n")).alias("_m"),
@@ -352,8 +205,8 @@ def catalogue_cost(
     )
 
     def names(p: str | None, m: str | None) -> tuple[str, str | None]:
-        info = catalogue.model_info(p, m) if p is not None and m is not None else None
-        return p or "", info.id if info else None
+        found = catalogue.model_id(p, m) if p is not None and m is not None else None
+        return p or "", found
 
     return _priced(work, catalogue, names)[0]
 
@@ -372,7 +225,7 @@ def price_frame(frame: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
             pl.lit(False).alias("priced"),
         )
     work = frame.select(
-        *_TOKENS,
+        *_token_columns(frame),
         "timestamp",
         pl.col("provider").cast(pl.Categorical).alias("_p"),
         pl.col("model").cast(pl.Categorical).alias("_m"),
@@ -382,9 +235,9 @@ def price_frame(frame: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
 
     def names(p_raw: str, m_raw: str) -> tuple[str, str | None]:
         p = normalize_provider(p_raw)
-        info = catalogue.model_info(p, m_raw.strip())
-        shown[(p_raw, m_raw)] = (p, info.id if info else m_raw.strip().lower())
-        return p, info.id if info else None
+        found = catalogue.model_id(p, m_raw.strip())
+        shown[(p_raw, m_raw)] = (p, found or m_raw.strip().lower())
+        return p, found
 
     cost, index, keys = _priced(work, catalogue, names)
     provider_n, model_n = _names_by_row(keys, index, shown)

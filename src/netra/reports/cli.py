@@ -1,16 +1,19 @@
 """``netra analyze``: reports from usage files, without a server.
 
-``analyze`` streams each file through the parser (CSV or JSON Lines, told apart by name then
-content), keeps the good rows, reports bad rows on stderr as ``FILE:LINE: field: reason`` (the
-first ``MAX_SHOWN``, then a count), drops repeated ``request_id``s (first one wins), analyses the
+``analyze`` streams each file through the usage sources (any export of API.md "Usage
+sources", recognised from its header or keys unless ``--source`` names it; CSV, JSON Lines or
+a JSON document) and says on stderr which source each file is and which columns it ignored. It
+keeps the good rows, reports bad rows on stderr as ``FILE:LINE: field: reason`` (the first
+``MAX_SHOWN``, then a count), drops repeated ``request_id``s (first one wins), analyses the
 rest and prints the report as a table (Rich), JSON or a self-contained HTML page with charts.
 Exit codes (API.md): 0 done (even with some rejected rows, which are listed), 1 the analysis
-failed, 2 bad usage or bad input: a missing or unreadable file, an unknown format, or no valid
-row at all (the message names the file, line and field of the first problem).
+failed, 2 bad usage or bad input: a missing or unreadable file, an unknown layout or source, or
+no valid row at all (the message names the file, line and field of the first problem).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from collections.abc import Iterator
@@ -22,8 +25,10 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TimeRemainingColumn
 
 from netra.analysis.frame import SCHEMA, frame_from_records
+from netra.core.errors import BadInput as NetraBadInput
 from netra.records.record import RowError, UsageRecord
-from netra.usage.parse import Parsed, iter_csv, iter_jsonl, sniff_format
+from netra.usage.parse import Parsed
+from netra.usage.sources import SOURCE_NAMES, UsageStream
 
 FORMATS = ("table", "json", "html")
 MAX_SHOWN = 20
@@ -38,30 +43,43 @@ def _err(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _counted(handle: TextIO, advance: list[int]) -> Iterator[str]:
-    for line in handle:
-        advance[0] += len(line)
-        yield line
+READ_BYTES = 1 << 20
 
 
-def _records(path: Path, advance: list[int]) -> Iterator[Parsed]:
+def _records(path: Path, advance: list[int], source: str) -> Iterator[Parsed]:
     try:
-        with path.open("rb") as raw:
-            head = raw.read(512)
-        handle = path.open("r", encoding="utf-8-sig", newline="")
+        handle = path.open("rb")
     except FileNotFoundError:
         raise BadInput(f"error: {path}: no such file") from None
     except OSError as exc:
         raise BadInput(f"error: {path}: cannot read: {exc.strerror or exc}") from None
-    parse = iter_csv if sniff_format(path.name, head) == "csv" else iter_jsonl
+
+    def next_chunk() -> bytes | None:
+        chunk = handle.read(READ_BYTES)
+        advance[0] += len(chunk)
+        return chunk or None
+
     with handle:
+        stream = UsageStream(next_chunk, filename=str(path), source=source)
         try:
-            yield from parse(_counted(handle, advance), source=str(path))
-        except UnicodeDecodeError as exc:
-            raise BadInput(f"error: {path}: not UTF-8 text ({exc.reason})") from None
+            yield from stream
+        except NetraBadInput as exc:
+            raise BadInput(f"error: {exc.message}") from None
+        except (csv.Error, RecursionError) as exc:
+            raise BadInput(f"error: {path}:{stream.line}: unreadable: {exc}") from None
+        notes = stream.notes
+        if notes.source is not None:
+            said = f"{path}: read as {notes.source}"
+            if notes.ignored_fields:
+                said += f"; ignored fields: {', '.join(notes.ignored_fields)}"
+            if notes.skipped:
+                said += f"; {notes.skipped} row(s) without a call skipped"
+            _err(said)
 
 
-def load_files(files: list[Path], *, progress: bool = False) -> tuple[pl.DataFrame, int]:
+def load_files(
+    files: list[Path], *, progress: bool = False, source: str = "auto"
+) -> tuple[pl.DataFrame, int]:
     """Parse every file into one frame; return it and the number of rejected rows."""
     frames: list[pl.DataFrame] = []
     rejected = 0
@@ -74,7 +92,7 @@ def load_files(files: list[Path], *, progress: bool = False) -> tuple[pl.DataFra
             if path.is_dir():
                 raise BadInput(f"error: {path}: is a directory, not a usage file")
             chunk: list[UsageRecord] = []
-            for item in _records(path, advance):
+            for item in _records(path, advance, source):
                 if isinstance(item, RowError):
                     rejected += 1
                     where = f"{path}:{item.line}: {item.field or 'row'}: {item.message}"
@@ -127,7 +145,7 @@ def _console(file: TextIO, width: int | None = None) -> Console:
     return Console(file=file, width=width, highlight=False)
 
 
-def analyze_command(files: list[Path], fmt: str, out: Path | None) -> int:
+def analyze_command(files: list[Path], fmt: str, out: Path | None, source: str = "auto") -> int:
     from netra.analysis.engine import analyze
     from netra.analysis.report_html import render_html
     from netra.analysis.report_table import render_table
@@ -138,8 +156,11 @@ def analyze_command(files: list[Path], fmt: str, out: Path | None) -> int:
     if not files:
         _err("error: give at least one usage file")
         return 2
+    if source not in SOURCE_NAMES:
+        _err(f"error: --source {source!r}: expected one of {', '.join(SOURCE_NAMES)}")
+        return 2
     try:
-        frame, rejected = load_files(files, progress=sys.stderr.isatty())
+        frame, rejected = load_files(files, progress=sys.stderr.isatty(), source=source)
     except BadInput as exc:
         _err(str(exc))
         return 2

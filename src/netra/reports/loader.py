@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from netra.billing.webhooks import deliver_via
 from netra.core.runtime import Runtime
 from netra.records.record import UsageRecord
 from netra.reports import service
@@ -33,8 +34,12 @@ def record_loader(runtime: Runtime) -> RecordLoader:
 
 
 def report_store(runtime: Runtime) -> ReportStore:
+    deliver = deliver_via(runtime)
+
     async def store(org_id: str, report: dict[str, Any]) -> str:
-        stored = await service.store_report(runtime, org_id, report)
+        stored = await runtime.db.run(
+            lambda session: service.store_report(session, org_id, report, deliver)
+        )
         return str(stored["id"])
 
     return store

@@ -5,21 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from netra.auth.deps import require
 from netra.core.context import UserContext
-from netra.core.deps import RuntimeDep
+from netra.core.deps import RuntimeDep, SessionDep
 from netra.core.errors import NotFound, ValidationFailed
 from netra.reports import service
 from netra.usage.parse import parse_timestamp
-from netra.usage.unavailable import database_errors_as_503
 
-router = APIRouter(
-    prefix="/api/v1", tags=["reports"], dependencies=[Depends(database_errors_as_503)]
-)
+router = APIRouter(prefix="/api/v1", tags=["reports"])
 
 
 def _when(field: str, value: str | None) -> datetime | None:
@@ -49,7 +46,7 @@ def _period(start: str | None, end: str | None) -> tuple[datetime | None, dateti
 @router.get("/usage/summary", summary="Usage totals per group")
 async def usage_summary(
     runtime: RuntimeDep,
-    user: UserContext = require("usage:read"),
+    user: UserContext = require("usage:read", api_key=True),
     group_by: Literal["model", "provider", "feature", "user", "day"] = Query("model"),
     start: str | None = Query(None, description="RFC 3339 / ISO 8601 or Unix seconds"),
     end: str | None = Query(None, description="exclusive"),
@@ -96,22 +93,23 @@ class AnalysisRequest(BaseModel):
 )
 async def create_analysis(
     runtime: RuntimeDep,
+    session: SessionDep,
     body: AnalysisRequest | None = None,
-    user: UserContext = require("analysis:run"),
+    user: UserContext = require("analysis:run", api_key=True),
 ) -> JSONResponse:
     ask = body or AnalysisRequest()
     begin, finish = _period(
         None if ask.start is None else str(ask.start), None if ask.end is None else str(ask.end)
     )
-    stored, how = await service.create_analysis(runtime, user, begin, finish)
+    stored, how = await service.create_analysis(runtime, session, user, begin, finish)
     return JSONResponse(stored, status_code=201, headers={"X-Cache": how})
 
 
 @router.get("/analyses/{analysis_id}", summary="A stored analysis report")
 async def get_analysis(
-    analysis_id: str, runtime: RuntimeDep, user: UserContext = require("usage:read")
+    analysis_id: str, session: SessionDep, user: UserContext = require("usage:read", api_key=True)
 ) -> dict[str, Any]:
-    found = await service.stored_report(runtime, user.org_id, analysis_id)
+    found = await service.stored_report(session, user.org_id, analysis_id)
     if found is None:
         raise NotFound("analysis not found")
     return found

@@ -16,10 +16,11 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.analysis.engine import analyze, summary
-from netra.billing.tiers import limits_for
-from netra.billing.webhooks import emit_event
+from netra.billing.tiers import Limit, check, limits_for
+from netra.billing.webhooks import Deliver, deliver_via, emit_event
 from netra.core.context import UserContext
-from netra.core.errors import Forbidden
+from netra.core.db import after_commit
+from netra.core.errors import LimitReached
 from netra.core.runtime import Runtime
 from netra.core.window_limit import WindowLimit
 from netra.reports.cache import ANALYSIS_CACHE, AnalysisCache, cache_key
@@ -96,39 +97,48 @@ REUSE_KEY = "analysis:stored"
 
 
 async def create_analysis(
-    runtime: Runtime, user: UserContext, start: datetime | None, end: datetime | None
+    runtime: Runtime,
+    session: AsyncSession,
+    user: UserContext,
+    start: datetime | None,
+    end: datetime | None,
 ) -> tuple[dict[str, Any], str]:
     """``POST /api/v1/analyses``: the tier's analyses rate and record cap, then the report,
     stored once per (data version, period): asking again while nothing changed gives the stored
     one (same id, no second ``analysis.completed`` event)."""
     limits = limits_for(runtime.settings, user.tier)
-    await WindowLimit(runtime.cache, "analyses", 60).hit(
-        user.org_id, limits.analyses_per_minute, "analyses per organisation"
-    )
+    used, wait_s = await WindowLimit(runtime.cache, "analyses", 60).take(user.org_id)
+    check(limits, Limit.ANALYSES_PER_MIN, used, retry_after_s=wait_s)
     org_id = user.org_id
     version = await data_version(runtime, org_id)
     reuse_key = cache_key(REUSE_KEY, org_id, version, _iso(start), _iso(end))
     previous = await _stored_id(runtime, reuse_key)
     if previous is not None:
-        found = await stored_report(runtime, org_id, previous)
+        found = await stored_report(session, org_id, previous)
         if found is not None:
             runtime.metrics.cache.labels("hit").inc()  # served through the shared cache
             return found, "hit"
-    records = await runtime.db.run(lambda s: _count(s, org_id, start, end))
+    records = await _count(session, org_id, start, end)
     if records > limits.max_records:
-        raise Forbidden(
+        raise LimitReached(
             f"the period holds {records} usage records; the {limits.tier} tier analyses at most "
             f"{limits.max_records} at once: narrow start and end, or upgrade",
+            kind="count",
+            limit=Limit.MAX_RECORDS.value,
             details={"records": records, "limit": limits.max_records, "tier": limits.tier},
         )
     report, how = await report_for(runtime, org_id, start, end)
-    stored = await store_report(runtime, org_id, report)
-    try:
-        await runtime.cache.set(
-            reuse_key, stored["id"].encode(), ttl_s=runtime.settings.analysis_cache_ttl_s
-        )
-    except Exception as exc:  # the cache is optional: the next call stores another report
-        log.warning("analysis reuse key not written", error=str(exc))
+    stored = await store_report(session, org_id, report, deliver_via(runtime))
+
+    async def remember() -> None:
+        try:
+            await runtime.cache.set(
+                reuse_key, stored["id"].encode(), ttl_s=runtime.settings.analysis_cache_ttl_s
+            )
+        except Exception as exc:  # the cache is optional: the next call stores another report
+            log.warning("analysis reuse key not written", error=str(exc))
+
+    after_commit(session, remember)  # only a committed report may be reused
     return stored, how
 
 
@@ -152,17 +162,15 @@ async def _count(
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def store_report(runtime: Runtime, org_id: str, report: dict[str, Any]) -> dict[str, Any]:
-    """Store ``report``; returns it with its ``id`` and ``created_at``. Once committed, the
-    org's ``analysis.completed`` webhooks are told (recorded and delivered in the background)."""
+async def store_report(
+    session: AsyncSession, org_id: str, report: dict[str, Any], deliver: Deliver | None = None
+) -> dict[str, Any]:
+    """Store ``report`` in the caller's unit of work, with the org's ``analysis.completed``
+    webhook event (delivered once committed); returns it with its ``id`` and ``created_at``."""
     clean = plain_json(report)
-
-    async def save(session: Any) -> dict[str, Any]:
-        stored = await AnalysisRepository(session, org_id).save(clean)
-        return {"id": stored.id, "created_at": stored.created_at.isoformat(), **clean}
-
-    saved = await runtime.db.run(save)
-    await emit_event(runtime, org_id, "analysis.completed", completed_event(saved))
+    stored = await AnalysisRepository(session, org_id).save(clean)
+    saved = {"id": stored.id, "created_at": stored.created_at.isoformat(), **clean}
+    await emit_event(session, org_id, "analysis.completed", completed_event(saved), deliver=deliver)
     return saved
 
 
@@ -173,11 +181,10 @@ def completed_event(saved: dict[str, Any]) -> dict[str, Any]:
     return {"analysis_id": saved["id"], **{k: saved.get(k) for k in keys}}
 
 
-async def stored_report(runtime: Runtime, org_id: str, report_id: str) -> dict[str, Any] | None:
-    async def read(session: Any) -> dict[str, Any] | None:
-        stored = await AnalysisRepository(session, org_id).get(report_id)
-        if stored is None:
-            return None
-        return {"id": stored.id, "created_at": stored.created_at.isoformat(), **stored.report}
-
-    return await runtime.db.run(read)
+async def stored_report(
+    session: AsyncSession, org_id: str, report_id: str
+) -> dict[str, Any] | None:
+    stored = await AnalysisRepository(session, org_id).get(report_id)
+    if stored is None:
+        return None
+    return {"id": stored.id, "created_at": stored.created_at.isoformat(), **stored.report}

@@ -1,4 +1,4 @@
-"""The usage component: the ingest endpoints."""
+"""The usage component: the ingest endpoints (uploads, JSON, OTLP traces)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from netra.core.component import Component
 
 def component() -> Component:
     """Ingest endpoints."""
+    from netra.usage.otlp_router import router as otlp_router
     from netra.usage.router import router
 
-    return Component("usage", routers=[router])
+    return Component("usage", routers=[router, otlp_router])

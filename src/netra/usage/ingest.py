@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import anyio.from_thread
@@ -33,7 +33,6 @@ from netra.core.db import Database
 from netra.core.observability import Metrics
 from netra.records.record import RowError, UsageRecord
 from netra.usage.repository import UsageRepository
-from netra.usage.stream import LineReader
 
 MAX_BIGINT = 2**63 - 1
 _TEXT_FIELDS = (
@@ -252,8 +251,17 @@ async def ingest_records(
         await writer.submit(batch)
 
 
+class ParsedStream(Protocol):
+    """Parsed rows of a streamed file and where reading is (``line``)."""
+
+    @property
+    def line(self) -> int: ...
+
+    def __iter__(self) -> Iterator[UsageRecord | RowError]: ...
+
+
 async def ingest_in_thread(
-    produce: Callable[[LineReader], Iterable[UsageRecord | RowError]],
+    produce: Callable[[Callable[[], bytes | None]], ParsedStream],
     read_chunk: Callable[[], bytes | None],
     writer: BatchWriter,
     batch_size: int,
@@ -262,13 +270,12 @@ async def ingest_in_thread(
 
     ``read_chunk`` returns the next bytes of a file already received (a :class:`Spool`),
     ``None`` at the end: the thread never waits for the network, only, between batches, for
-    the previous batch to be stored. ``produce`` turns the file's lines into parsed rows.
+    the previous batch to be stored. ``produce`` turns it into parsed rows.
     """
 
     def work() -> None:
-        lines = LineReader(read_chunk)
-        rows = produce(lines)
-        for batch in split_rows(rows, writer.result, batch_size, lambda: lines.line):
+        rows = produce(read_chunk)
+        for batch in split_rows(rows, writer.result, batch_size, lambda: rows.line):
             anyio.from_thread.run(writer.submit, batch)
 
     await anyio.to_thread.run_sync(work)

@@ -75,6 +75,8 @@ def parse_timestamp(value: Any) -> datetime:
         raise ValueError("expected a timestamp, got a boolean")
     if isinstance(value, int | float):
         return _from_unix(float(value))
+    if isinstance(value, datetime):  # already parsed by a source adapter
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     text = str(value).strip()
     if not text:
         raise ValueError("empty timestamp")

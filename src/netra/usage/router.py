@@ -1,5 +1,11 @@
 """HTTP endpoints of the usage domain (API.md "Backend"): ingest.
 
+Uploads take any usage source of API.md ("Usage sources"): ``?source=auto`` (default)
+recognises the export from its CSV header or JSON keys; the answer adds ``source``,
+``ignored_fields`` (unknown columns, each once) and ``skipped`` (rows holding no call: empty
+usage buckets, non-LLM observations). A file of unknown layout, or a cost-only export, is a 400
+naming what was expected.
+
 Ingest modes (documented here and in the OpenAPI descriptions):
 - default, per row: good rows stored, bad rows listed with line, field and reason. An upload
   commits every ``BATCH_SIZE`` rows, so an interrupted upload keeps its committed batches.
@@ -17,20 +23,20 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from netra.auth.deps import require
 from netra.billing.budget_checks import schedule_budget_check
-from netra.billing.tiers import limits_for
+from netra.billing.tiers import Limit, limits_for, refusal
 from netra.core.context import UserContext
 from netra.core.db import new_id
 from netra.core.deps import RuntimeDep
-from netra.core.errors import BadInput, RateLimited, TooLarge, ValidationFailed
+from netra.core.errors import BadInput, TooLarge, ValidationFailed
 from netra.core.http_errors import error_body
 from netra.core.runtime import Runtime
 from netra.core.slots import Slots
@@ -42,29 +48,27 @@ from netra.usage.ingest import (
     ingest_in_thread,
     ingest_records,
 )
-from netra.usage.parse import iter_csv, iter_jsonl, parse_record, sniff_format
-from netra.usage.stream import (
-    FileChunks,
-    LineReader,
-    Spool,
-    multipart_boundary,
-    with_read_deadline,
-)
-from netra.usage.unavailable import database_errors_as_503
+from netra.usage.parse import parse_record
+from netra.usage.sources import SOURCE_NAMES, UsageStream
+from netra.usage.sources.base import Notes
+from netra.usage.sources.framing import Layout
+from netra.usage.sources.registry import check_source_name
+from netra.usage.stream import FileChunks, Spool, multipart_boundary, with_read_deadline
 
 BATCH_SIZE = 5000
 MAX_LISTED = 1000
 UPLOAD_BUSY_RETRY_S = 5
 
-_RAW_TYPES = {
+_RAW_TYPES: dict[str, Layout] = {
     "text/csv": "csv",
     "application/csv": "csv",
     "application/x-ndjson": "jsonl",
     "application/jsonl": "jsonl",
     "application/x-jsonlines": "jsonl",
+    "application/json": "json",
 }
 
-router = APIRouter(prefix="/api/v1", tags=["usage"], dependencies=[Depends(database_errors_as_503)])
+router = APIRouter(prefix="/api/v1", tags=["usage"])
 
 
 async def _after_ingest(runtime: Runtime, org_id: str, result: IngestResult) -> None:
@@ -73,18 +77,31 @@ async def _after_ingest(runtime: Runtime, org_id: str, result: IngestResult) -> 
         await schedule_budget_check(runtime, org_id)
 
 
-def _outcome(result: IngestResult, writer: BatchWriter, rejected: bool) -> JSONResponse:
+def _outcome(
+    result: IngestResult, writer: BatchWriter, rejected: bool, notes: Notes | None = None
+) -> JSONResponse:
     writer.count_rejected()
+    extra = _notes(notes)
     if rejected:
         return JSONResponse(
             error_body(
                 "validation_error",
                 f"{result.rejected_count} row(s) rejected: nothing stored (atomic ingest)",
-                {**result.as_dict(), "accepted": 0, "duplicates": 0},
+                {**result.as_dict(), "accepted": 0, "duplicates": 0, **extra},
             ),
             status_code=422,
         )
-    return JSONResponse(result.as_dict())
+    return JSONResponse({**result.as_dict(), **extra})
+
+
+def _notes(notes: Notes | None) -> dict[str, Any]:
+    if notes is None:
+        return {}
+    return {
+        "source": notes.source,
+        "ignored_fields": notes.ignored_fields,
+        "skipped": notes.skipped,
+    }
 
 
 def _too_large(limit: int) -> TooLarge:
@@ -139,7 +156,7 @@ async def _read_json_body(request: Request, limit: int, read_timeout_s: float) -
 async def post_usage(
     request: Request,
     runtime: RuntimeDep,
-    user: UserContext = require("usage:write"),
+    user: UserContext = require("usage:write", api_key=True),
     atomic: bool = Query(False, description="store all records or none"),
 ) -> JSONResponse:
     settings = runtime.settings
@@ -174,20 +191,32 @@ async def post_usage(
     return _outcome(result, writer, rejected=False)
 
 
-def _guarded(rows: Iterable[UsageRecord | RowError], lines: LineReader) -> Iterator[Any]:
-    """Turn a reader failure the parser does not report per row (a CSV field over the csv
-    module's size limit, JSON nested too deeply) into a reported row instead of a 500; the
-    parser cannot go on after it, so the report says where reading stopped."""
-    try:
-        yield from rows
-    except (csv.Error, RecursionError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        yield RowError(lines.line, None, f"unreadable ({reason}): the file was read up to here")
+class _Guarded:
+    """The parsed rows of an upload, with a reader failure the parser does not report per row
+    (a CSV field over the csv module's size limit, JSON nested too deeply) turned into a
+    reported row instead of a 500; the parser cannot go on after it, so the report says where
+    reading stopped."""
+
+    def __init__(self, stream: UsageStream) -> None:
+        self.stream = stream
+
+    @property
+    def line(self) -> int:
+        return self.stream.line
+
+    def __iter__(self) -> Iterator[UsageRecord | RowError]:
+        try:
+            yield from self.stream
+        except (csv.Error, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            yield RowError(
+                self.stream.line, None, f"unreadable ({reason}): the file was read up to here"
+            )
 
 
 @router.post(
     "/usage/upload",
-    summary="Upload a usage file (CSV or JSON Lines, any size, streamed)",
+    summary="Upload a usage file of any source (CSV, JSON Lines or JSON; any size, streamed)",
     description=__doc__,
     openapi_extra={
         "requestBody": {
@@ -202,6 +231,7 @@ def _guarded(rows: Iterable[UsageRecord | RowError], lines: LineReader) -> Itera
                 },
                 "text/csv": {"schema": {"type": "string"}},
                 "application/x-ndjson": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "string"}},
             },
         }
     },
@@ -209,21 +239,29 @@ def _guarded(rows: Iterable[UsageRecord | RowError], lines: LineReader) -> Itera
 async def upload_usage(
     request: Request,
     runtime: RuntimeDep,
-    user: UserContext = require("usage:write"),
+    user: UserContext = require("usage:write", api_key=True),
     atomic: bool = Query(False, description="store the whole file or nothing"),
-    format: Literal["csv", "jsonl"] | None = Query(None, description="default: sniffed"),
+    format: Literal["csv", "jsonl", "json"] | None = Query(
+        None, description="layout: default sniffed from the content"
+    ),
+    source: str = Query(
+        "auto", description=f"one of {', '.join(SOURCE_NAMES)}; auto recognises the export"
+    ),
 ) -> JSONResponse:
+    check_source_name(source)
     content_type = request.headers.get("content-type", "")
     boundary = multipart_boundary(content_type)
     raw_format = _RAW_TYPES.get(content_type.split(";")[0].strip().lower())
     if boundary is None and raw_format is None:
         raise BadInput(
             "send the file as multipart/form-data (field 'file'), or the raw body as "
-            "text/csv or application/x-ndjson"
+            "text/csv, application/x-ndjson or application/json"
         )
     async with _upload_slot(runtime, user):
-        return await _receive_and_ingest(request, runtime, user, atomic, format, boundary,
-                                         raw_format)  # fmt: skip
+        return await _receive_and_ingest(
+            request, runtime, user, atomic, format or (raw_format if boundary is None else None),
+            source, boundary,
+        )  # fmt: skip
 
 
 @contextlib.asynccontextmanager
@@ -234,17 +272,13 @@ async def _upload_slot(runtime: Runtime, user: UserContext) -> Any:
     slots, holder = Slots(runtime.cache, "upload"), new_id()
     taken: list[str] = []
     try:
-        for owner, limit, who in (
-            (f"user:{user.user_id}", limits.uploads_per_user, "user"),
-            (f"org:{user.org_id}", limits.uploads_per_org, "organisation"),
+        for owner, limit in (
+            (f"user:{user.user_id}", Limit.UPLOADS_PER_USER),
+            (f"org:{user.org_id}", Limit.UPLOADS_PER_ORG),
         ):
-            key = await slots.acquire(owner, limit, holder)
+            key = await slots.acquire(owner, int(getattr(limits, limit.value)), holder)
             if key is None:
-                raise RateLimited(
-                    f"at most {limit} uploads at once per {who} on the {limits.tier} tier",
-                    retry_after_s=UPLOAD_BUSY_RETRY_S,
-                    details={"limit": limit, "scope": who, "tier": limits.tier},
-                )
+                raise refusal(limits, limit, retry_after_s=UPLOAD_BUSY_RETRY_S)
             taken.append(key)
     except BaseException:
         for key in taken:
@@ -259,20 +293,21 @@ async def _receive_and_ingest(
     runtime: Runtime,
     user: UserContext,
     atomic: bool,
-    format: str | None,
+    layout: Layout | None,
+    source: str,
     boundary: bytes | None,
-    raw_format: str | None,
 ) -> JSONResponse:
     body = with_read_deadline(request.stream(), runtime.settings.upload_read_timeout_s)
     chunks = FileChunks(body, boundary)
-    head = await chunks.peek()
-    fmt = format or raw_format or sniff_format(chunks.filename, head)
-    source = chunks.filename or "upload"
+    await chunks.peek()
+    streams: list[UsageStream] = []
 
-    def produce(lines: LineReader) -> Iterable[UsageRecord | RowError]:
-        if fmt == "jsonl":
-            return _guarded(iter_jsonl(lines, source=source), lines)
-        return _guarded(iter_csv(lines, source=source), lines)
+    def produce(next_chunk: Callable[[], bytes | None]) -> _Guarded:
+        stream = UsageStream(
+            next_chunk, filename=chunks.filename or "upload", source=source, layout=layout
+        )
+        streams.append(stream)
+        return _Guarded(stream)
 
     result = IngestResult(max_listed=MAX_LISTED)
     writer = BatchWriter(runtime.db, user.org_id, result, metrics=runtime.metrics, atomic=atomic)
@@ -283,15 +318,18 @@ async def _receive_and_ingest(
         async with writer:
             await ingest_in_thread(produce, spool.read_chunk, writer, BATCH_SIZE)
     except RejectedRows:
-        return _outcome(result, writer, rejected=True)
+        return _outcome(result, writer, rejected=True, notes=streams[0].notes)
     except BadInput as exc:
-        # The file broke off (framing, an endless line): say what was stored before that.
+        # Unknown layout, a cost-only export, or the file broke off (framing, an endless
+        # line): say what was expected and what was stored before that.
         writer.count_rejected()
         if not atomic:
             await _after_ingest(runtime, user.org_id, result)
         stored = {"accepted": 0, "duplicates": 0} if atomic else {}
-        raise BadInput(exc.message, details={**result.as_dict(), **stored}) from None
+        notes = _notes(streams[0].notes) if streams else {}
+        details = {**(exc.details or {}), **result.as_dict(), **stored, **notes}
+        raise BadInput(exc.message, details=details) from None
     finally:
         spool.close()
     await _after_ingest(runtime, user.org_id, result)
-    return _outcome(result, writer, rejected=False)
+    return _outcome(result, writer, rejected=False, notes=streams[0].notes)

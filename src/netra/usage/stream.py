@@ -17,7 +17,7 @@ from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from netra.core.errors import BadInput, RequestTimeout
+from netra.core.errors import BadInput, RequestTimeout, TooLarge
 
 
 class FilePart:
@@ -230,3 +230,16 @@ class Spool:
 
     def close(self) -> None:
         self._file.close()
+
+
+async def read_capped(chunks: AsyncIterator[bytes], declared: str | None, limit: int) -> bytes:
+    """A whole (small) request body, refused as too large as soon as it passes ``limit``
+    (at once when its declared Content-Length already does)."""
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"request body larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge(f"request body larger than {limit} bytes")
+    return bytes(body)

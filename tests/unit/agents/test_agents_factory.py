@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from netra.agents.factory import AGENTS, ALL_TOOLS, all_profiles, ensure_can_start, profile_for
+from netra.agents.factory import AGENTS, ALL_TOOLS, all_profiles, profile_for
+from netra.billing.tiers import Limit, check, limits_for
 from netra.core.errors import LimitReached
 from netra.core.settings import TIERS
 
@@ -29,8 +30,8 @@ def test_profile_reads_the_same_settings_as_the_run_limit(make_settings, tier: s
         run_timeout_early_s=42.0,
     )
     p = profile_for(tier, settings)
-    assert p.max_runs_per_user == settings.run_limit(tier)
-    assert p.max_runs_per_org == settings.org_run_limit(tier)
+    assert p.max_runs_per_user == limits_for(settings, tier).runs_per_user
+    assert p.max_runs_per_org == limits_for(settings, tier).runs_per_org
     assert p.max_runs_per_org >= p.max_runs_per_user or tier == "free"
     if tier == "mid":
         assert p.max_runs_per_org == 33
@@ -75,11 +76,12 @@ def test_unknown_tier_fails_closed_to_free(make_settings) -> None:  # type: igno
 
 def test_over_the_limit_is_refused_with_run_limit(make_settings) -> None:  # type: ignore[no-untyped-def]
     p = profile_for("early", make_settings())  # 2 per user, 5 per org
-    ensure_can_start(p, user_active=1, org_active=4)
+    check(p.limits, Limit.RUNS_PER_USER, 1)
+    check(p.limits, Limit.RUNS_PER_ORG, 4)
     with pytest.raises(LimitReached) as user_err:
-        ensure_can_start(p, user_active=2, org_active=2)
+        check(p.limits, Limit.RUNS_PER_USER, 2)
     assert user_err.value.code == "run_limit"
     assert user_err.value.details == {"scope": "user", "limit": 2}
     with pytest.raises(LimitReached) as org_err:
-        ensure_can_start(p, user_active=0, org_active=5)
+        check(p.limits, Limit.RUNS_PER_ORG, 5)
     assert org_err.value.details == {"scope": "org", "limit": 5}

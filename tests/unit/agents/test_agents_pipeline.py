@@ -110,7 +110,7 @@ async def test_each_detector_is_a_tool_call_of_the_optimizer(make_settings) -> N
         (
             "Compare OpenAI and Anthropic for us",
             ["triage", "data", "optimizer", "reporting"],
-            ["top_spenders", "top_spenders", "spend_breakdown", "spend_breakdown"],
+            ["compare", "top_spenders", "top_spenders", "spend_breakdown", "spend_breakdown"],
         ),
         (
             "Explain the response caching finding",
@@ -133,7 +133,9 @@ async def test_the_plan_follows_the_intent(
     assert result.status == "succeeded"
     assert sink.agents_run() == ["supervisor", *agents]
     assert [p["tool"] for p in sink.of("tool_executing") if p["agent"] == "data"] == data_tools
-    assert set(dollar_figures(result.text or "")) <= _report_figures(REPORT)
+    compared = [p["result"] for p in sink.of("tool_completed") if p["tool"] == "compare"]
+    from_compare = {usd(side["cost_usd"]) for r in compared for side in r["sides"]}
+    assert set(dollar_figures(result.text or "")) <= _report_figures(REPORT) | from_compare
     assert "$12,345.68" in (result.text or "")
 
 

@@ -25,6 +25,8 @@ TOP_KEYS = {
     "projected_savings_usd",
     "projected_savings_pct",
     "forecast",
+    "requests",
+    "pricing_notes",
 }
 FINDING_KEYS = {
     "kind",
@@ -126,8 +128,9 @@ def test_frame_from_records_keeps_every_field() -> None:
         batch=True,
     )
     df = frame_from_records([record])
-    assert tuple(df.columns) == FIELDS and df.schema == pl.Schema(SCHEMA)
-    assert df.row(0, named=True) == {name: getattr(record, name) for name in FIELDS}
+    assert tuple(df.columns) == tuple(SCHEMA) and df.schema == pl.Schema(SCHEMA)
+    row = df.row(0, named=True)
+    assert {name: row[name] for name in FIELDS} == {name: getattr(record, name) for name in FIELDS}
 
 
 def test_breakdowns_priced_per_aggregate_equal_per_row_pricing() -> None:

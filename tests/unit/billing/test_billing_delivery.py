@@ -19,9 +19,10 @@ from netra.billing.budgets import SPEND, Spend, evaluate_budgets
 from netra.billing.delivery import WebhookDispatcher, backoff_s
 from netra.billing.models import Budget, BudgetAlert, Webhook, WebhookDelivery, WebhookEvent
 from netra.billing.signing import verify
-from netra.billing.webhooks import DISPATCHER, emit_event
+from netra.billing.webhooks import DISPATCHER
 from netra.core.db import Base, new_id
 from netra.core.runtime import Runtime, build_runtime
+from support.webhooks import emit
 
 TABLES = [m.__table__ for m in (Budget, BudgetAlert, Webhook, WebhookEvent, WebhookDelivery)]
 ORG = "org_a"
@@ -160,7 +161,7 @@ async def test_retry_after_500_then_delivered_with_the_same_signed_body(runtime:
     await _add(runtime, hook)
     receiver = Receiver([500, 200])
     dispatcher = await _dispatcher(runtime, receiver)
-    await emit_event(runtime, ORG, "run.completed", {"run_id": "r1", "at": datetime.now(UTC)})
+    await emit(runtime, ORG, "run.completed", {"run_id": "r1", "at": datetime.now(UTC)})
     await dispatcher.idle()
     await dispatcher.stop()
     assert len(receiver.bodies) == 2 and receiver.bodies[0] == receiver.bodies[1]
@@ -185,13 +186,13 @@ async def test_only_subscribed_webhooks_of_the_org_receive(runtime: Runtime) -> 
     )
     receiver = Receiver([200])
     dispatcher = await _dispatcher(runtime, receiver)
-    await emit_event(runtime, ORG, "run.completed", {"run_id": "r1"})
+    await emit(runtime, ORG, "run.completed", {"run_id": "r1"})
     await dispatcher.idle()
     await dispatcher.stop()
     assert receiver.bodies == []
     assert await _rows(runtime, WebhookEvent) == []  # nobody listens: nothing recorded
     with pytest.raises(ValueError, match="unknown webhook event type"):
-        await emit_event(runtime, ORG, "run.exploded", {})
+        await emit(runtime, ORG, "run.exploded", {})
 
 
 async def test_permanent_4xx_fails_at_once_and_5xx_gives_up_after_max_attempts(
@@ -200,7 +201,7 @@ async def test_permanent_4xx_fails_at_once_and_5xx_gives_up_after_max_attempts(
     await _add(runtime, _hook(url="http://127.0.0.1:9/gone"))
     gone = Receiver([410])
     dispatcher = await _dispatcher(runtime, gone)
-    await emit_event(runtime, ORG, "run.completed", {"n": 1})
+    await emit(runtime, ORG, "run.completed", {"n": 1})
     await dispatcher.idle()
     await dispatcher.stop()
     [delivery] = await _rows(runtime, WebhookDelivery)
@@ -209,7 +210,7 @@ async def test_permanent_4xx_fails_at_once_and_5xx_gives_up_after_max_attempts(
 
     down = Receiver([503])
     dispatcher = await _dispatcher(runtime, down)
-    await emit_event(runtime, ORG, "run.completed", {"n": 2})
+    await emit(runtime, ORG, "run.completed", {"n": 2})
     await dispatcher.idle()
     await dispatcher.stop()
     assert len(down.bodies) == 3  # webhook_max_attempts
@@ -227,7 +228,7 @@ async def test_two_dispatchers_never_send_the_same_delivery_twice(runtime: Runti
     b = WebhookDispatcher(runtime, client=httpx.AsyncClient(transport=httpx.MockTransport(second)))
     await b.start(sweep=False)
     runtime.extras.pop(DISPATCHER)  # record only; hand the same ids to both
-    await emit_event(runtime, ORG, "run.completed", {"n": 1})
+    await emit(runtime, ORG, "run.completed", {"n": 1})
     ids = [d.id for d in await _rows(runtime, WebhookDelivery)]
     a.submit(ids)
     b.submit(ids)
@@ -244,7 +245,7 @@ async def test_emit_does_not_wait_for_a_slow_receiver_and_stop_does_not_hang(
     slow = Receiver([200], delay_s=30)
     dispatcher = await _dispatcher(runtime, slow)
     started = time.perf_counter()
-    await emit_event(runtime, ORG, "run.completed", {"n": 1})
+    await emit(runtime, ORG, "run.completed", {"n": 1})
     emitted = time.perf_counter() - started
     for _ in range(100):
         if slow.bodies:
@@ -260,7 +261,7 @@ async def test_emit_does_not_wait_for_a_slow_receiver_and_stop_does_not_hang(
 
 async def test_the_sweeper_delivers_what_another_process_recorded(runtime: Runtime) -> None:
     await _add(runtime, _hook())
-    await emit_event(runtime, ORG, "run.completed", {"n": 1})  # no dispatcher here: recorded
+    await emit(runtime, ORG, "run.completed", {"n": 1})  # no dispatcher here: recorded
     receiver = Receiver([200])
     dispatcher = await _dispatcher(runtime, receiver, sweep=True)
     for _ in range(200):
@@ -338,7 +339,7 @@ async def test_production_pins_the_checked_address_and_refuses_a_rebound_name(
     rt.extras[DISPATCHER] = dispatcher
     try:
         await _add(rt, _hook(url="https://hooks.example.com:8443/netra?x=1"))
-        await emit_event(rt, ORG, "run.completed", {"n": 1})
+        await emit(rt, ORG, "run.completed", {"n": 1})
         await dispatcher.idle()
         [request] = seen
         assert str(request.url) == "https://93.184.216.34:8443/netra?x=1"
@@ -346,7 +347,7 @@ async def test_production_pins_the_checked_address_and_refuses_a_rebound_name(
         assert request.extensions["sni_hostname"] == "hooks.example.com"
 
         answers["hooks.example.com"] = ["10.0.0.7"]  # the name now points inside
-        await emit_event(rt, ORG, "run.completed", {"n": 2})
+        await emit(rt, ORG, "run.completed", {"n": 2})
         await dispatcher.idle()
         assert len(seen) == 1  # nothing sent
         rows = sorted(await _rows(rt, WebhookDelivery), key=lambda d: d.attempts)

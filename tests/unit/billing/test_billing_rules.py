@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from netra.billing.budgets import crossed, window
 from netra.billing.schemas import EVENT_TYPES, BudgetIn, WebhookIn, parse_scope
-from netra.billing.tiers import TIER_NAMES, ensure_below, limits_for
-from netra.core.errors import Forbidden
+from netra.billing.tiers import DEFAULTS, TIER_NAMES, Limit, check, limits_for
+from netra.core.errors import LimitReached
 
 
 def test_scopes() -> None:
@@ -101,14 +101,14 @@ def test_tier_limits_come_from_settings(make_settings) -> None:  # type: ignore[
     assert limits_for(settings, "mid").max_budgets == 7
     assert limits_for(settings, "free").max_webhooks == 1
     assert limits_for(settings, "early").ws_connections == 3
-    assert limits_for(settings, "enterprise").runs_per_user == settings.runs_enterprise
+    assert limits_for(settings, "enterprise").runs_per_user == DEFAULTS["enterprise"].runs_per_user
     unknown = limits_for(settings, "platinum")  # unknown tiers get the smallest limits
     assert unknown.tier == "free" and unknown.max_webhooks == 1
     for name in TIER_NAMES:
         limits = limits_for(settings, name)
         assert limits.max_budgets >= 1 and limits.max_webhooks >= 1
-    ensure_below("budgets", 6, 7, "mid")
-    with pytest.raises(Forbidden) as info:
-        ensure_below("budgets", 7, 7, "mid")
+    check(limits_for(settings, "mid"), Limit.MAX_BUDGETS, 6)
+    with pytest.raises(LimitReached) as info:
+        check(limits_for(settings, "mid"), Limit.MAX_BUDGETS, 7)
     assert "at most 7 budgets" in info.value.message
     assert info.value.details == {"resource": "budgets", "limit": 7, "tier": "mid"}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from netra.agents.factory import profile_for
+from netra.billing.tiers import limits_for
 from netra.chat import service
 from netra.core.context import UserContext
 from netra.core.errors import LimitReached
@@ -26,7 +26,7 @@ async def _ask(runtime: Runtime, user: str, org: str = "org-1") -> service.Ack:
     async def noop(job: dict[str, Any]) -> None:
         return None
 
-    limits = profile_for(ctx.tier, runtime.settings)
+    limits = limits_for(runtime.settings, ctx.tier)
     return await runtime.db.run(
         lambda s: service.submit_user_message(
             s, ctx, text="q", thread_id=None, frame_id=None, limits=limits, enqueue=noop

@@ -97,3 +97,26 @@ def test_html_and_table_outputs(tmp_path: Path) -> None:
     assert analyze_command([path], "table", table_out) == 0
     text = table_out.read_text()
     assert "Findings" in text and "gpt-4o" in text
+
+
+def test_analyze_reads_any_source_and_says_which(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from support import usage_exports as ux
+
+    export = ux.anthropic_usage(60, 3, "json")
+    path = tmp_path / export.filename
+    path.write_bytes(export.body)
+    assert analyze_command([path], "json", None) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["records"] == export.expect.records
+    assert f"{path}: read as anthropic-usage" in captured.err
+    assert analyze_command([path], "json", None, source="anthropic-usage") == 0
+    capsys.readouterr()
+    assert analyze_command([path], "json", None, source="litellm") == 2
+    assert "not a litellm file" in capsys.readouterr().err
+    assert analyze_command([path], "json", None, source="nope") == 2
+    unknown = tmp_path / "x.csv"
+    unknown.write_text("a,b\n1,2\n")
+    assert analyze_command([unknown], "json", None) == 2
+    assert "cannot tell which export" in capsys.readouterr().err

@@ -27,6 +27,13 @@ class AnswerBrief:
     report_id: str | None = None  # the stored report
     tier: str = "free"
     max_records: int = 0
+    # A follow-up in a thread: its kind, the actions' tool results, the findings an earlier
+    # turn showed (``references`` are 1-based into them), the asked-about period.
+    followup: str | None = None
+    actions: dict[str, Any] = field(default_factory=dict)
+    remembered: list[dict[str, Any]] = field(default_factory=list)
+    references: list[int] = field(default_factory=list)
+    period: dict[str, Any] | None = None
 
 
 class AnswerWriter(Protocol):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from netra.agents.llm import followups
 from netra.agents.llm import sections as s
 from netra.agents.llm.base import AnswerBrief
 from netra.agents.money import usd
@@ -30,13 +31,17 @@ class OfflineWriter:
 def compose(b: AnswerBrief) -> str:
     if b.intent == "out_of_scope":
         return OUT_OF_SCOPE
+    acted = followups.compose(b)
+    if acted is not None:
+        return "\n\n".join(p for p in acted if p)
     if b.sufficiency == "insufficient" or not b.report:
         return (
             f"I cannot analyse your spend yet: {b.sufficiency_reason}, and I will not guess "
             "numbers.\n\n" + s.upload_help()
         )
     writer = _BY_INTENT.get(b.intent, _reduce_cost)
-    parts = [p for p in writer(b) if p]
+    parts = [followups.narrowed(b), followups.comparison(b)]
+    parts = [p for p in parts + writer(b) if p]
     caveat = s.caveats(b)
     if caveat:
         parts.append(caveat)

@@ -76,12 +76,44 @@ class OpenAICompatWriter:
         answer = answer.lower().replace(" ", "_")
         return answer if answer in labels else None
 
+    async def chat(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """One function-calling turn: the assistant message (``content`` and/or
+        ``tool_calls``) and the call's ``usage`` (prompt and completion tokens)."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "tools": tools,
+            "tool_choice": "auto",
+            "temperature": 0.0,
+        }
+        answer = await self._post(body)
+        try:
+            message = answer["choices"][0]["message"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise LLMError("LLM answer is not a chat completion", transient=False) from exc
+        if not isinstance(message, dict):
+            raise LLMError("LLM answer is not a chat completion", transient=False)
+        usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else {}
+        return {"message": message, "usage": usage}
+
     async def _complete(self, messages: list[dict[str, str]], *, temperature: float) -> str:
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             "temperature": temperature,
         }
+        answer = await self._post(body)
+        try:
+            text = answer["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise LLMError("LLM answer is not a chat completion", transient=False) from exc
+        if not isinstance(text, str) or not text.strip():
+            raise LLMError("LLM answer is empty", transient=False)
+        return text.strip()
+
+    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         try:
             async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as http:
@@ -98,9 +130,9 @@ class OpenAICompatWriter:
                 transient=response.status_code in TRANSIENT_HTTP_STATUSES,
             )
         try:
-            text = response.json()["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            answer = response.json()
+        except ValueError as exc:
             raise LLMError("LLM answer is not a chat completion", transient=False) from exc
-        if not isinstance(text, str) or not text.strip():
-            raise LLMError("LLM answer is empty", transient=False)
-        return text.strip()
+        if not isinstance(answer, dict):
+            raise LLMError("LLM answer is not a chat completion", transient=False)
+        return answer

@@ -77,6 +77,18 @@ class ResilientWriter:
         return text, {"writer": primary.name, "degraded": False, "llm_attempts": tries}
 
     @property
+    def can_call_tools(self) -> bool:
+        return self.primary is not None and hasattr(self.primary, "chat")
+
+    async def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
+        """One function-calling turn through the breaker (no retry: the caller's loop decides
+        what a failure means, and the offline writer is always there)."""
+        primary = self.primary
+        if primary is None or not hasattr(primary, "chat"):
+            raise RuntimeError("no language model configured")
+        return await self.breaker.call(lambda: primary.chat(messages, tools))
+
+    @property
     def can_classify(self) -> bool:
         return self.primary is not None and hasattr(self.primary, "classify")
 

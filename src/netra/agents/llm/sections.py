@@ -172,8 +172,10 @@ def upload_help() -> str:
     required = ", ".join(f"`{f}`" for f in REQUIRED_FIELDS)
     optional = ", ".join(f"`{f}`" for f in OPTIONAL_FIELDS)
     return (
-        "**What I need:** the usage records of your own LLM calls, one row per call, as CSV "
-        "(header row) or JSON Lines.\n"
+        "**What I need:** the usage records of your own LLM calls. The export you already have "
+        "works as it is: OpenAI or Anthropic usage reports, LiteLLM spend logs, Langfuse "
+        "observations, Helicone or OpenRouter exports (recognised automatically). Or Netra's "
+        "own records, one row per call, as CSV (header row), JSON Lines or JSON.\n"
         f"- Required fields: {required}.\n"
         f"- Optional fields (they unlock more findings): {optional}. Without `cost_usd` the "
         "price is taken from the catalogue; `feature`, `prompt_hash`, `retry_of` and "

@@ -24,7 +24,7 @@ MIN_MADS = 6.0
 
 def detect(ctx: Context) -> list[Candidate]:
     daily = ctx.frame.group_by("_feature", "_day").agg(
-        pl.col("cost").sum().alias("cost"), pl.len().alias("calls")
+        pl.col("cost").sum().alias("cost"), pl.col("_calls").sum().alias("calls")
     )
     stats = (
         daily.group_by("_feature")

@@ -8,6 +8,7 @@ from datetime import datetime
 import polars as pl
 
 from netra.analysis.model_map import ModelMap
+from netra.analysis.rollups import rollup_seconds
 from netra.pricing.catalogue import Catalogue, catalogue_cost
 
 NO_FEATURE = "(none)"
@@ -16,7 +17,9 @@ NO_FEATURE = "(none)"
 @dataclass
 class Context:
     """``frame``: priced rows only (non-null ``cost``), with helper columns ``_row`` (index),
-    ``_feature`` (feature or "(none)"), ``_day`` (UTC date) and ``_ok`` (status == ok)."""
+    ``_feature`` (feature or "(none)"), ``_day`` (UTC date), ``_ok`` (status == ok), ``_calls``
+    (the calls a row stands for: ``requests``) and ``_agg`` (the row adds up several calls).
+    ``rollup_s``: the period aggregated rows cover (0 when every row is a single call)."""
 
     frame: pl.DataFrame
     catalogue: Catalogue
@@ -24,6 +27,7 @@ class Context:
     start: datetime
     end: datetime
     models: ModelMap
+    rollup_s: int = 0
 
     @classmethod
     def build(
@@ -40,16 +44,24 @@ class Context:
                 pl.col("model_n").cast(pl.Categorical),
                 pl.col("timestamp").dt.date().alias("_day"),
                 (pl.col("status") == "ok").alias("_ok"),
+                pl.col("requests").alias("_calls"),
+                (pl.col("requests") > 1).alias("_agg"),
             )
         )
         total = float(frame["cost"].sum() or 0.0)
-        return cls(frame, catalogue, total, start, end, ModelMap(catalogue))
+        models = ModelMap(catalogue)
+        return cls(frame, catalogue, total, start, end, models, rollup_seconds(frame))
 
     def groups(self, keys: list[str], *aggs: pl.Expr, where: pl.Expr | None = None) -> pl.DataFrame:
-        """Aggregate (a subset of) the rows per key; always counts rows as ``n`` and sums
-        ``cost``."""
+        """Aggregate (a subset of) the rows per key; always counts calls as ``n`` (the sum of
+        ``requests``), the calls in aggregated rows as ``n_agg``, and sums ``cost``."""
         rows = self.frame if where is None else self.frame.filter(where)
-        return rows.group_by(keys).agg(pl.len().alias("n"), pl.col("cost").sum(), *aggs)
+        return rows.group_by(keys).agg(
+            pl.col("_calls").sum().alias("n"),
+            pl.col("_calls").filter(pl.col("_agg")).sum().alias("n_agg"),
+            pl.col("cost").sum(),
+            *aggs,
+        )
 
 
 def scope_mask(scope: dict[str, str]) -> pl.Expr:

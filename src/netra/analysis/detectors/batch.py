@@ -7,6 +7,11 @@ one ``WINDOW_HOURS``-hour window of the day (UTC, wrapping at midnight) and it s
 ``MAX_USERS`` distinct end-users. The catalogue must have a batch price for the model at the
 calls' dates; projection = the same tokens at the batch price (keep = batch / interactive),
 which must save at least ``MIN_SAVING_SHARE``. Confidence: medium (the timing is inferred).
+Where the catalogue has no batch price at a date, the provider's published batch discount is
+used (``pricing.rates``) and the evidence says so.
+
+Aggregated rows count their calls in the hour of their timestamp: hourly (or finer) rollups show
+the time of day, daily ones do not, so a group with daily rollup rows is not judged.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import polars as pl
 
 from netra.analysis.detectors.base import Context, ratio, reprice
 from netra.analysis.findings import Candidate
+from netra.analysis.rollups import DAY_S
 
 MIN_CALLS = 50
 MIN_DAYS = 3
@@ -43,7 +49,10 @@ def detect(ctx: Context) -> list[Candidate]:
         pl.col("user").null_count().alias("no_user"),
         pl.col("_day").n_unique().alias("days"),
         where=eligible,
-    ).with_columns((pl.col("users") - (pl.col("no_user") > 0).cast(pl.Int64)).alias("users"))
+    )
+    table = table.filter((pl.col("n_agg") == 0) | pl.lit(ctx.rollup_s < DAY_S)).with_columns(
+        (pl.col("users") - (pl.col("no_user") > 0).cast(pl.Int64)).alias("users")
+    )
     table = table.filter(
         (pl.col("n") >= MIN_CALLS) & (pl.col("days") >= MIN_DAYS) & (pl.col("users") <= MAX_USERS)
     )
@@ -53,7 +62,7 @@ def detect(ctx: Context) -> list[Candidate]:
         ctx.frame.filter(eligible)
         .join(table.select(keys), on=keys)
         .group_by([*keys, pl.col("timestamp").dt.hour().alias("hour")])
-        .agg(pl.len().alias("calls"))
+        .agg(pl.col("_calls").sum().alias("calls"))
     )
     histogram: dict[tuple[str, str, str], dict[int, int]] = {}
     for feature, provider, model, hour, calls in hours.iter_rows():
@@ -70,7 +79,11 @@ def detect(ctx: Context) -> list[Candidate]:
             & (pl.col("model_n") == model)
             & eligible
         )
+        assumed = len(ctx.catalogue.batch_assumed)
         current, projected = reprice(ctx, mask, batch=True)
+        published = len(ctx.catalogue.batch_assumed) > assumed or (
+            (provider, model) in ctx.catalogue.batch_assumed
+        )
         if current <= 0 or projected > (1.0 - MIN_SAVING_SHARE) * current:
             continue
         window = f"{start_hour:02d}:00-{(start_hour + WINDOW_HOURS) % 24:02d}:00 UTC"
@@ -94,6 +107,9 @@ def detect(ctx: Context) -> list[Candidate]:
                     "window": window,
                     "window_share": round(share, 4),
                     "distinct_users": row["users"],
+                    "batch_price": "provider's published batch discount"
+                    if published
+                    else "catalogue",
                 },
             )
         )

@@ -12,6 +12,10 @@ Rule: per (feature, provider, model), fire on either waste:
 Evidence: failure rate, failures by status, retries, redundant retries and the longest retry
 run of one call. Confidence: high when the failure rate is at least twice ``MIN_RATE`` or
 redundant retries are at least twice their floor, else medium.
+
+Aggregated rows (``requests`` > 1): failures are counted in calls (a failed rollup row is that
+many failed calls) and priced as such; retry links exist only between single calls, so a group
+with rollup rows says how many of its calls could not be checked for redundant retries.
 """
 
 from __future__ import annotations
@@ -51,13 +55,14 @@ def detect(ctx: Context) -> list[Candidate]:
         mark_redundant(ctx)
     else:
         ctx.frame = ctx.frame.with_columns(pl.lit(False).alias("_redundant"))
+    calls = pl.col("_calls")
     table = ctx.groups(
         keys,
-        (~pl.col("_ok")).sum().alias("failed"),
-        pl.col("_redundant").sum().alias("redundant"),
-        (pl.col("status") == "error").sum().alias("error"),
-        (pl.col("status") == "timeout").sum().alias("timeout"),
-        (pl.col("status") == "rate_limited").sum().alias("rate_limited"),
+        calls.filter(~pl.col("_ok")).sum().alias("failed"),
+        calls.filter(pl.col("_redundant")).sum().alias("redundant"),
+        calls.filter(pl.col("status") == "error").sum().alias("error"),
+        calls.filter(pl.col("status") == "timeout").sum().alias("timeout"),
+        calls.filter(pl.col("status") == "rate_limited").sum().alias("rate_limited"),
         pl.col("retry_of").is_not_null().sum().alias("retries"),
     ).with_columns(
         ((pl.col("failed") >= MIN_FAILED) & (pl.col("failed") >= MIN_RATE * pl.col("n"))).alias(
@@ -129,6 +134,11 @@ def _finding(row: dict[str, Any]) -> Candidate:
     strong = rate >= 2 * MIN_RATE or row["redundant"] >= 2 * max(
         MIN_REDUNDANT, MIN_REDUNDANT_RATE * row["n"]
     )
+    if row["n_agg"]:
+        parts.append(
+            f"{row['n_agg']} of the {row['n']} calls come in aggregated rows: their failures "
+            "are counted, but retries of them cannot be traced."
+        )
     title = (
         f"{row['failed']} failed calls in {feature} ({rate:.0%})"
         if row["failing"]
@@ -151,5 +161,6 @@ def _finding(row: dict[str, Any]) -> Candidate:
             "redundant_retries": row["redundant"],
             "longest_retry_run": row["longest_retry_run"] or 0,
             "baseline_failure_rate": BASELINE_RATE,
+            "aggregated_calls": row["n_agg"],
         },
     )

@@ -67,11 +67,11 @@ async function openWebhooks() {
       ["Events", (w) => w.events.join(", ")],
       ["Created", (w) => when(w.created_at)],
       ["", (w) => button("Deliveries", () => openDeliveries(w))],
-      ["", (w) => button("Delete", async () => {
+      ["", (w) => (!can("webhooks:write") ? "" : button("Delete", async () => {
         await api(`/api/v1/webhooks/${w.id}`, { method: "DELETE" }).catch(formErrorTo("webhook-error"));
         $("deliveries-card").hidden = true;
         openWebhooks();
-      })],
+      }))],
     ], webhooks, "No webhooks yet.");
   } catch (e) { formErrorTo("webhook-error")(e); }
 }
@@ -155,7 +155,7 @@ async function openMembers() {
       ["Email", (m) => m.email],
       ["Role", (m) => roleCell(m)],
       ["Joined", (m) => when(m.created_at || m.joined_at)],
-      ["", (m) => (can("org:admin") && m.id !== state.me.id ? button("Remove", async () => {
+      ["", (m) => (can("members:write") && m.id !== state.me.id ? button("Remove", async () => {
         await api(`/api/v1/members/${m.id}`, { method: "DELETE" }).catch(formErrorTo("member-error"));
         openMembers();
       }) : "")],
@@ -164,7 +164,7 @@ async function openMembers() {
 }
 
 function roleCell(m) {
-  if (!can("org:admin") || m.id === state.me.id) return m.role;
+  if (!can("members:write") || m.id === state.me.id) return m.role;
   const select = document.createElement("select");
   select.setAttribute("aria-label", `Role of ${m.email}`);
   for (const r of ROLES) select.add(new Option(r, r, false, r === m.role));

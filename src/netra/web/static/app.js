@@ -139,21 +139,22 @@ function button(text, onClick, cls = "secondary small") {
 // ---- permissions and views ------------------------------------------------------------------
 
 const can = (perm) => !!state.me && (state.me.permissions || []).includes(perm);
+const canAny = (perms) => perms.some(can);
 
-// Each view: what it needs to be seen, and what to do when it opens.
+// Each view: the permissions of which one lets a role see it, and what to do when it opens.
 const views = {
-  dashboard: { needs: "usage:read", open: () => window.openDashboard?.() },
-  chat: { needs: "chat:use", open: () => window.openChat?.() },
-  budgets: { needs: "usage:read", open: () => window.openBudgets?.() },
-  webhooks: { needs: "webhooks:write", open: () => window.openWebhooks?.() },
-  keys: { needs: "org:admin", open: () => window.openKeys?.() },
-  members: { needs: null, open: () => window.openMembers?.() },
-  audit: { needs: "org:admin", open: () => window.openAudit?.() },
+  dashboard: { needs: ["usage:read"], open: () => window.openDashboard?.() },
+  chat: { needs: ["chat:use"], open: () => window.openChat?.() },
+  budgets: { needs: ["budgets:read", "budgets:write"], open: () => window.openBudgets?.() },
+  webhooks: { needs: ["webhooks:read", "webhooks:write"], open: () => window.openWebhooks?.() },
+  keys: { needs: ["api_keys:write"], open: () => window.openKeys?.() },
+  members: { needs: ["members:read", "members:write"], open: () => window.openMembers?.() },
+  audit: { needs: ["audit:read"], open: () => window.openAudit?.() },
 };
 
 function allowed(name) {
   const v = views[name];
-  return !!v && (!v.needs || can(v.needs));
+  return !!v && canAny(v.needs);
 }
 
 function show(view) {
@@ -173,7 +174,7 @@ function show(view) {
 function route() {
   if (!state.me) return;
   let name = (location.hash.match(/^#\/([a-z]+)/) || [])[1] || "dashboard";
-  if (!allowed(name)) name = allowed("dashboard") ? "dashboard" : "members";
+  if (!allowed(name)) name = Object.keys(views).find(allowed) || "dashboard";
   show(name);
   views[name].open();
 }

@@ -1,0 +1,62 @@
+"""The shape of a source adapter, and of a refused (cost-only) export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, ClassVar
+
+from netra.usage.parse import Parsed
+from netra.usage.sources.base import Notes, Unit
+
+
+def lowered(keys: Iterable[str]) -> frozenset[str]:
+    return frozenset(k.strip().lower() for k in keys)
+
+
+class Source:
+    """One export format. ``recognise`` looks at a CSV header or the first JSON object;
+    ``rows`` turns one unit (row, object, bucket, page) into records and row errors."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]  # what the user exports, in words
+    expects: ClassVar[str]  # the columns / keys that identify it (for "unknown layout")
+    known: ClassVar[frozenset[str]]  # the fields it reads or knowingly leaves (not "ignored")
+
+    def recognise(self, keys: frozenset[str], unit: Unit | None) -> bool:
+        raise NotImplementedError
+
+    def rows(self, unit: Unit, notes: Notes) -> Iterator[Parsed]:
+        raise NotImplementedError
+
+    def csv_lines(
+        self, lines: Iterator[str], header: list[str], notes: Notes, name: str
+    ) -> Iterator[Parsed] | None:
+        """A faster path over a whole CSV's lines (the header included), or None."""
+        return None
+
+    def jsonl_lines(self, lines: Iterator[str], notes: Notes, name: str) -> Iterator[Parsed] | None:
+        """A faster path over a whole JSON Lines file's lines, or None."""
+        return None
+
+
+class Refusal:
+    """An export that has no token counts (a cost report): refused, naming what to send."""
+
+    name: ClassVar[str]
+    message: ClassVar[str]
+
+    def matches(self, keys: frozenset[str], unit: Unit | None) -> bool:
+        raise NotImplementedError
+
+
+def first_result(unit: Unit | None) -> Mapping[str, Any]:
+    """The first result of a usage/cost bucket, or of the first bucket of a page (JSON)."""
+    if unit is None:
+        return {}
+    data: Any = unit.data
+    if isinstance(data.get("data"), list) and data["data"]:
+        data = data["data"][0]
+    results = data.get("results") if isinstance(data, Mapping) else None
+    if isinstance(results, list) and results and isinstance(results[0], Mapping):
+        return results[0]
+    return {}

@@ -19,7 +19,6 @@ import asyncio
 import hashlib
 import secrets
 from datetime import timedelta
-from typing import Any
 
 import structlog
 from fastapi import APIRouter, Request, Response
@@ -64,10 +63,6 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def _end_every_session(auth: AuthState, session: Any, user_id: str, reason: str) -> None:
-    await revoke_user_families(session, user_id, reason)
-
-
 @router.post("/password", status_code=204)
 async def change_password(
     body: PasswordChangeIn, request: Request, user: CurrentUser, runtime: RuntimeDep
@@ -90,7 +85,7 @@ async def change_password(
         else:
             check_password_policy(body.new_password, account.email)
             account.password_hash = await auth.passwords.hash(body.new_password)
-            await _end_every_session(auth, session, account.id, "password changed")
+            await revoke_user_families(session, account.id, "password changed")
             record_audit(session, "auth.password_change", org_id=account.org_id,
                          user_id=account.id, ip=ip)  # fmt: skip
             failed = False
@@ -178,7 +173,7 @@ async def confirm_reset(body: ResetConfirmIn, request: Request, runtime: Runtime
             .values(used_at=now)
             .execution_options(synchronize_session=False)
         )
-        await _end_every_session(auth, session, user.id, "password reset")
+        await revoke_user_families(session, user.id, "password reset")
         record_audit(session, "auth.password_reset", org_id=user.org_id, user_id=user.id,
                      ip=client_ip(request))  # fmt: skip
         user_id = user.id

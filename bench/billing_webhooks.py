@@ -72,7 +72,7 @@ async def emit_run(rt: Runtime, events: int, delay_s: float) -> tuple[float, flo
     await rt.db.run(setup)
     dispatcher = WebhookDispatcher(rt)
     await dispatcher.start(sweep=True)
-    rt.extras[DISPATCHER] = dispatcher
+    rt.services.provide(DISPATCHER, dispatcher)
     latencies = []
     started = time.perf_counter()
     for i in range(events):

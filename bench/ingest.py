@@ -8,8 +8,9 @@ and measures, each into an empty organisation:
 - store path: parsed records -> ``BatchWriter`` (COPY into a temp table, then
   ``INSERT ... SELECT ... ON CONFLICT (org_id, request_id) DO NOTHING``, 5,000 per batch,
   one transaction per batch): what every upload and JSON call goes through;
-- file path: CSV bytes -> streamed line reader -> parser -> validation -> store path, exactly
-  the upload pipeline minus HTTP (parsing runs in a worker thread, as in the server);
+- file path: CSV bytes -> ``UsageStream`` (source recognised, streamed line reader, parser,
+  validation) -> store path, exactly the upload pipeline minus HTTP (parsing runs in a worker
+  thread, as in the server);
 - re-send: the same records again (all duplicates, nothing stored);
 - baselines: ``executemany`` of an ``INSERT ... ON CONFLICT`` (batched inserts), and a naive
   row-by-row ``INSERT`` awaited one at a time (one transaction) on a sample.
@@ -36,9 +37,9 @@ from netra.core.settings import Settings
 from netra.records.record import UsageRecord
 from netra.usage.ingest import BatchWriter, IngestResult, ingest_in_thread, ingest_records
 from netra.usage.models import UsageRow
-from netra.usage.parse import iter_csv
 from netra.usage.repository import COLUMNS, UsageRepository, record_row
 from netra.usage.router import BATCH_SIZE as DEFAULT_BATCH
+from netra.usage.sources import UsageStream
 
 DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 MODELS = (("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-5"))
@@ -111,7 +112,12 @@ async def file_path(db: Database, org: str, data: bytes) -> IngestResult:
 
     result = IngestResult()
     async with BatchWriter(db, org, result) as writer:
-        await ingest_in_thread(lambda lines: iter_csv(lines), next_chunk, writer, batch_size())
+        await ingest_in_thread(
+            lambda blocking: UsageStream(blocking, filename="bench.csv"),
+            next_chunk,
+            writer,
+            batch_size(),
+        )
     return result
 
 

@@ -122,14 +122,23 @@ async def store_path(settings: Settings, runs: int, events: int) -> None:
 
 
 async def end_to_end(settings: Settings, clients: int) -> None:
+    from netra.agents import component as agents
     from netra.apps.factory import create_netra_app
     from netra.auth.component import verification_component
     from netra.chat import component as chat
+    from netra.chat import tasks as chat_tasks
+    from netra.reports import component as reports
     from support.realtime import Client, is_final, live_server, mint_token
 
     app = create_netra_app(
         settings,
-        [verification_component(), chat.component(), chat.worker_component()],
+        [
+            verification_component(),
+            chat.component(),
+            reports.services_component(),
+            agents.component(),
+        ],
+        tasks=[chat_tasks.run_worker()],
         title="bench",
     )
     async with live_server(app) as srv:

@@ -44,8 +44,18 @@ def _settings(host: str | None = None, port: int | None = None, **extra: object)
         raise typer.Exit(2) from exc
 
 
-def _fail_on_config(settings: Settings) -> None:
+def _problems(settings: Settings) -> list[str]:
+    """Every setting problem: the environment's safety rules, and a prices file that cannot be
+    read (in any environment: analyses would fail on it later)."""
+    from netra.pricing.lookup import prices_file_problem
+
     problems = validate_settings(settings)
+    prices = prices_file_problem(settings.prices_file)
+    return [*problems, prices] if prices else problems
+
+
+def _fail_on_config(settings: Settings) -> None:
+    problems = _problems(settings)
     if problems:
         typer.echo(f"error: configuration is not safe for {settings.env}:", err=True)
         for problem in problems:
@@ -142,7 +152,7 @@ def migrate() -> None:
 def check_config() -> None:
     """Validate the settings for the current environment; list every problem at once."""
     settings = _settings()
-    problems = validate_settings(settings)
+    problems = _problems(settings)
     if problems:
         typer.echo(f"{len(problems)} problem(s) with the {settings.env} configuration:")
         for problem in problems:

@@ -1,5 +1,6 @@
 """Every table's model imported in one place, for Alembic and for tests that build schemas."""
 
+from netra.auth import invitations as auth_invitations  # noqa: F401
 from netra.auth import models as auth_models  # noqa: F401
 from netra.billing import models as billing_models  # noqa: F401
 from netra.chat import models as chat_models  # noqa: F401

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,7 +39,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from support.accounts import bearer, signup_sync
-from support.fake_openai import fake_openai
+from support.fake_openai import Script, fake_openai
 from support.servers import ServerProcess, server
 from support.services import (
     flush_redis_prefix,
@@ -164,6 +168,25 @@ def test_sdk_genai_spans_appear_in_the_summary_with_their_tokens(srv: ServerProc
     assert sum(g["records"] for g in org.summary("provider")) == 6  # the GET span was skipped
 
 
+def test_the_documented_environment_variables_configure_the_exporter(
+    srv: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = new_org(srv)  # docs/api-keys-and-otlp.md, "Sending OpenTelemetry traces"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"{srv.url}/v1/traces")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", f"Authorization=Bearer%20{org.writer}")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "env-configured")
+    provider = TracerProvider(resource=Resource.create())
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    with provider.get_tracer("netra-e2e").start_as_current_span("chat gpt-4o") as span:
+        span.set_attributes({"gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o"})
+        span.set_attributes({"gen_ai.usage.input_tokens": 42, "gen_ai.usage.output_tokens": 7})
+    assert provider.force_flush(30_000)
+    provider.shutdown()
+    group = org.wait_for("feature", "env-configured", 1)
+    assert (group["input_tokens"], group["output_tokens"]) == (42, 7)
+
+
 def test_the_instrumented_openai_client_is_tracked(srv: ServerProcess) -> None:
     org = new_org(srv)
     provider = TracerProvider(resource=Resource.create({"service.name": "assistant"}))
@@ -171,15 +194,17 @@ def test_the_instrumented_openai_client_is_tracked(srv: ServerProcess) -> None:
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument(tracer_provider=provider)
     try:
-        with fake_openai() as fake:
-            fake.usage = {"prompt_tokens": 1800, "completion_tokens": 120, "cached": 1024}
-            client = openai.OpenAI(base_url=fake.url, api_key="sk-fake-for-tests", max_retries=0)
+        usage = {"prompt_tokens": 1800, "completion_tokens": 120, "total_tokens": 1920,
+                 "prompt_tokens_details": {"cached_tokens": 1024}}  # fmt: skip
+        script = Script([{"content": "Cache it.", "model": "gpt-4o-2024-08-06", "usage": usage}])
+        with fake_openai(script) as base_url:
+            client = openai.OpenAI(base_url=base_url, api_key="sk-fake-for-tests", max_retries=0)
             for i in range(3):
                 answer = client.chat.completions.create(
                     model="gpt-4o", messages=[{"role": "user", "content": f"question {i}"}]
                 )
                 assert answer.usage is not None and answer.usage.prompt_tokens == 1800
-            assert len(fake.calls) == 3
+            assert len(script.requests) == 3
         assert provider.force_flush(30_000)
     finally:
         instrumentor.uninstrument()
@@ -320,12 +345,41 @@ def test_a_key_never_opens_the_websocket(srv: ServerProcess) -> None:
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
+def test_netra_upload_streams_a_file_with_an_api_key(srv: ServerProcess, tmp_path: Path) -> None:
+    org = new_org(srv)
+    usage = tmp_path / "usage.csv"
+    made = subprocess.run(
+        [sys.executable, "-m", "netra", "demo-data", "--records", "300", "--seed", "5",
+         "--out", str(usage)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETRA_")}
+    sent = subprocess.run(
+        [sys.executable, "-m", "netra", "upload", str(usage), "--url", srv.url],
+        env=env | {"NETRA_API_KEY": org.writer}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert org.writer not in sent.stdout + sent.stderr
+    assert sum(g["records"] for g in org.summary("provider")) == 300
+    refused = subprocess.run(
+        [sys.executable, "-m", "netra", "upload", str(usage), "--url", srv.url],
+        env=env | {"NETRA_API_KEY": org.reader}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "usage:write" in refused.stdout + refused.stderr
+
+
 def test_no_key_is_ever_written_to_the_log(srv: ServerProcess) -> None:
     org = new_org(srv)
     revoked = new_key(srv, org.owner, "usage:read")
     listed = httpx.get(f"{srv.url}/api/v1/api-keys", headers=org.owner, timeout=30).json()
     key_id = next(k["id"] for k in listed["api_keys"] if revoked.startswith(k["prefix"]))
     assert httpx.delete(f"{srv.url}/api/v1/api-keys/{key_id}", headers=org.owner).status_code == 200
+    r = httpx.post(
+        f"{srv.url}/v1/traces", content=b'{"resourceSpans": []}',
+        headers=bearer(org.writer) | {"Content-Type": "application/json"}, timeout=30,
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
     for key in (revoked, org.writer + "x", org.reader):  # revoked, unknown, valid
         httpx.get(f"{srv.url}/api/v1/usage/summary", headers=bearer(key), timeout=30)
     deadline = time.monotonic() + 10  # the access log line of the last request is written

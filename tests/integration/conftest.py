@@ -5,6 +5,7 @@ One database per test session (created, migrated, dropped) and one Redis key pre
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from netra.core.settings import Settings
+from support.redis_process import run_own_redis
 from support.services import (
     flush_redis_prefix,
     fresh_postgres_database,
@@ -58,3 +60,9 @@ def pg_settings(tmp_path: Path, pg_url: str, redis_url: str, redis_prefix: str):
         return Settings(**values)
 
     return make
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Redis server of this test's own (URL, process), so the test can stop it for real."""
+    yield from run_own_redis(tmp_path)

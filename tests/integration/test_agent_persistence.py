@@ -13,6 +13,7 @@ from netra.agents import component as agents
 from netra.apps.factory import create_netra_app
 from netra.auth.component import verification_component
 from netra.chat import component as chat
+from netra.chat import tasks as chat_tasks
 from netra.demo.workload import generate, write
 from netra.reports import component as reports
 from netra.usage import component as usage
@@ -29,8 +30,8 @@ def _app(settings: Any) -> Any:
             reports.component(),
             chat.component(),
             agents.component(),
-            chat.worker_component(),
         ],
+        tasks=[chat_tasks.run_worker()],
         title="agents-persistence-test",
     )
 

@@ -52,7 +52,19 @@ async def orgs(
     async with running_app(all_in_one.create_app(settings)) as client:
         a = await signup(client, org_name="Keys A")
         b = await signup(client, org_name="Keys B")
-        yield Orgs(client, bearer(a["access_token"]), bearer(b["access_token"]), settings)
+        # These tests make many keys: the largest tier, signed in again to carry it.
+        engine = create_async_engine(settings.effective_database_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text("UPDATE organisations SET tier = 'enterprise' "
+                                        "WHERE name IN ('Keys A', 'Keys B')"))  # fmt: skip
+        finally:
+            await engine.dispose()
+        tokens = []
+        for account in (a, b):
+            login = {"email": account["email"], "password": account["password"]}
+            tokens.append((await client.post("/auth/login", json=login)).json()["access_token"])
+        yield Orgs(client, bearer(tokens[0]), bearer(tokens[1]), settings)
     flush_redis_prefix(redis_url, prefix)
 
 
@@ -108,6 +120,39 @@ async def test_a_key_is_shown_once_and_stored_only_as_its_hash(orgs: Orgs) -> No
         await engine.dispose()
     assert key not in str(dict(row)).replace(created["prefix"], "")
     assert row["key_hash"] == hashlib.sha256(key.encode()).hexdigest()
+
+
+async def test_an_organisation_holds_at_most_its_tiers_active_keys(orgs: Orgs) -> None:
+    owner = bearer((await signup(orgs.client, org_name="Keys free tier"))["access_token"])
+    made = [await new_key(orgs, owner, "usage:read") for _ in range(5)]  # free: 5
+    r = await orgs.client.post(
+        "/api/v1/api-keys", json={"name": "sixth", "scopes": ["usage:read"]}, headers=owner
+    )
+    assert r.status_code == 403, r.text
+    assert "5 active API keys" in r.json()["error"]["message"]
+    r = await orgs.client.delete(f"/api/v1/api-keys/{made[0]['id']}", headers=owner)
+    assert r.status_code == 200
+    await new_key(orgs, owner, "usage:read")  # a revoked key frees its place
+
+
+async def test_only_owners_and_admins_manage_keys(orgs: Orgs) -> None:
+    account = await signup(orgs.client, org_name="Keys members")
+    engine = create_async_engine(orgs.settings.effective_database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE users SET role = 'member' WHERE email = :email"),
+                {"email": account["email"]},
+            )
+    finally:
+        await engine.dispose()
+    login = {"email": account["email"], "password": account["password"]}
+    member = bearer((await orgs.client.post("/auth/login", json=login)).json()["access_token"])
+    body = {"name": "mine", "scopes": ["usage:write"]}
+    assert (
+        await orgs.client.post("/api/v1/api-keys", json=body, headers=member)
+    ).status_code == 403
+    assert (await orgs.client.get("/api/v1/api-keys", headers=member)).status_code == 403
 
 
 async def test_bad_requests_for_keys_are_refused_clearly(orgs: Orgs) -> None:
@@ -252,3 +297,19 @@ async def test_a_revoked_key_is_refused_by_a_second_instance_within_two_seconds(
 
     listed = (await orgs.client.get("/api/v1/api-keys", headers=orgs.alice)).json()
     assert next(k for k in listed["api_keys"] if k["id"] == created["id"])["revoked_at"]
+
+    # Both changes are in the audit log: who, what, when, from where.
+    query = text(
+        "SELECT action, user_id, org_id, ip, details FROM audit_events "
+        "WHERE action LIKE 'api_key.%' ORDER BY created_at"
+    )
+    engine = create_async_engine(orgs.settings.effective_database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+    finally:
+        await engine.dispose()
+    mine = [r for r in rows if str(created["id"]) in str(r["details"])]
+    assert [r["action"] for r in mine] == ["api_key.create", "api_key.revoke"]
+    assert all(r["user_id"] and r["org_id"] and r["ip"] for r in mine)
+    assert created["key"] not in str(rows)

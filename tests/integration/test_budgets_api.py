@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from netra.apps.all_in_one import create_app
+from netra.auth.component import KEYS
 from netra.auth.tokens import issue_access_token
 from netra.billing.budget_checks import schedule_budget_check
 from netra.billing.budgets import evaluate_budgets
@@ -53,7 +54,7 @@ async def test_budgets_create_list_validate_and_isolate(pg_settings) -> None:  #
         ):
             error = _error(await client.post("/api/v1/budgets", json=body, headers=auth), 422)
             assert error["code"] == "validation_error"
-            assert [d["field"] for d in error["details"]] == [field], body
+            assert [d["field"] for d in error["details"]["fields"]] == [field], body
 
         duplicate = await client.post(
             "/api/v1/budgets",
@@ -64,7 +65,7 @@ async def test_budgets_create_list_validate_and_isolate(pg_settings) -> None:  #
 
         runtime = app.state.runtime
         member, _ = issue_access_token(
-            runtime.extras["key_material"], runtime.settings, user_id="m-1",
+            runtime.services[KEYS], runtime.settings, user_id="m-1",
             org_id=a["user"]["org_id"], tier="free", role="member",
         )  # fmt: skip
         refused = await client.post(

@@ -7,7 +7,7 @@ The test also fails when a router appears without a probe here, so a new router 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,19 @@ NO_DATABASE = {"netra.apps.factory", "netra.web.component"}
 NO_DATABASE_PATHS = {"/auth/.well-known/jwks.json", "/auth/.well-known/netra-configuration"}
 
 
+def _api_routes(routes: Any) -> Iterator[APIRoute]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):  # FastAPI's included router (0.165+)
+            yield from _api_routes(route.original_router.routes)
+
+
 def _router_modules(app: Any) -> set[str]:
     return {
         route.endpoint.__module__
-        for route in app.routes
-        if isinstance(route, APIRoute)
-        and route.endpoint.__module__ not in NO_DATABASE
-        and route.path not in NO_DATABASE_PATHS
+        for route in _api_routes(app.routes)
+        if route.endpoint.__module__ not in NO_DATABASE and route.path not in NO_DATABASE_PATHS
     }
 
 
@@ -58,10 +64,14 @@ async def test_every_router_answers_503_in_the_error_shape(
             row = {"timestamp": "2026-10-01T00:00:00Z", "provider": "openai", "model": "gpt-4o",
                    "input_tokens": 1, "output_tokens": 1}  # fmt: skip
             login = {"email": account["email"], "password": "not the password"}
+            made = await client.post(
+                "/api/v1/api-keys", json={"name": "otlp", "scopes": ["usage:write"]}, headers=who
+            )
+            key = bearer(made.json()["key"]) | {"Content-Type": "application/json"}
             # One endpoint per router module (the module that holds the endpoint).
             probes: dict[str, Callable[[], Awaitable[httpx.Response]]] = {
                 "netra.auth.router": lambda: client.post("/auth/login", json=login),
-                "netra.auth.oauth_routes": lambda: client.post(
+                "netra.auth.oauth_router": lambda: client.post(
                     "/auth/oauth/exchange", json={"code": code}
                 ),
                 "netra.usage.router": lambda: client.post(
@@ -69,7 +79,14 @@ async def test_every_router_answers_503_in_the_error_shape(
                 ),
                 "netra.reports.router": lambda: client.get("/api/v1/usage/summary", headers=who),
                 "netra.chat.router": lambda: client.get("/api/v1/threads", headers=who),
+                "netra.chat.assistant_usage": lambda: client.get(
+                    "/api/v1/assistant/usage", headers=who
+                ),
                 "netra.billing.router": lambda: client.get("/api/v1/webhooks", headers=who),
+                "netra.auth.api_keys_router": lambda: client.get("/api/v1/api-keys", headers=who),
+                "netra.usage.otlp_router": lambda: client.post(
+                    "/v1/traces", content=b'{"resourceSpans": []}', headers=key
+                ),
             }
             assert set(probes) >= _router_modules(app), "a router without a probe here"
 

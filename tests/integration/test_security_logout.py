@@ -72,7 +72,7 @@ async def test_logout_closes_every_socket_of_the_session_on_every_replica(pg_set
 async def test_a_socket_that_missed_the_revocation_cannot_start_a_run(pg_settings) -> None:  # type: ignore[no-untyped-def]
     settings = pg_settings(placeholder_pipeline=True, placeholder_step_delay_s=0.01)
     async with live_server(create_app(settings)) as server:
-        hub: Any = server.runtime.extras[HUB]
+        hub: Any = server.runtime.services[HUB]
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
             account = await signup(http)
             token, user_id = account["access_token"], account["user"]["id"]

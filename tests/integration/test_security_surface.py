@@ -41,7 +41,7 @@ async def test_production_hides_docs_and_guards_operator_endpoints(pg_settings) 
         assert metrics.status_code == 200 and "netra_" in metrics.text
 
         public = (await client.get("/health/ready")).json()
-        assert set(public["dependencies"]["database"]) == {"status"}
+        assert set(public["dependencies"]["database"]) == {"required", "status"}
         assert "127.0.0.1" not in str(public) and "postgres" not in str(public).lower()
         detailed = await client.get("/health/ready", headers={"Authorization": f"Bearer {token}"})
         assert len(detailed.json()["dependencies"]["database"]) > 1

@@ -6,12 +6,9 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-from collections.abc import Iterator
 from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import Any
 
-import pytest
 import redis.asyncio as aioredis
 
 from netra.apps.all_in_one import create_app
@@ -20,7 +17,7 @@ from netra.core.settings import Settings
 from netra.reports import service
 from support.accounts import bearer, signup
 from support.apps import running_app
-from support.services import free_port
+from support.redis_process import wait_for_redis
 
 
 def records(tag: str, n: int, day: int = 3) -> dict[str, Any]:
@@ -93,38 +90,6 @@ async def test_reports_are_cached_in_redis_shared_and_invalidated(
         s2 = await two.get("/api/v1/usage/summary?group_by=feature", headers=who)
         assert (s1.headers["x-cache"], s2.headers["x-cache"]) == ("miss", "hit")
         assert s1.json() == s2.json()
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A Redis of this test's own, so the test can stop it for real."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is required: apt-get install -y redis-server"
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    yield f"redis://127.0.0.1:{port}/0", proc
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(10)
-
-
-async def wait_for_redis(url: str) -> None:
-    client = aioredis.from_url(url)
-    try:
-        for _ in range(100):
-            try:
-                await client.ping()
-                return
-            except Exception:
-                await asyncio.sleep(0.05)
-        raise AssertionError("redis did not start")
-    finally:
-        await client.aclose()
 
 
 async def test_reports_are_still_computed_when_redis_goes_down(

@@ -1,4 +1,4 @@
-"""What the usage component lends the agent pipeline through ``Runtime.extras``: the record
+"""What the usage component lends the agent pipeline through ``Runtime.services``: the record
 loader and the report store, scoped to the organisation they are given."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ async def test_record_loader_and_report_store(pg_settings) -> None:  # type: ign
         await client.post("/api/v1/usage", json={"records": batch}, headers=alice)
         await client.post("/api/v1/usage", json={"records": [rec(0, 2)]}, headers=bob)
 
-        load = app.state.runtime.extras[RECORD_LOADER]
+        load = app.state.runtime.services[RECORD_LOADER]
         everything = await load(org, None, None, 100)
         assert len(everything) == 12
         assert [r.timestamp for r in everything] == sorted(r.timestamp for r in everything)
@@ -46,7 +46,7 @@ async def test_record_loader_and_report_store(pg_settings) -> None:  # type: ign
         latest = await load(org, None, None, 3)  # the most recent three, oldest first
         assert [r.request_id for r in latest] == ["x-3-1", "x-3-2", "x-3-3"]
 
-        store = app.state.runtime.extras[REPORT_STORE]
+        store = app.state.runtime.services[REPORT_STORE]
         report_id = await store(org, {"period": {"start": None, "end": None}, "records": 12})
         mine = await client.get(f"/api/v1/analyses/{report_id}", headers=alice)
         assert mine.status_code == 200 and mine.json()["records"] == 12
@@ -57,5 +57,5 @@ async def test_record_loader_and_report_store(pg_settings) -> None:  # type: ign
     worker = create_netra_app(settings, [services_component()], title="worker")
     async with running_app(worker) as client:
         assert (await client.post("/api/v1/usage", json={"records": []})).status_code == 404
-        loaded = await worker.state.runtime.extras[RECORD_LOADER](org, None, None, 5)
+        loaded = await worker.state.runtime.services[RECORD_LOADER](org, None, None, 5)
         assert len(loaded) == 5

@@ -7,7 +7,9 @@ import asyncio
 from typing import Any
 
 from netra.apps.all_in_one import create_app
+from netra.auth.component import KEYS
 from netra.auth.tokens import issue_access_token
+from netra.billing.webhooks import DISPATCHER
 from support.accounts import bearer, signup
 from support.apps import running_app
 from support.webhook_receiver import webhook_receiver
@@ -79,9 +81,10 @@ async def test_signed_delivery_is_retried_after_a_500_and_recorded(pg_settings) 
             assert (await client.get("/api/v1/webhooks", headers=auth)).json() == {"webhooks": []}
             again = await client.delete(f"/api/v1/webhooks/{hook['id']}", headers=auth)
             assert again.status_code == 404 and again.json()["error"]["code"] == "not_found"
-            await emit(runtime, org_id, "run.completed", {"run_id": "run-2"})
-            await asyncio.sleep(0.3)
-            assert len(receiver.requests) == 2  # a deleted webhook receives nothing more
+            # A deleted webhook receives nothing more: no delivery is even created for it.
+            assert await emit(runtime, org_id, "run.completed", {"run_id": "run-2"}) == []
+            await runtime.services[DISPATCHER].idle()
+            assert len(receiver.requests) == 2
 
 
 async def test_org_b_cannot_see_use_or_delete_org_a_webhooks(pg_settings) -> None:  # type: ignore[no-untyped-def]
@@ -127,7 +130,7 @@ async def test_validation_permissions_and_tier_limit(pg_settings) -> None:  # ty
         assert unknown.status_code == 422
         error = unknown.json()["error"]
         assert error["code"] == "validation_error"
-        [detail] = error["details"]
+        [detail] = error["details"]["fields"]
         assert detail["field"] == "events"
         assert "run.exploded" in detail["message"] and "usage.stored" in detail["message"]
 
@@ -136,16 +139,17 @@ async def test_validation_permissions_and_tier_limit(pg_settings) -> None:  # ty
                 "/api/v1/webhooks", json={"url": bad, "events": ["run.completed"]}, headers=auth
             )
             assert response.status_code == 422, bad
-            assert response.json()["error"]["details"] == {"field": "url"}
+            [detail] = response.json()["error"]["details"]["fields"]
+            assert detail["field"] == "url" and detail["message"], detail
 
         missing = await client.post("/api/v1/webhooks", json={"url": url}, headers=auth)
         assert missing.status_code == 422
-        assert missing.json()["error"]["details"][0]["field"] == "events"
+        assert missing.json()["error"]["details"]["fields"][0]["field"] == "events"
         assert (await client.post("/api/v1/webhooks", json={})).status_code == 401
 
         runtime = app.state.runtime
         member, _ = issue_access_token(
-            runtime.extras["key_material"],
+            runtime.services[KEYS],
             runtime.settings,
             user_id="member-1",
             org_id=account["user"]["org_id"],

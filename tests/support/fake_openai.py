@@ -1,8 +1,9 @@
 """A local OpenAI-compatible chat-completions server answering a script, over real HTTP.
 
 Each request takes the next reply of the script (the last one repeats): ``{"tool_calls":
-[(name, args), ...]}`` to call functions, or ``{"content": "..."}`` to answer. Every request body
-is kept for the test to read.
+[(name, args), ...]}`` to call functions, or ``{"content": "..."}`` to answer; a reply may also
+name the answering ``model`` and its ``usage`` (default: ``scripted`` and :data:`USAGE`). Every
+request body is kept for the test to read.
 """
 
 from __future__ import annotations
@@ -42,9 +43,9 @@ def completion(reply: dict[str, Any], n: int) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-{n}",
         "object": "chat.completion",
-        "model": "scripted",
+        "model": reply.get("model", "scripted"),
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": USAGE,
+        "usage": reply.get("usage", USAGE),
     }
 
 

@@ -19,6 +19,7 @@ import uvicorn
 import websockets
 from fastapi import FastAPI
 
+from netra.auth.component import KEYS
 from support.services import free_port
 
 
@@ -85,7 +86,7 @@ def mint_token(
 
     runtime = server.runtime if isinstance(server, LiveServer) else server
     token, _ = issue_access_token(
-        runtime.extras["key_material"],
+        runtime.services[KEYS],
         runtime.settings,
         user_id=user_id or uuid.uuid4().hex,
         org_id=org_id or uuid.uuid4().hex,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from netra.billing.rate_limits import install_request_limiter
 from netra.core.runtime import Runtime, build_runtime
 from netra.core.settings import Settings
 
@@ -18,6 +19,7 @@ async def started_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     from netra.models import Base
 
     runtime = build_runtime(settings)
+    install_request_limiter(runtime)
     async with runtime.db.engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     await runtime.start()

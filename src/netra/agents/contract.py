@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from netra.agents.conversation.memory import Turn
 from netra.core.context import UserContext
+from netra.core.services import Service
 from netra.records.record import UsageRecord
 
 
@@ -37,6 +38,24 @@ class EventSink(Protocol):
         ...
 
 
+class StepStore(Protocol):
+    """The durable results of a run's completed steps (a run taken over by another worker
+    restores them instead of executing the steps again)."""
+
+    async def done(self, name: str) -> dict[str, Any] | None:
+        """The stored result of step ``name``, or None when it has not completed."""
+        ...
+
+    async def record(self, name: str, result: dict[str, Any]) -> None:
+        """Store the result of step ``name`` once its events are stored."""
+        ...
+
+    async def peek(self, name: str) -> dict[str, Any] | None:
+        """The stored result of a side effect inside a step (its events are emitted again and
+        matched): ``done`` without passing over any event."""
+        ...
+
+
 @dataclass
 class AgentDeps:
     """What the pipeline may reach, already scoped to the run's organisation."""
@@ -44,7 +63,7 @@ class AgentDeps:
     load_records: Callable[[datetime | None, datetime | None, int], Awaitable[list[UsageRecord]]]
     save_report: Callable[[dict[str, Any]], Awaitable[str]]  # -> report id
     save_assistant_message: Callable[[str, dict[str, Any]], Awaitable[str]]  # text, meta -> id
-    extras: dict[str, Any] = field(default_factory=dict)  # e.g. the LLM provider
+    steps: StepStore | None = None  # None: nothing is resumable (tests, local analysis)
     # The thread's earlier messages, oldest first (none: every message starts afresh).
     load_history: Callable[[], Awaitable[list[Turn]]] | None = None
     # Create a budget as the run's user: (scope, period, limit_usd) -> the budget as the API
@@ -68,7 +87,11 @@ class Pipeline(Protocol):
         ...
 
 
-# Keys in ``Runtime.extras`` through which components hand each other their services.
-PIPELINE = "agent_pipeline"  # Pipeline, set by the agents component (default: placeholder)
-RECORD_LOADER = "usage_record_loader"  # async (org_id, start, end, limit) -> list[UsageRecord]
-REPORT_STORE = "report_store"  # async (org_id, report: dict) -> report id
+RecordLoader = Callable[[str, datetime | None, datetime | None, int], Awaitable[list[UsageRecord]]]
+ReportStore = Callable[[str, dict[str, Any]], Awaitable[str]]
+
+# What the pipeline's process is lent (core/services.py): the pipeline (set by the agents
+# component), the org's records (org_id, start, end, limit) and a report store (-> report id).
+PIPELINE: Service[Pipeline] = Service("agent_pipeline")
+RECORD_LOADER: Service[RecordLoader] = Service("usage_record_loader")
+REPORT_STORE: Service[ReportStore] = Service("report_store")

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from netra.records.record import FIELDS, UsageRecord
+from netra.records.record import FIELDS, MAX_COST_USD, MAX_LATENCY_MS, UsageRecord
 
 SCHEMA: dict[str, pl.DataType] = {
     "timestamp": pl.Datetime("us", "UTC"),
@@ -58,6 +58,9 @@ def frame_from_records(records: Iterable[UsageRecord]) -> pl.DataFrame:
     return conform(pl.DataFrame(columns, schema={name: SCHEMA[name] for name in FIELDS}))
 
 
+_BOUNDED = {"cost_usd": MAX_COST_USD, "latency_ms": MAX_LATENCY_MS}
+
+
 def conform(frame: pl.DataFrame) -> pl.DataFrame:
     """Cast a frame from elsewhere (a DB query, a test) to SCHEMA; missing optional columns get
     their defaults."""
@@ -68,7 +71,12 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
             expr = pl.col(name)
             if name in defaults:
                 expr = expr.fill_null(defaults[name])
-            exprs.append(expr.cast(dtype).alias(name))
+            expr = expr.cast(dtype)
+            if name in _BOUNDED:
+                # Defence in depth: a value stored before the parser's bounds (1e308, inf, NaN)
+                # is absent, so one bad record never turns an org's totals into infinity.
+                expr = pl.when(expr.is_between(0.0, _BOUNDED[name])).then(expr)
+            exprs.append(expr.alias(name))
         else:
             exprs.append(pl.lit(defaults.get(name), dtype=dtype).alias(name))
     return frame.select(exprs)

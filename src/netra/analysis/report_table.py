@@ -7,11 +7,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from netra.analysis.money_text import group_cost, total_cost
+from netra.analysis.money_text import money as _money
+
 TOP = 10
-
-
-def _money(value: float) -> str:
-    return f"${value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"${value:,.6f}"
 
 
 def _breakdown(title: str, rows: list[dict[str, Any]]) -> Table:
@@ -24,9 +23,7 @@ def _breakdown(title: str, rows: list[dict[str, Any]]) -> Table:
         key = row["key"] if row["key"] is not None else "(none)"
         if row.get("provider"):
             key = f"{key} ({row['provider']})"
-        table.add_row(
-            str(key), f"{row['records']:,}", _money(row["cost_usd"]), f"{row['share_pct']:.1f}%"
-        )
+        table.add_row(str(key), f"{row['records']:,}", group_cost(row), f"{row['share_pct']:.1f}%")
     if len(rows) > TOP:
         table.add_row(f"... {len(rows) - TOP} more", "", "", "")
     return table
@@ -37,11 +34,12 @@ def render_table(report: dict[str, Any], console: Console) -> None:
     console.print(f"[bold]Netra analysis[/bold]  {period['start']} .. {period['end']}")
     console.print(
         f"records {report['records']:,}  priced {report['priced_records']:,}  "
-        f"total [bold]{_money(report['total_cost_usd'])}[/bold]  "
-        f"monthly run-rate {_money(report['forecast']['monthly_run_rate_usd'])}"
+        f"total [bold]{total_cost(report, report['total_cost_usd'])}[/bold]  "
+        f"monthly run-rate {total_cost(report, report['forecast']['monthly_run_rate_usd'])}"
     )
     console.print(
-        f"projected savings [bold green]{_money(report['projected_savings_usd'])}[/bold green] "
+        f"projected savings [bold green]{total_cost(report, report['projected_savings_usd'])}"
+        "[/bold green] "
         f"({report['projected_savings_pct']:.1f}%)"
     )
     for item in report["unpriced"]:

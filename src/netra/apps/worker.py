@@ -6,20 +6,16 @@ from fastapi import FastAPI
 
 from netra.agents import component as agents
 from netra.apps.factory import create_netra_app
-from netra.billing.component import delivery_component
-from netra.chat.component import worker_component
+from netra.billing import tasks as billing_tasks
+from netra.chat import tasks as chat_tasks
 from netra.core.settings import Settings, load_settings
 from netra.reports import component as reports
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
-    # The usage services (record loader, report store), webhook delivery and the pipeline
-    # start before the worker that uses them.
-    components = [
-        reports.services_component(),
-        delivery_component(),
-        agents.component(),
-        worker_component(),
-    ]
-    return create_netra_app(settings, components, title="Netra worker")
+    # The usage services (record loader, report store) and the pipeline the worker uses.
+    components = [reports.services_component(), agents.component()]
+    # The background jobs of this app, each declared in its domain's tasks.py.
+    tasks = [billing_tasks.webhook_delivery(), chat_tasks.run_worker()]
+    return create_netra_app(settings, components, tasks=tasks, title="Netra worker")

@@ -7,8 +7,10 @@ subscribed to that channel (Redis down, reconnecting) the cache is bypassed, so 
 never missed for longer than a message in flight. Only good keys are cached; a database that
 cannot answer fails closed (503), never open.
 
-``last_used_at`` is written at most once per ``api_key_touch_interval_s`` per key and replica,
-in the background: a busy key costs no write per request.
+``last_used_at`` is written in the background at most once per ``api_key_touch_interval_s``
+per key: each replica checks its own clock first, then claims the interval in the shared cache
+(Redis) so several replicas serving one key still write once. A busy key costs no write, and
+no Redis call, per request.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from netra.auth.api_keys import (
 )
 from netra.auth.models import ApiKey, Organisation
 from netra.core.bus import Bus
+from netra.core.cache import Cache
 from netra.core.context import UserContext
 from netra.core.db import Database, utcnow
 from netra.core.errors import DependencyUnavailable, Unauthenticated
@@ -64,10 +67,17 @@ class VerifiedKey:
 
 class ApiKeyVerifier:
     def __init__(
-        self, db: Database, bus: Bus, *, cache_ttl_s: float, touch_interval_s: float
+        self,
+        db: Database,
+        bus: Bus,
+        *,
+        cache_ttl_s: float,
+        touch_interval_s: float,
+        shared: Cache | None = None,
     ) -> None:
         self.db = db
         self.bus = bus
+        self.shared = shared
         self.cache_ttl_s = cache_ttl_s
         self.touch_interval_s = touch_interval_s
         self._cache: OrderedDict[str, tuple[float, VerifiedKey]] = OrderedDict()
@@ -141,7 +151,21 @@ class ApiKeyVerifier:
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
+    async def _claim_interval(self, key_id: str) -> bool:
+        """Whether this replica writes this interval's ``last_used_at`` (True without Redis)."""
+        if self.shared is None or self.touch_interval_s <= 0:
+            return True
+        try:
+            return await self.shared.set_if_absent(
+                f"api_key_used:{key_id}", b"1", ttl_s=self.touch_interval_s
+            )
+        except Exception:  # the shared cache is down: write, bookkeeping stays correct
+            return True
+
     async def _write_last_used(self, key_id: str) -> None:
+        if not await self._claim_interval(key_id):
+            return
+
         async def write(session: AsyncSession) -> None:
             await session.execute(
                 update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow())

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.auth.models import ApiKey
@@ -103,6 +103,11 @@ async def create_key(
     session.add(row)
     await session.flush()
     return row, key
+
+
+async def count_active(session: AsyncSession, org_id: str) -> int:
+    stmt = select(func.count()).where(ApiKey.org_id == org_id, ApiKey.revoked_at.is_(None))
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def list_keys(session: AsyncSession, org_id: str) -> list[ApiKey]:

@@ -1,5 +1,8 @@
 """HTTP endpoints: ``/api/v1/api-keys`` (API.md "Machine access"), for owners and admins.
 
+An organisation holds at most its tier's ``max_api_keys`` active keys (billing/tiers.py; 403
+past it: revoke one or upgrade).
+
 A key is created and revoked by a person (access token with ``api_keys:write``), never by a
 key. Revocation commits first, then tells every replica, so no replica can re-read the key as
 valid after it dropped it from its cache.
@@ -14,9 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from netra.auth import api_keys
 from netra.auth.deps import get_key_verifier, require
+from netra.billing.tiers import Limit, check, limits_for
 from netra.core.audit import record_audit
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep, SessionDep
+from netra.core.inputs import PathId, Text
+from netra.core.openapi import responses
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"])
 
@@ -24,23 +30,54 @@ router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"])
 class ApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    scopes: list[str] = Field(
+    name: Text = Field(min_length=1, max_length=200)
+    scopes: list[Text] = Field(
         min_length=1, max_length=len(api_keys.KEY_SCOPES), description="usage:write, ..."
     )
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: str | None
+    last_used_at: str | None = None
+    revoked_at: str | None = None
+
+
+class ApiKeyCreated(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: str | None
+    key: str = Field(description="nk_...: shown this once, stored only as a hash")
+
+
+class ApiKeyList(BaseModel):
+    api_keys: list[ApiKeyOut]
 
 
 def _ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@router.post("", status_code=201, summary="Create an API key (shown this once)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create an API key (shown this once)",
+    response_model=ApiKeyCreated,
+)
 async def create_api_key(
     body: ApiKeyIn,
     request: Request,
     session: SessionDep,
+    runtime: RuntimeDep,
     user: UserContext = require("api_keys:write"),
 ) -> dict[str, Any]:
+    active = await api_keys.count_active(session, user.org_id)
+    check(limits_for(runtime.settings, user.tier), Limit.MAX_API_KEYS, active)
     row, key = await api_keys.create_key(session, user, body.name, body.scopes)
     record_audit(
         session,
@@ -57,7 +94,11 @@ async def create_api_key(
     return {**created, "key": key}
 
 
-@router.get("", summary="The organisation's API keys (never the keys themselves)")
+@router.get(
+    "",
+    summary="The organisation's API keys (never the keys themselves)",
+    response_model=ApiKeyList,
+)
 async def list_api_keys(
     session: SessionDep, user: UserContext = require("api_keys:write")
 ) -> dict[str, Any]:
@@ -65,9 +106,14 @@ async def list_api_keys(
     return {"api_keys": [api_keys.describe(row) for row in rows]}
 
 
-@router.delete("/{key_id}", summary="Revoke an API key, at once on every replica")
+@router.delete(
+    "/{key_id}",
+    summary="Revoke an API key, at once on every replica",
+    response_model=ApiKeyOut,
+    responses=responses(404),
+)
 async def revoke_api_key(
-    key_id: str,
+    key_id: PathId,
     request: Request,
     runtime: RuntimeDep,
     user: UserContext = require("api_keys:write"),

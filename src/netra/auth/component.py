@@ -7,7 +7,6 @@ import structlog
 
 from netra.auth.api_key_verifier import ApiKeyVerifier
 from netra.auth.deps import KEY_VERIFIER, VERIFIER
-from netra.auth.housekeeping import Housekeeper
 from netra.auth.keys import KeyMaterial, load_keys
 from netra.auth.oidc import issuer_problem
 from netra.auth.passwords import Passwords
@@ -21,10 +20,11 @@ from netra.auth.wellknown import (
 )
 from netra.core.component import Component
 from netra.core.errors import ConfigurationError
+from netra.core.lifecycle import Degraded, Dependency
 from netra.core.runtime import Runtime
+from netra.core.services import Service
 
-KEYS = "key_material"
-HOUSEKEEPER = "auth_housekeeper"
+KEYS: Service[KeyMaterial] = Service("key_material")
 
 log = structlog.get_logger("netra.auth")
 
@@ -32,8 +32,8 @@ log = structlog.get_logger("netra.auth")
 def _start_keys(runtime: Runtime) -> tuple[KeyMaterial, TokenVerifier]:
     keys = load_keys(runtime.settings)
     verifier = TokenVerifier(runtime.settings, keys, runtime.db)
-    runtime.extras[KEYS] = keys
-    runtime.extras[VERIFIER] = verifier
+    runtime.services.provide(KEYS, keys)
+    runtime.services.provide(VERIFIER, verifier)
     return keys, verifier
 
 
@@ -64,6 +64,18 @@ async def check_auth_service_agreement(runtime: Runtime, keys: KeyMaterial) -> N
 async def _start_verification(runtime: Runtime) -> None:
     keys, _ = _start_keys(runtime)
     await check_auth_service_agreement(runtime, keys)
+    if keys.jwks_url is not None:
+        runtime.lifecycle.add(
+            Dependency("jwks", check=lambda: jwks_health(keys), describe=keys.jwks_url)
+        )
+
+
+async def jwks_health(keys: KeyMaterial) -> None:
+    """The auth service's keys: unavailable with none (no token can be verified), degraded
+    while the fetch fails but keys are cached (tokens signed with them still verify)."""
+    await keys.refresh_jwks(force=True)
+    if keys.jwks_error:
+        raise Degraded(f"cannot refresh the JWKS, using the cached keys: {keys.jwks_error}")
 
 
 async def _start_auth_service(runtime: Runtime) -> None:
@@ -79,22 +91,16 @@ async def _start_auth_service(runtime: Runtime) -> None:
             problems.append("NETRA_OAUTH_CLIENT_ID is missing (OAuth is enabled)")
         if problems:
             raise ConfigurationError(problems)
-    runtime.extras[AUTH] = AuthState(
-        runtime=runtime,
-        keys=keys,
-        passwords=Passwords.from_settings(runtime.settings),
-        throttle=LoginThrottle(runtime.cache, runtime.settings),
-        verifier=verifier,
+    runtime.services.provide(
+        AUTH,
+        AuthState(
+            runtime=runtime,
+            keys=keys,
+            passwords=Passwords.from_settings(runtime.settings),
+            throttle=LoginThrottle(runtime.cache, runtime.settings),
+            verifier=verifier,
+        ),
     )
-    housekeeper = Housekeeper(runtime.db, settings.auth_housekeeping_interval_s)
-    housekeeper.start()
-    runtime.extras[HOUSEKEEPER] = housekeeper
-
-
-async def _stop_auth_service(runtime: Runtime) -> None:
-    housekeeper = runtime.extras.pop(HOUSEKEEPER, None)
-    if isinstance(housekeeper, Housekeeper):
-        await housekeeper.stop()
 
 
 async def _start_api_keys(runtime: Runtime) -> None:
@@ -104,14 +110,15 @@ async def _start_api_keys(runtime: Runtime) -> None:
         runtime.bus,
         cache_ttl_s=settings.api_key_cache_ttl_s,
         touch_interval_s=settings.api_key_touch_interval_s,
+        shared=runtime.cache,
     )
     await verifier.start()
-    runtime.extras[KEY_VERIFIER] = verifier
+    runtime.services.provide(KEY_VERIFIER, verifier)
 
 
 async def _stop_api_keys(runtime: Runtime) -> None:
-    verifier = runtime.extras.pop(KEY_VERIFIER, None)
-    if isinstance(verifier, ApiKeyVerifier):
+    verifier = runtime.services.pop(KEY_VERIFIER)
+    if verifier is not None:
         await verifier.stop()
 
 
@@ -119,17 +126,24 @@ def api_keys_component() -> Component:
     """For the backend: API keys managed (``/api/v1/api-keys``) and accepted as credentials."""
     from netra.auth.api_keys_router import router
 
-    return Component("api-keys", routers=[router], start=_start_api_keys, stop=_stop_api_keys)
+    return Component(
+        "api-keys",
+        routers=[router],
+        start=_start_api_keys,
+        stop=_stop_api_keys,
+        provides=(KEY_VERIFIER,),
+        needs=(VERIFIER,),
+    )
 
 
 def verification_component() -> Component:
     """For the backend and workers: verify tokens (public key, JWKS or shared secret)."""
-    return Component("token-verification", start=_start_verification)
+    return Component("token-verification", start=_start_verification, provides=(KEYS, VERIFIER))
 
 
 def auth_service_component() -> Component:
     """For the auth service: accounts, login, tokens, OAuth, introspection, JWKS."""
-    from netra.auth.oauth_routes import router as oauth_router
+    from netra.auth.oauth_router import router as oauth_router
     from netra.auth.password_routes import router as password_router
     from netra.auth.router import router
 
@@ -137,5 +151,5 @@ def auth_service_component() -> Component:
         "auth",
         routers=[router, oauth_router, password_router],
         start=_start_auth_service,
-        stop=_stop_auth_service,
+        provides=(KEYS, VERIFIER, AUTH),
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from netra.auth.api_key_verifier import ApiKeyVerifier
 from netra.auth.api_keys import KEY_SCOPES, is_api_key
@@ -24,24 +25,28 @@ from netra.auth.verifier import TokenVerifier
 from netra.core.context import UserContext
 from netra.core.deps import get_runtime
 from netra.core.errors import Forbidden, Unauthenticated
+from netra.core.ratelimit import RATE_STATE, REQUEST_LIMITER, refusal
 from netra.core.runtime import Runtime
+from netra.core.services import Service
 
-VERIFIER = "token_verifier"
-KEY_VERIFIER = "api_key_verifier"
+VERIFIER: Service[TokenVerifier] = Service("token_verifier")
+KEY_VERIFIER: Service[ApiKeyVerifier] = Service("api_key_verifier")
 
 KEYS_NOT_HERE = "API keys are accepted only by the usage, summary and analyses endpoints"
 
+# Declares the bearer scheme in the OpenAPI document (``security`` on every operation that
+# depends on it); the header itself is read by ``bearer_token`` so that every refusal is ours.
+bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer")
+BearerDeclared = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
 
 def get_verifier(runtime: Runtime) -> TokenVerifier:
-    verifier = runtime.extras.get(VERIFIER)
-    if not isinstance(verifier, TokenVerifier):
-        raise RuntimeError("token verifier not configured for this app")
-    return verifier
+    return runtime.services[VERIFIER]
 
 
 def get_key_verifier(runtime: Runtime) -> ApiKeyVerifier:
-    verifier = runtime.extras.get(KEY_VERIFIER)
-    if not isinstance(verifier, ApiKeyVerifier):
+    verifier = runtime.services.get(KEY_VERIFIER)
+    if verifier is None:
         raise Unauthenticated("this service does not accept API keys")
     return verifier
 
@@ -55,19 +60,37 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
+PRINCIPAL_STATE = "principal"  # request.state: the caller, once verified and counted
+
+
 async def authenticate(request: Request) -> UserContext:
-    """Who is calling: a verified access token or API key (401 otherwise)."""
+    """Who is calling: a verified access token or API key (401 otherwise).
+
+    Every authenticated request counts once against its organisation's tier rate (429 over
+    it), however many dependencies of the endpoint ask who is calling.
+    """
+    known = getattr(request.state, PRINCIPAL_STATE, None)
+    if isinstance(known, UserContext):
+        return known
     runtime = get_runtime(request)
     token = bearer_token(request.headers.get("authorization"))
     request_id = request.headers.get("x-request-id")
     extra: dict[str, Any] = {"request_id": request_id} if request_id else {}
     if is_api_key(token):
-        return await get_key_verifier(runtime).verify(token, **extra)
-    claims = await get_verifier(runtime).verify(token)
-    return claims.context(**extra)
+        principal = await get_key_verifier(runtime).verify(token, **extra)
+    else:
+        claims = await get_verifier(runtime).verify(token)
+        principal = claims.context(**extra)
+    limiter = runtime.services[REQUEST_LIMITER]
+    policy, decision = await limiter.check(principal.org_id, principal.tier)
+    setattr(request.state, RATE_STATE, (policy, decision))
+    if not decision.allowed:
+        raise refusal(policy, decision)
+    setattr(request.state, PRINCIPAL_STATE, principal)
+    return principal
 
 
-async def current_user(request: Request) -> UserContext:
+async def current_user(request: Request, _: BearerDeclared = None) -> UserContext:
     principal = await authenticate(request)
     if principal.kind != "user":
         raise Forbidden(KEYS_NOT_HERE)
@@ -83,7 +106,7 @@ def require(permission: str, *, api_key: bool = False):  # type: ignore[no-untyp
     if api_key and permission not in KEY_SCOPES:
         raise ValueError(f"'{permission}' is not an API key scope")
 
-    async def check(request: Request) -> UserContext:
+    async def check(request: Request, _: BearerDeclared = None) -> UserContext:
         principal = await authenticate(request)
         if principal.kind == "api_key" and not api_key:
             raise Forbidden(KEYS_NOT_HERE)
@@ -97,7 +120,7 @@ def require(permission: str, *, api_key: bool = False):  # type: ignore[no-untyp
 def require_api_key(scope: str):  # type: ignore[no-untyped-def]
     """For machine endpoints: an API key holding ``scope`` (401 for anything else)."""
 
-    async def check(request: Request) -> UserContext:
+    async def check(request: Request, _: BearerDeclared = None) -> UserContext:
         token = bearer_token(request.headers.get("authorization"))
         if not is_api_key(token):
             raise Unauthenticated("this endpoint takes an API key: 'Authorization: Bearer nk_...'")

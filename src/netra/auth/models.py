@@ -8,9 +8,8 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from netra.auth.roles import ROLES as ROLES  # re-exported: callers validate roles here
 from netra.core.db import Base, CreatedMixin, IdMixin, UtcDateTime
-
-ROLES = ("owner", "admin", "member")
 
 
 class Organisation(IdMixin, CreatedMixin, Base):

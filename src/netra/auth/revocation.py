@@ -59,6 +59,15 @@ async def revoke_user_tokens(db: Database, user_id: str, ttl_s: int) -> None:
     await _record(db, "user", user_id, ttl_s=ttl_s, cutoff=int(time.time()))
 
 
+def deny_user_tokens_in(session: AsyncSession, user_id: str, ttl_s: int) -> None:
+    """The same as :func:`revoke_user_tokens`, in the caller's unit of work (a role change or a
+    removal and the revocation of the tokens that carry the old role commit together)."""
+    expires = utcnow() + timedelta(seconds=max(1, ttl_s) + 60)
+    session.add(
+        TokenRevocation(kind="user", key=user_id, cutoff=int(time.time()), expires_at=expires)
+    )
+
+
 async def is_revoked(
     db: Database,
     jti: str,

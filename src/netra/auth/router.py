@@ -5,10 +5,22 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
-from netra.auth.deps import CurrentUser, bearer_token
-from netra.auth.schemas import IntrospectIn, LoginIn, RefreshIn, RegisterIn
+from netra.auth.deps import CurrentUser, bearer_scheme, bearer_token
+from netra.auth.invitations import consume_invitation
+from netra.auth.schemas import (
+    IntrospectIn,
+    Introspection,
+    Jwks,
+    LoginIn,
+    Profile,
+    RefreshIn,
+    Registered,
+    RegisterIn,
+    ServiceConfiguration,
+    TokenPair,
+)
 from netra.auth.service import (
     authenticate,
     create_account,
@@ -24,6 +36,7 @@ from netra.core.audit import record_audit
 from netra.core.client_address import client_address
 from netra.core.deps import RuntimeDep, SessionDep
 from netra.core.errors import Unauthenticated
+from netra.core.openapi import responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -42,12 +55,18 @@ def client_ip(request: Request) -> str | None:
 # the others take the request's (SessionDep, committed when the endpoint returns).
 
 
-@router.post("/register", status_code=201)
+@router.post(
+    "/register", status_code=201, response_model=Registered, responses=responses(403, 409, 429)
+)
 async def register(
     body: RegisterIn, request: Request, runtime: RuntimeDep, session: SessionDep
 ) -> dict[str, Any]:
     auth = get_auth(runtime)
     await auth.throttle.register(client_ip(request))
+    joining = None
+    if body.invitation is not None:
+        # Consumed in this unit of work: a failed sign-up leaves the invitation unused.
+        joining = await consume_invitation(session, body.invitation, normalize_email(body.email))
     user, org = await create_account(
         session,
         email=body.email,
@@ -56,11 +75,18 @@ async def register(
         org_name=body.org_name,
         passwords=auth.passwords,
         ip=client_ip(request),
+        org_id=joining.org_id if joining else None,
+        role=joining.role if joining else "owner",
     )
+    if joining is not None:
+        record_audit(
+            session, "member.join", org_id=org.id, user_id=user.id, ip=client_ip(request),
+            invitation_id=joining.invitation_id, email=user.email, role=user.role,
+        )  # fmt: skip
     return {"user": profile(user, org)}
 
 
-@router.post("/login")
+@router.post("/login", response_model=TokenPair, responses=responses(401, 429))
 async def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     auth = get_auth(runtime)
     email, ip = normalize_email(body.email), client_ip(request)
@@ -88,7 +114,7 @@ async def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> dict[st
     return pair.body()
 
 
-@router.post("/refresh")
+@router.post("/refresh", response_model=TokenPair, responses=responses(401))
 async def refresh(body: RefreshIn, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     """Rotate a refresh token: the new pair, or 401 (reuse revokes the whole session)."""
     auth = get_auth(runtime)
@@ -108,7 +134,12 @@ async def refresh(body: RefreshIn, request: Request, runtime: RuntimeDep) -> dic
     return outcome.pair.body()
 
 
-@router.post("/logout", status_code=204)
+@router.post(
+    "/logout",
+    status_code=204,
+    dependencies=[Depends(bearer_scheme)],
+    responses=responses(401),
+)
 async def logout(request: Request, runtime: RuntimeDep) -> Response:
     """Revoke the presented access token and its whole sign-in session."""
     auth = get_auth(runtime)
@@ -125,7 +156,7 @@ async def logout(request: Request, runtime: RuntimeDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/me")
+@router.get("/me", response_model=Profile, responses=responses(401))
 async def me(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     found = await load_active_user(session, user.user_id, user.org_id)
     if found is None:
@@ -133,7 +164,13 @@ async def me(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     return profile(*found)
 
 
-@router.post("/introspect")
+@router.post(
+    "/introspect",
+    response_model=Introspection,
+    response_model_exclude_none=True,
+    dependencies=[Depends(bearer_scheme)],
+    responses=responses(401),
+)
 async def introspect(body: IntrospectIn, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     """For other services, with the service credential as bearer: is this token active?"""
     auth = get_auth(runtime)
@@ -158,12 +195,12 @@ async def introspect(body: IntrospectIn, request: Request, runtime: RuntimeDep) 
     }
 
 
-@router.get("/.well-known/jwks.json")
+@router.get("/.well-known/jwks.json", response_model=Jwks)
 async def jwks(runtime: RuntimeDep) -> dict[str, Any]:
     return get_auth(runtime).keys.public_jwks()
 
 
-@router.get("/.well-known/netra-configuration")
+@router.get("/.well-known/netra-configuration", response_model=ServiceConfiguration)
 async def configuration(runtime: RuntimeDep) -> dict[str, Any]:
     """What other services compare with their own settings at start-up (issuer, keys...)."""
     auth = get_auth(runtime)

@@ -1,4 +1,4 @@
-"""What the auth service keeps for the life of a process, in ``runtime.extras[AUTH]``."""
+"""What the auth service keeps for the life of a process, in ``runtime.services[AUTH]``."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from netra.auth.revocation import (
 from netra.auth.throttle import LoginThrottle
 from netra.auth.verifier import TokenVerifier
 from netra.core.runtime import Runtime
+from netra.core.services import Service
 from netra.core.settings import Settings
 
-AUTH = "auth_state"
+AUTH: Service[AuthState] = Service("auth_state")
 
 
 @dataclass
@@ -57,7 +58,4 @@ class AuthState:
 
 
 def get_auth(runtime: Runtime) -> AuthState:
-    state = runtime.extras.get(AUTH)
-    if not isinstance(state, AuthState):
-        raise RuntimeError("the auth service is not part of this app")
-    return state
+    return runtime.services[AUTH]

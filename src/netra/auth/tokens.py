@@ -15,25 +15,11 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from netra.auth.keys import KeyMaterial, key_id
+from netra.auth.roles import ROLE_PERMISSIONS as ROLE_PERMISSIONS  # the table lives in roles
+from netra.auth.roles import permissions_for
 from netra.core.context import UserContext
 from netra.core.errors import Unauthenticated
 from netra.core.settings import Settings
-
-ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "owner": (
-        "usage:read", "usage:write", "analysis:run", "chat:use", "budgets:write",
-        "webhooks:write", "api_keys:write", "org:admin", "org:billing",
-    ),
-    "admin": (
-        "usage:read", "usage:write", "analysis:run", "chat:use", "budgets:write",
-        "webhooks:write", "api_keys:write", "org:admin",
-    ),
-    "member": ("usage:read", "usage:write", "analysis:run", "chat:use"),
-}  # fmt: skip
-
-
-def permissions_for(role: str) -> list[str]:
-    return list(ROLE_PERMISSIONS.get(role, ()))
 
 
 @dataclass(frozen=True, slots=True)

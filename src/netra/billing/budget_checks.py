@@ -14,10 +14,11 @@ import structlog
 
 from netra.billing.budgets import evaluate_budgets
 from netra.core.runtime import Runtime
+from netra.core.services import Service
 
 log = structlog.get_logger("netra.budgets")
 
-CHECKER = "budget_checker"  # runtime.extras key
+CHECKER: Service[BudgetChecker] = Service("budget_checker")
 
 
 class BudgetChecker:
@@ -70,11 +71,11 @@ async def schedule_budget_check(runtime: Runtime, org_id: str) -> None:
     """Check ``org_id``'s budgets soon, in the background; returns at once. Async so it fits
     ``after_commit(session, lambda: schedule_budget_check(runtime, org_id))``.
 
-    The billing component (or ``delivery_component``) starts the checker; a process without
+    The webhook-delivery task (``billing/tasks.py``) starts the checker; a process without
     one logs a warning and checks nothing.
     """
-    checker = runtime.extras.get(CHECKER)
-    if isinstance(checker, BudgetChecker):
+    checker = runtime.services.get(CHECKER)
+    if checker is not None:
         checker.schedule(org_id)
         return
     log.warning("no budget checker in this process; budgets not checked", org_id=org_id)

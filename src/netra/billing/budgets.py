@@ -26,10 +26,11 @@ from netra.core.context import UserContext
 from netra.core.db import new_id, utcnow
 from netra.core.errors import Conflict, NotFound
 from netra.core.runtime import Runtime
+from netra.core.services import Service
 from netra.core.settings import Settings
 
 THRESHOLDS: tuple[int, ...] = (80, 100)  # percent of the limit
-SPEND = "billing_spend"  # runtime.extras key of the spend function
+SPEND: Service[SpendFn] = Service("billing_spend")  # how spend is measured (TableSpend)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +202,7 @@ async def check_budgets(
 
 
 def spend_of(runtime: Runtime) -> SpendFn:
-    fn = runtime.extras.get(SPEND)
+    fn = runtime.services.get(SPEND)
     if fn is None:
         raise RuntimeError("no spend function configured (the billing component sets one)")
     return fn

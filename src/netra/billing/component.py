@@ -1,41 +1,37 @@
-"""The billing component: budgets and webhooks routers, the spend function, and the webhook
-dispatcher (started with the app, drained or cancelled when it stops)."""
+"""The billing component: the budgets and webhooks routers and the spend function. Webhook
+delivery and budget checks are background jobs: ``billing/tasks.py``."""
 
 from __future__ import annotations
 
-from netra.billing.budget_checks import CHECKER, BudgetChecker
+from netra.auth.deps import VERIFIER
+from netra.billing.budget_checks import schedule_budget_check
 from netra.billing.budgets import SPEND
-from netra.billing.delivery import WebhookDispatcher
 from netra.billing.router import budgets_router, webhooks_router
 from netra.billing.spend import TableSpend
-from netra.billing.webhooks import DISPATCHER
 from netra.core.component import Component
 from netra.core.runtime import Runtime
+from netra.usage.service import USAGE_STORED
+
+
+async def provide_spend(runtime: Runtime) -> None:
+    if SPEND not in runtime.services:  # a test may have put its own
+        runtime.services.provide(SPEND, TableSpend())
 
 
 async def _start(runtime: Runtime) -> None:
-    runtime.extras.setdefault(SPEND, TableSpend())
-    dispatcher = WebhookDispatcher(runtime)
-    await dispatcher.start()
-    runtime.extras[DISPATCHER] = dispatcher
-    runtime.extras[CHECKER] = BudgetChecker(runtime)
+    await provide_spend(runtime)
 
+    async def check_budgets(org_id: str) -> None:
+        await schedule_budget_check(runtime, org_id)
 
-async def _stop(runtime: Runtime) -> None:
-    # Budget checks first: they may still emit budget.alert events for the dispatcher.
-    checker = runtime.extras.pop(CHECKER, None)
-    if isinstance(checker, BudgetChecker):
-        await checker.stop(runtime.settings.webhook_drain_s)
-    dispatcher = runtime.extras.pop(DISPATCHER, None)
-    if isinstance(dispatcher, WebhookDispatcher):
-        await dispatcher.stop()
+    runtime.services.provide(USAGE_STORED, check_budgets)
 
 
 def component() -> Component:
-    return Component("billing", routers=[budgets_router, webhooks_router], start=_start, stop=_stop)
-
-
-def delivery_component() -> Component:
-    """Webhook delivery and budget evaluation without routes (for ``netra worker``), so events
-    emitted there go out at once instead of at the API's next sweep."""
-    return Component("billing-delivery", start=_start, stop=_stop)
+    return Component(
+        "billing",
+        routers=[budgets_router, webhooks_router],
+        start=_start,
+        provides=(SPEND, USAGE_STORED),
+        needs=(VERIFIER,),
+    )

@@ -49,6 +49,7 @@ from netra.billing.signing import SIGNATURE_HEADER, sign
 from netra.billing.webhooks import pending_ids
 from netra.core.db import new_id, utcnow
 from netra.core.errors import RateLimited, ValidationFailed
+from netra.core.lifecycle import Degraded
 from netra.core.resilience import (
     TRANSIENT_HTTP_STATUSES,
     CircuitBreaker,
@@ -89,6 +90,9 @@ def backoff_s(attempts: int, base_s: float, max_s: float) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # jitter, not security
 
 
+FAILING_STREAK = 5  # consecutive failed attempts before readiness says degraded
+
+
 class WebhookDispatcher:
     def __init__(
         self,
@@ -114,6 +118,10 @@ class WebhookDispatcher:
         self._attempts = WindowLimit(runtime.cache, "webhook-attempts", 60)
         self._closing = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
+        # Readiness: consecutive failed attempts (any endpoint) and the last sweep's error.
+        self.failing_streak = 0
+        self.last_error: str | None = None
+        self.sweep_error: str | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -147,6 +155,18 @@ class WebhookDispatcher:
             await asyncio.gather(*late, return_exceptions=True)
         if self._client is not None and self._own_client:
             await self._client.aclose()
+
+    async def health(self) -> None:
+        """Readiness: webhook delivery is optional (deliveries wait and are retried), so a
+        problem reports ``degraded``, never ``unavailable``."""
+        if self._sweeper is not None and self._sweeper.done():
+            raise Degraded("the webhook sweeper stopped")
+        if self.sweep_error:
+            raise Degraded(f"pending deliveries cannot be read: {self.sweep_error}"[:300])
+        if self.failing_streak >= FAILING_STREAK:
+            raise Degraded(
+                f"the last {self.failing_streak} delivery attempts failed ({self.last_error})"
+            )
 
     @property
     def active(self) -> int:
@@ -244,7 +264,9 @@ class WebhookDispatcher:
         while not self._closing.is_set():
             try:
                 await self.sweep_once()
-            except Exception:
+                self.sweep_error = None
+            except Exception as exc:
+                self.sweep_error = f"{type(exc).__name__}: {exc}"
                 log.exception("webhook sweep failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self.settings.webhook_sweep_interval_s)
@@ -269,8 +291,12 @@ class WebhookDispatcher:
                 else:
                     if outcome.ok:
                         breaker.record_success()
-                    elif outcome.retry:
-                        breaker.record_failure()
+                        self.failing_streak, self.last_error = 0, None
+                    else:
+                        if outcome.retry:
+                            breaker.record_failure()
+                        self.failing_streak += 1
+                        self.last_error = outcome.error or f"HTTP {outcome.status_code}"
                     delay = await self._record(delivery_id, token, claimed, outcome)
                 if delay is None or delay > self.settings.webhook_lease_s:
                     return  # finished, or a long wait the sweeper will resume

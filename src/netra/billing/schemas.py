@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from netra.core.inputs import Text
+
 EVENT_TYPES: tuple[str, ...] = ("analysis.completed", "run.completed", "budget.alert")
 
 Period = Literal["day", "month"]
@@ -36,7 +38,12 @@ def parse_scope(scope: str) -> tuple[str, str | None]:
 class BudgetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scope: str
+    scope: Text = Field(
+        min_length=1,
+        max_length=MAX_SCOPE_NAME + 8,
+        pattern=r"^(org|feature:.+|model:.+)$",
+        examples=["org", "feature:search", "model:gpt-4o"],
+    )
     period: Period
     limit_usd: float = Field(gt=0, le=MAX_LIMIT_USD)
 
@@ -61,7 +68,12 @@ class Window(BaseModel):
 
 class BudgetOut(BaseModel):
     id: str
-    scope: str
+    scope: Text = Field(
+        min_length=1,
+        max_length=MAX_SCOPE_NAME + 8,
+        pattern=r"^(org|feature:.+|model:.+)$",
+        examples=["org", "feature:search", "model:gpt-4o"],
+    )
     period: Period
     limit_usd: float
     created_at: datetime
@@ -79,8 +91,8 @@ class BudgetList(BaseModel):
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(min_length=1, max_length=2048)
-    events: list[str] = Field(min_length=1, max_length=len(EVENT_TYPES) * 4)
+    url: Text = Field(min_length=1, max_length=2048)
+    events: list[Text] = Field(min_length=1, max_length=len(EVENT_TYPES) * 4)
 
     @field_validator("events")
     @classmethod

@@ -17,13 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.billing.budgets import Spend
 from netra.billing.schemas import parse_scope
 from netra.core.repository import OrgRepository
 from netra.pricing.catalogue import Catalogue, normalize_provider, price_frame
+from netra.records.record import MAX_COST_USD
 from netra.usage.models import UsageRow
 
 _ROW_COLUMNS = (
@@ -89,11 +90,16 @@ class TableSpend:
         elif kind == "model":
             conditions.append(UsageRow.model == name)
         total = func.coalesce(func.sum(UsageRow.cost_usd), 0.0)
+        # A billed cost past the record bound (stored before it existed) counts as unbilled,
+        # so the sum stays finite.
         billed = repo.select(func.count(UsageRow.id), total).where(
-            *conditions, UsageRow.cost_usd.is_not(None)
+            *conditions, UsageRow.cost_usd.is_not(None), UsageRow.cost_usd <= MAX_COST_USD
         )
         billed_count, billed_sum = (await session.execute(billed)).one()
-        unbilled = [*conditions, UsageRow.cost_usd.is_(None)]
+        unbilled = [
+            *conditions,
+            or_(UsageRow.cost_usd.is_(None), UsageRow.cost_usd > MAX_COST_USD),
+        ]
         priced_sum, records, unpriced = await self._catalogue_spend(session, repo, unbilled)
         return Spend(
             usd=float(billed_sum) + priced_sum,

@@ -34,6 +34,7 @@ class TierLimits:
     max_records: int  # usage records one run or analysis reads
     max_budgets: int  # budgets an organisation keeps
     max_webhooks: int  # webhooks an organisation keeps
+    max_api_keys: int  # API keys an organisation holds (revoked ones do not count)
     requests_per_min: int  # authenticated HTTP requests per organisation (API.md "Limits")
     uploads_per_user: int  # usage uploads in flight per user
     uploads_per_org: int  # usage uploads in flight per organisation
@@ -48,25 +49,25 @@ DEFAULTS: dict[Tier, TierLimits] = {
         tier="free", ws_connections=5, runs_per_user=1, runs_per_org=2, run_timeout_s=60.0,
         max_records=50_000, max_budgets=3, max_webhooks=2, requests_per_min=60,
         uploads_per_user=1, uploads_per_org=2, analyses_per_min=10, llm_steps_per_run=4,
-        llm_tokens_per_run=30_000,
+        llm_tokens_per_run=30_000, max_api_keys=5,
     ),
     "early": TierLimits(
         tier="early", ws_connections=10, runs_per_user=2, runs_per_org=5, run_timeout_s=120.0,
         max_records=200_000, max_budgets=10, max_webhooks=5, requests_per_min=300,
         uploads_per_user=2, uploads_per_org=5, analyses_per_min=30, llm_steps_per_run=6,
-        llm_tokens_per_run=60_000,
+        llm_tokens_per_run=60_000, max_api_keys=20,
     ),
     "mid": TierLimits(
         tier="mid", ws_connections=20, runs_per_user=4, runs_per_org=20, run_timeout_s=300.0,
         max_records=500_000, max_budgets=50, max_webhooks=20, requests_per_min=1_200,
         uploads_per_user=4, uploads_per_org=20, analyses_per_min=120, llm_steps_per_run=8,
-        llm_tokens_per_run=120_000,
+        llm_tokens_per_run=120_000, max_api_keys=50,
     ),
     "enterprise": TierLimits(
         tier="enterprise", ws_connections=50, runs_per_user=10, runs_per_org=100,
         run_timeout_s=600.0, max_records=1_000_000, max_budgets=500, max_webhooks=100,
         requests_per_min=6_000, uploads_per_user=8, uploads_per_org=100, analyses_per_min=600,
-        llm_steps_per_run=10, llm_tokens_per_run=250_000,
+        llm_steps_per_run=10, llm_tokens_per_run=250_000, max_api_keys=200,
     ),
 }  # fmt: skip
 
@@ -95,6 +96,7 @@ class Limit(StrEnum):
     MAX_RECORDS = "max_records"
     MAX_BUDGETS = "max_budgets"
     MAX_WEBHOOKS = "max_webhooks"
+    MAX_API_KEYS = "max_api_keys"
     REQUESTS_PER_MIN = "requests_per_min"
     UPLOADS_PER_USER = "uploads_per_user"
     UPLOADS_PER_ORG = "uploads_per_org"
@@ -119,6 +121,7 @@ _RULES: dict[Limit, _Rule] = {
     Limit.MAX_RECORDS: _Rule("count", "records"),
     Limit.MAX_BUDGETS: _Rule("count", "budgets"),
     Limit.MAX_WEBHOOKS: _Rule("count", "webhooks"),
+    Limit.MAX_API_KEYS: _Rule("count", "active API keys"),
     Limit.REQUESTS_PER_MIN: _Rule("rate", "requests per minute"),
     Limit.UPLOADS_PER_USER: _Rule("concurrency", "uploads at once per user", "user"),
     Limit.UPLOADS_PER_ORG: _Rule("concurrency", "uploads at once per organisation", "org"),

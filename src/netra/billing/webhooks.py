@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic_core import to_jsonable_python
@@ -32,11 +32,15 @@ from netra.core.db import after_commit, new_id, utcnow
 from netra.core.errors import NotFound
 from netra.core.runtime import Runtime
 from netra.core.secrets_box import secret_box
+from netra.core.services import Service
 from netra.core.settings import Settings
+
+if TYPE_CHECKING:
+    from netra.billing.delivery import WebhookDispatcher
 
 log = structlog.get_logger("netra.webhooks")
 
-DISPATCHER = "webhook_dispatcher"  # runtime.extras key of this process's dispatcher
+DISPATCHER: Service[WebhookDispatcher] = Service("webhook_dispatcher")  # this process's
 
 
 async def create_webhook(
@@ -149,7 +153,7 @@ def deliver_via(runtime: Runtime) -> Deliver:
     so the order in which components start does not matter)."""
 
     def deliver(ids: list[str], org_id: str) -> None:
-        dispatcher = runtime.extras.get(DISPATCHER)
+        dispatcher = runtime.services.get(DISPATCHER)
         if dispatcher is not None:
             dispatcher.submit(ids, org_id=org_id)  # within the organisation's share
 

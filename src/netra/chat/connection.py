@@ -40,8 +40,10 @@ from netra.chat.frames import (
 from netra.chat.limits import ConnectionSlots, TokenBucket
 from netra.core.bus import Subscription
 from netra.core.context import UserContext
-from netra.core.db import new_id
-from netra.core.errors import DependencyUnavailable, NetraError, Unauthenticated
+from netra.core.db import database_unavailable, new_id
+from netra.core.db_errors import is_data_error
+from netra.core.errors import DependencyUnavailable, Forbidden, NetraError, Unauthenticated
+from netra.core.ratelimit import REQUEST_LIMITER, retry_seconds
 from netra.core.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -49,8 +51,12 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("netra.chat.ws")
 
-# Failures of a dependency (not of this code): the client is told to come back later (1013).
-UNAVAILABLE = (SQLAlchemyError, OSError, TimeoutError)
+# What a dependency may raise. Only an outage closes with 1013 (come back later); a value the
+# database refuses is answered with an ``error`` frame.
+UNAVAILABLE = (SQLAlchemyError, OSError, TimeoutError, UnicodeError)
+
+# The permission each client frame needs (auth/roles.py): a viewer watches, never runs.
+FRAME_PERMISSIONS = {"user_message": "chat:use", "cancel_run": "chat:use", "resume": "chat:read"}
 
 
 class Connection:
@@ -185,6 +191,8 @@ class Connection:
                     error_frame("rate_limited", "too many frames", frame_id, retry_after_s=retry)
                 )
                 continue
+            if not await self._within_tier_rate(text):
+                continue
             if text is None:
                 await self.send(error_frame("invalid_frame", "frames are JSON text messages"))
                 continue
@@ -197,8 +205,28 @@ class Connection:
                 continue
             await self._dispatch(frame)
 
+    async def _within_tier_rate(self, text: str | None) -> bool:
+        """Each frame counts against the organisation's tier rate, like a REST request."""
+        limiter = self.runtime.services[REQUEST_LIMITER]
+        _, decision = await limiter.check(self.ctx.org_id, self.ctx.tier)
+        if decision.allowed:
+            return True
+        retry = retry_seconds(decision.retry_after_s)
+        await self.send(
+            error_frame(
+                "rate_limited",
+                f"rate limit of the {self.ctx.tier} tier reached: retry in {retry} s",
+                _frame_id(text) if text is not None else None,
+                retry_after_s=retry,
+            )
+        )
+        return False
+
     async def _dispatch(self, frame: ClientFrame) -> None:
         try:
+            needed = FRAME_PERMISSIONS.get(frame.type)
+            if needed is not None and not self.ctx.can(needed):
+                raise Forbidden(f"missing permission '{needed}'")
             if frame.type == "ping":
                 await self.send(server_frame("pong", {}, frame.id))
             elif frame.type == "user_message":
@@ -219,7 +247,18 @@ class Connection:
             if retry is not None:
                 extra["retry_after_s"] = retry
             await self.send(error_frame(exc.code, exc.message, frame.id, **extra))
-        except UNAVAILABLE as exc:  # the database went away (after the unit of work's retries)
+        except UNAVAILABLE as exc:
+            if is_data_error(exc):
+                # The client's data (a value the database refuses), not an outage: the
+                # connection stays open and the frame is answered.
+                log.info("frame refused by the database", type=frame.type, error=repr(exc)[:300])
+                await self.send(
+                    error_frame("validation_error", "a value cannot be stored", frame.id)
+                )
+                return
+            if isinstance(exc, SQLAlchemyError) and not database_unavailable(exc):
+                raise  # a fault of this code, not of the database: 1011
+            # The database went away (after the unit of work's retries).
             log.warning("dependency failed during a frame", type=frame.type, error=repr(exc))
             self.request_close(1013, "a dependency is unavailable")
 

@@ -10,13 +10,26 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
+
+from netra.core.inputs import MAX_BIGINT, check_text, text_problem
 
 PROTOCOL = "netra.v1"
 MAX_TEXT_CHARS = 32_000
 MAX_ID_CHARS = 128
+
+# Text the database can store (no NUL, no lone surrogate): refused as ``validation_error``.
+SafeStr = Annotated[StrictStr, AfterValidator(check_text)]
 
 
 class _Payload(BaseModel):
@@ -28,17 +41,17 @@ class PingPayload(_Payload):
 
 
 class UserMessagePayload(_Payload):
-    text: StrictStr = Field(min_length=1)
-    thread_id: StrictStr | None = Field(default=None, min_length=1, max_length=64)
+    text: SafeStr = Field(min_length=1)
+    thread_id: SafeStr | None = Field(default=None, min_length=1, max_length=64)
 
 
 class ResumePayload(_Payload):
-    run_id: StrictStr = Field(min_length=1, max_length=64)
-    after_seq: StrictInt = Field(ge=0)
+    run_id: SafeStr = Field(min_length=1, max_length=64)
+    after_seq: StrictInt = Field(ge=0, le=MAX_BIGINT)
 
 
 class CancelRunPayload(_Payload):
-    run_id: StrictStr = Field(min_length=1, max_length=64)
+    run_id: SafeStr = Field(min_length=1, max_length=64)
 
 
 PAYLOADS: dict[str, type[_Payload]] = {
@@ -75,6 +88,8 @@ def parse_client_frame(raw: str) -> ClientFrame | FrameError:
         return FrameError("invalid_frame", "'id' must be a non-empty string")
     if frame_id is not None and len(frame_id) > MAX_ID_CHARS:
         return FrameError("invalid_frame", f"'id' is longer than {MAX_ID_CHARS} characters")
+    if frame_id is not None and (problem := text_problem(frame_id)):
+        return FrameError("invalid_frame", f"'id' {problem}")
     type_ = data.get("type")
     if not isinstance(type_, str) or not type_:
         return FrameError("invalid_frame", "'type' must be a non-empty string", frame_id)

@@ -3,7 +3,8 @@
 Run events do not pass through the hub: each connection subscribes to its own user's bus
 channel, so a replica receives the events of the users connected to it and nobody else's.
 The hub listens to the ``revocations`` channel and closes the matching local sockets with
-4401; at shutdown it closes every socket with 1001 (the client reconnects and resumes).
+4401; at shutdown it closes every socket with 1012 (service restart: the client reconnects
+and resumes; uvicorn itself closes the sockets it still holds with 1012 too).
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from netra.auth.revocation import REVOCATIONS_CHANNEL
 from netra.chat.connection import Connection
 from netra.chat.limits import ConnectionSlots
 from netra.core.runtime import Runtime
+from netra.core.services import Service
 
 log = structlog.get_logger("netra.chat.hub")
 
-HUB = "chat_connection_hub"
+HUB: Service[ConnectionHub] = Service("chat_connection_hub")
 
 
 class ConnectionHub:
@@ -109,7 +111,7 @@ class ConnectionHub:
                 await self._task
         for conns in list(self._by_user.values()):
             for conn in list(conns):
-                conn.request_close(1001, "server going away")
+                conn.request_close(1012, "service restart")
         for _ in range(40):  # let them send their close frames (at most 2 s)
             if not self._by_user:
                 break

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -22,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from netra.core.db import Base, CreatedMixin, IdMixin, UtcDateTime, utcnow
+
+_ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
 
 RUN_ACTIVE = ("queued", "running")
 RUN_FINAL = ("succeeded", "failed", "cancelled")
@@ -71,10 +74,12 @@ class Run(IdMixin, CreatedMixin, Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
     # The seq of the run's last stored event: the next event takes last_seq + 1 in the same
     # transaction that stores it (the row update serialises concurrent writers).
-    last_seq: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     worker_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Executions started: 1 when first claimed, +1 each time another worker takes it over.
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -84,14 +89,30 @@ class RunEvent(Base):
     __tablename__ = "chat_run_events"
     __table_args__ = (UniqueConstraint("run_id", "seq", name="uq_chat_run_events_run_seq"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # BIGINT on PostgreSQL (0009_wide_integers), INTEGER PRIMARY KEY (rowid) on SQLite.
+    id: Mapped[int] = mapped_column(_ROW_ID, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("chat_runs.id", ondelete="CASCADE"), nullable=False
     )
-    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
     type: Mapped[str] = mapped_column(String(32), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     ts: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, nullable=False)
+
+
+class RunStep(Base):
+    """A pipeline step a run has completed: its result, and the run's ``last_seq`` after its
+    events. A worker taking the run over restores the step instead of executing it again."""
+
+    __tablename__ = "chat_run_steps"
+
+    run_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("chat_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, nullable=False)
 
 
 class ProcessedFrame(CreatedMixin, Base):

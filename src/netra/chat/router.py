@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
-from netra.auth.deps import CurrentUser
+from netra.auth.deps import require
 from netra.chat import service
 from netra.chat.events import rfc3339
 from netra.chat.models import Message, Thread
+from netra.chat.schemas import MessageList, RunEvents, ThreadIn, ThreadList, ThreadOut
+from netra.core.context import UserContext
 from netra.core.deps import SessionDep
+from netra.core.inputs import MAX_BIGINT, PathId
+from netra.core.openapi import responses
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 
-
-class ThreadIn(BaseModel):
-    title: str | None = Field(default=None, max_length=200)
+Reader = Annotated[UserContext, require("chat:read")]
+Chatter = Annotated[UserContext, require("chat:use")]
 
 
 def _ts(value: datetime) -> str:
@@ -46,34 +48,34 @@ def _message(m: Message) -> dict[str, Any]:
     }
 
 
-@router.get("/threads")
+@router.get("/threads", response_model=ThreadList)
 async def list_threads(
-    user: CurrentUser,
+    user: Reader,
     session: SessionDep,
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_BIGINT),
 ) -> dict[str, Any]:
     threads = await service.list_threads(session, user, limit, offset)
     return {"threads": [_thread(t) for t in threads]}
 
 
-@router.post("/threads", status_code=201)
-async def create_thread(body: ThreadIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+@router.post("/threads", status_code=201, response_model=ThreadOut)
+async def create_thread(body: ThreadIn, user: Chatter, session: SessionDep) -> dict[str, Any]:
     return _thread(await service.create_thread(session, user, body.title))
 
 
-@router.get("/threads/{thread_id}/messages")
-async def thread_messages(thread_id: str, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+@router.get("/threads/{thread_id}/messages", response_model=MessageList, responses=responses(404))
+async def thread_messages(thread_id: PathId, user: Reader, session: SessionDep) -> dict[str, Any]:
     messages = await service.thread_messages(session, user, thread_id)
     return {"thread_id": thread_id, "messages": [_message(m) for m in messages]}
 
 
-@router.get("/runs/{run_id}/events")
+@router.get("/runs/{run_id}/events", response_model=RunEvents, responses=responses(404))
 async def run_events(
-    run_id: str,
-    user: CurrentUser,
+    run_id: PathId,
+    user: Reader,
     session: SessionDep,
-    after_seq: int = Query(0, ge=0),
+    after_seq: int = Query(0, ge=0, le=MAX_BIGINT),
     limit: int = Query(1000, ge=1, le=1000),
 ) -> dict[str, Any]:
     run, events = await service.run_events(session, user, run_id, after_seq, limit)

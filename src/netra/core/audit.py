@@ -1,15 +1,27 @@
-"""Audit log: one row per security-relevant event (sign-up, logins, refresh reuse, ...)."""
+"""Audit log: one row per security-relevant event: who (``user_id``), what (``action``,
+``outcome``, ``details``), when (``created_at``), from where (``ip``).
+
+Actions: ``auth.signup``, ``auth.login`` (failures with outcome ``failure``), ``auth.logout``,
+``auth.refresh_reuse``, ``auth.disable``, ``member.invite`` / ``invite_cancel`` / ``join`` /
+``role_change`` / ``remove``, ``api_key.create`` / ``revoke``, ``usage.upload``,
+``budget.create`` / ``delete``, ``webhook.create`` / ``delete``, ``retention.purge``,
+``org.export``, ``org.delete``. Rows are written in the caller's unit of work, so an audited
+change and its audit row commit (or roll back) together.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Index, String
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from netra.core.db import Base, IdMixin, UtcDateTime, utcnow
+
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
 
 
 class AuditEvent(IdMixin, Base):
@@ -40,3 +52,8 @@ def record_audit(
     )
     session.add(event)
     return event
+
+
+def request_ip(request: HTTPConnection) -> str | None:
+    """Where a request came from, for the audit log (the peer address)."""
+    return request.client.host if request.client else None

@@ -54,10 +54,16 @@ class RateLimited(NetraError):
     code = "rate_limited"
 
     def __init__(
-        self, message: str, *, retry_after_s: int, details: dict[str, Any] | None = None
+        self,
+        message: str,
+        *,
+        retry_after_s: int,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message, details=details)
         self.retry_after_s = max(1, int(retry_after_s))
+        self.headers = dict(headers or {})  # e.g. the IETF RateLimit headers
 
 
 LimitKind = Literal["count", "concurrency", "rate"]

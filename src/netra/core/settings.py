@@ -84,9 +84,11 @@ class Settings(BaseSettings):
     auth_service_url: str | None = None
 
     auth_housekeeping_interval_s: float = 3600.0  # expired revocations and sessions deleted
+    invitation_ttl_s: int = 7 * 24 * 3600  # how long an invitation to join an org stays valid
 
     # API keys: a verified key is cached this long per replica (a revocation clears it at once
-    # through the bus; the TTL bounds a lost message); last_used_at written at most this often.
+    # through the bus; the TTL bounds a lost message); last_used_at written at most this often
+    # per key, across replicas.
     api_key_cache_ttl_s: float = 10.0
     api_key_touch_interval_s: float = 60.0
 
@@ -182,6 +184,16 @@ class Settings(BaseSettings):
     worker_drain_s: float = 10.0  # at shutdown, runs in flight get this long to finish
     placeholder_pipeline: bool = False  # run the placeholder pipeline even when agents exist
     placeholder_step_delay_s: float = 0.05  # pause between the placeholder's events
+    # Tests only (refused outside NETRA_ENV=test): each sub-agent pauses this long after its
+    # agent_started, so a fault test can act while a run is mid-step.
+    test_step_delay_s: float = 0.0
+    run_max_attempts: int = 3  # executions of one run (its workers died) before it fails
+
+    # Retention: rows older than this many days are deleted by a background job (0: kept).
+    retention_usage_days: int = 400
+    retention_run_events_days: int = 90
+    retention_webhooks_days: int = 30
+    retention_interval_s: float = 3600.0
 
     # Usage.
     usage_max_records_per_call: int = 10_000
@@ -306,10 +318,18 @@ def validate_settings(s: Settings) -> list[str]:
     """Every problem with the settings for their environment, one line each (empty when sound).
 
     Development and test accept the embedded defaults; staging and production accept none.
+    The test doubles (placeholder pipeline, step delay) are refused everywhere but in test.
     """
-    if s.is_dev:
-        return []
     problems: list[str] = []
+    if s.env != "test":
+        if s.placeholder_pipeline:
+            problems.append("NETRA_PLACEHOLDER_PIPELINE is a test double (only NETRA_ENV=test)")
+        if s.test_step_delay_s:
+            problems.append("NETRA_TEST_STEP_DELAY_S slows every run (only NETRA_ENV=test)")
+    if s.run_max_attempts < 1:
+        problems.append("NETRA_RUN_MAX_ATTEMPTS must be at least 1")
+    if s.is_dev:
+        return problems
     db = s.database_url or ""
     if not db:
         problems.append("NETRA_DATABASE_URL is missing (PostgreSQL required)")

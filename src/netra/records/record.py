@@ -37,6 +37,13 @@ OPTIONAL_FIELDS: tuple[str, ...] = (
 )
 FIELDS: tuple[str, ...] = REQUIRED_FIELDS + OPTIONAL_FIELDS
 
+# Upper bounds that keep a record storable (BIGINT columns) and its sums finite: one bad record
+# must never make an organisation's totals overflow to infinity. Parsing refuses a record past
+# them; readers treat a stored value past them (from before the bound) as absent.
+MAX_TOKENS = 10**12
+MAX_COST_USD = 1e9
+MAX_LATENCY_MS = 1e9  # about 11.6 days
+
 
 @dataclass(frozen=True, slots=True)
 class UsageRecord:

@@ -17,10 +17,11 @@ import structlog
 
 from netra.core.cache import Cache
 from netra.core.observability import Metrics
+from netra.core.services import Service
 
 log = structlog.get_logger("netra.reports.cache")
 
-ANALYSIS_CACHE = "usage_analysis_cache"  # key in Runtime.extras
+ANALYSIS_CACHE: Service[AnalysisCache] = Service("usage_analysis_cache")
 
 
 def cache_key(kind: str, org_id: str, version: int, *parts: object) -> str:

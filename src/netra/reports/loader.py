@@ -1,22 +1,19 @@
-"""What the usage domain hands other components through ``Runtime.extras``: the record loader
-and the report store the agent pipeline uses. Each call is its own unit of work."""
+"""What the reports domain lends the agent pipeline (``runtime.services``): the record loader
+and the report store. Each call is its own unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from netra.agents.contract import RecordLoader, ReportStore
 from netra.billing.webhooks import deliver_via
 from netra.core.runtime import Runtime
 from netra.records.record import UsageRecord
 from netra.reports import service
 from netra.usage.repository import UsageRepository
-
-RecordLoader = Callable[[str, datetime | None, datetime | None, int], Awaitable[list[UsageRecord]]]
-ReportStore = Callable[[str, dict[str, Any]], Awaitable[str]]
 
 
 def record_loader(runtime: Runtime) -> RecordLoader:

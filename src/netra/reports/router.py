@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from netra.auth.deps import require
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep, SessionDep
 from netra.core.errors import NotFound, ValidationFailed
+from netra.core.inputs import PathId
+from netra.core.openapi import responses
 from netra.reports import service
+from netra.reports.schemas import AnalysisReport, AnalysisRequest, Summary
 from netra.usage.parse import parse_timestamp
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -43,7 +45,7 @@ def _period(start: str | None, end: str | None) -> tuple[datetime | None, dateti
     return begin, finish
 
 
-@router.get("/usage/summary", summary="Usage totals per group")
+@router.get("/usage/summary", summary="Usage totals per group", response_model=Summary)
 async def usage_summary(
     runtime: RuntimeDep,
     user: UserContext = require("usage:read", api_key=True),
@@ -76,11 +78,6 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-class AnalysisRequest(BaseModel):
-    start: str | float | None = None
-    end: str | float | None = None
-
-
 @router.post(
     "/analyses",
     status_code=201,
@@ -90,6 +87,7 @@ class AnalysisRequest(BaseModel):
         "in the period (403: narrow start/end). Asking again while the data and the period are "
         "unchanged answers the report already stored (same id), with no new webhook event."
     ),
+    response_model=AnalysisReport,
 )
 async def create_analysis(
     runtime: RuntimeDep,
@@ -105,11 +103,18 @@ async def create_analysis(
     return JSONResponse(stored, status_code=201, headers={"X-Cache": how})
 
 
-@router.get("/analyses/{analysis_id}", summary="A stored analysis report")
+@router.get(
+    "/analyses/{analysis_id}",
+    summary="A stored analysis report",
+    response_model=AnalysisReport,
+    responses=responses(404),
+)
 async def get_analysis(
-    analysis_id: str, session: SessionDep, user: UserContext = require("usage:read", api_key=True)
-) -> dict[str, Any]:
+    analysis_id: PathId,
+    session: SessionDep,
+    user: UserContext = require("usage:read", api_key=True),
+) -> JSONResponse:
     found = await service.stored_report(session, user.org_id, analysis_id)
     if found is None:
         raise NotFound("analysis not found")
-    return found
+    return JSONResponse(found)  # as stored: the model documents it, it does not reshape it

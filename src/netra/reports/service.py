@@ -7,6 +7,7 @@ records, keys the cache by the org's data version, and stores reports.
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, datetime
 from typing import Any
 
@@ -35,10 +36,10 @@ GROUPS = ("model", "provider", "feature", "user", "day")
 
 
 def analysis_cache(runtime: Runtime) -> AnalysisCache:
-    cache = runtime.extras.get(ANALYSIS_CACHE)
-    if not isinstance(cache, AnalysisCache):
+    cache = runtime.services.get(ANALYSIS_CACHE)
+    if cache is None:
         cache = AnalysisCache(runtime.cache, runtime.metrics, runtime.settings.analysis_cache_ttl_s)
-        runtime.extras[ANALYSIS_CACHE] = cache
+        runtime.services.provide(ANALYSIS_CACHE, cache)
     return cache
 
 
@@ -48,9 +49,21 @@ def _json_default(value: object) -> object:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def plain_json(value: Any) -> Any:
-    """The value as it reads back from JSON: identical whether served from cache or computed."""
-    return json.loads(json.dumps(value, default=_json_default))
+    """The value as it reads back from JSON: identical whether served from cache or computed.
+    A non-finite number (which JSON and the report store refuse) becomes null: the last line
+    of defence, should one ever get past the record bounds."""
+    return _finite(json.loads(json.dumps(value, default=_json_default)))
 
 
 def _iso(value: datetime | None) -> str | None:

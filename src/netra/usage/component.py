@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from netra.auth.deps import VERIFIER
 from netra.core.component import Component
 
 
@@ -10,4 +11,4 @@ def component() -> Component:
     from netra.usage.otlp_router import router as otlp_router
     from netra.usage.router import router
 
-    return Component("usage", routers=[router, otlp_router])
+    return Component("usage", routers=[router, otlp_router], needs=(VERIFIER,))

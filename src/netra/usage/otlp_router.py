@@ -12,12 +12,13 @@ Malformed bodies get the house error shape with 400 / 413 (see docs/api-keys-and
 from __future__ import annotations
 
 import anyio.to_thread
+import structlog
 from fastapi import APIRouter, Request, Response
 
 from netra.auth.deps import require_api_key
-from netra.billing.budget_checks import schedule_budget_check
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep
+from netra.core.openapi import responses
 from netra.usage.ingest import BatchWriter, IngestResult, ingest_records
 from netra.usage.otlp_spans import SpanRows, spans_to_rows
 from netra.usage.otlp_wire import (
@@ -29,12 +30,14 @@ from netra.usage.otlp_wire import (
     response_body,
     spans_of,
 )
+from netra.usage.service import usage_stored
 from netra.usage.stream import read_capped, with_read_deadline
 
 BATCH_SIZE = 5000
 MAX_EXPLAINED = 20  # refused spans named in errorMessage (the count is always complete)
 
 router = APIRouter(tags=["otlp"])
+log = structlog.get_logger("netra.usage.otlp")
 
 
 def partial_success_message(rows: SpanRows, result: IngestResult) -> str:
@@ -57,6 +60,16 @@ def partial_success_message(rows: SpanRows, result: IngestResult) -> str:
     summary="OTLP/HTTP trace export: LLM spans become usage records (API key, usage:write)",
     description=__doc__,
     response_class=Response,
+    responses={
+        200: {
+            "description": "ExportTraceServiceResponse (partialSuccess with rejected spans)",
+            "content": {
+                PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
+                JSON: {"schema": {"type": "object"}},
+            },
+        },
+        **responses(400, 413, 415),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -88,8 +101,17 @@ async def export_traces(
     async with writer:
         await ingest_records(rows.rows, writer, BATCH_SIZE)
     writer.count_rejected()
-    if result.accepted:
-        await schedule_budget_check(runtime, key.org_id)
+    log.info(
+        "otlp export",
+        org_id=key.org_id,
+        api_key_id=key.user_id,
+        llm_spans=len(rows.rows),
+        stored=result.accepted,
+        duplicates=result.duplicates,
+        skipped=rows.skipped,
+        refused=result.rejected_count,
+    )
+    await usage_stored(runtime, key.org_id, result.accepted)
     body, media_type = response_body(
         rows.skipped + result.rejected_count, partial_success_message(rows, result), encoding
     )

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from netra.records.record import RowError, UsageRecord
@@ -129,7 +128,8 @@ class Span:
     resource: Mapping[str, Any] = field(default_factory=dict)
 
     def label(self) -> str:
-        return f"'{self.name}' (trace {self.trace_id or '-'}, span {self.span_id or '-'})"
+        name = self.name if len(self.name) <= 80 else self.name[:77] + "..."
+        return f"'{name}' (trace {self.trace_id or '-'}, span {self.span_id or '-'})"
 
 
 def _first(attrs: Mapping[str, Any], names: Iterable[str]) -> Any:
@@ -257,7 +257,7 @@ def span_fields(span: Span) -> dict[str, Any]:
         raise _Refused("timestamp", "the span has no start time")
     status = _status(span)
     fields: dict[str, Any] = {
-        "timestamp": datetime.fromtimestamp(span.start_ns / 1e9, tz=UTC).isoformat(),
+        "timestamp": span.start_ns / 1e9,  # Unix seconds (microseconds kept in a double)
         "provider": provider_name(provider),
         "model": _text(_first(attrs, MODEL)),
         "status": status,

@@ -101,7 +101,17 @@ def decode_request(body: bytes, encoding: Encoding) -> ExportTraceServiceRequest
         raise BadInput(f"the body is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise BadInput('expected an OTLP JSON object {"resourceSpans": [...]}')
-    _ids_to_base64(payload.get("resourceSpans"), "resourceSpans")
+    resource_spans = payload.get("resourceSpans")
+    if isinstance(resource_spans, list) and any(
+        isinstance(r, dict) and "instrumentationLibrarySpans" in r for r in resource_spans
+    ):
+        # OTLP before 0.15 (2021): its spans would be ignored as an unknown field, silently.
+        raise BadInput(
+            "instrumentationLibrarySpans is OTLP before 0.15: send scopeSpans "
+            "(any OpenTelemetry SDK or Collector of the last years does)",
+            details={"field": "resourceSpans[].instrumentationLibrarySpans"},
+        )
+    _ids_to_base64(resource_spans, "resourceSpans")
     try:
         ParseDict(payload, request, ignore_unknown_fields=True)
     except (ParseError, RecursionError) as exc:

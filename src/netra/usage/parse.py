@@ -35,7 +35,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
-from netra.records.record import FIELDS, REQUIRED_FIELDS, STATUSES, RowError, UsageRecord
+from netra.core.inputs import UNSTORABLE, text_problem
+from netra.records.record import (
+    FIELDS,
+    MAX_COST_USD,
+    MAX_LATENCY_MS,
+    MAX_TOKENS,
+    REQUIRED_FIELDS,
+    STATUSES,
+    RowError,
+    UsageRecord,
+)
 
 Parsed = UsageRecord | RowError
 
@@ -46,6 +56,7 @@ _MAX_UNIX_SECONDS = 1e11  # ~ year 5138: anything larger is almost surely millis
 _INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens")
 _TEXT_FIELDS = ("feature", "user", "prompt_hash", "request_id", "retry_of", "conversation_id")
 _MAX_TEXT = 512
+_MAX_NUMBER = {"cost_usd": MAX_COST_USD, "latency_ms": MAX_LATENCY_MS}
 # A usage export has a few dozen columns; a wide header would make every short row costly.
 MAX_CSV_COLUMNS = 1024
 SHOWN_CHARS = 60  # how much of a bad value a message quotes
@@ -96,7 +107,10 @@ def parse_timestamp(value: Any) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00, 0001-01-01T00:00:00+05:00
+        raise ValueError(f"{shown(text)} is outside the years 1..9999 in UTC") from None
 
 
 def _from_unix(number: float) -> datetime:
@@ -126,6 +140,8 @@ def _int(field: str, value: Any) -> int:
             number = int(as_float)
     if number < 0:
         raise _Bad(field, f"must be >= 0, got {number}")
+    if number > MAX_TOKENS:
+        raise _Bad(field, f"must be <= {MAX_TOKENS:.0e}, got {number}")
     return number
 
 
@@ -138,6 +154,8 @@ def _number(field: str, value: Any) -> float:
         raise _Bad(field, f"expected a number >= 0, got {shown(value)}") from None
     if not math.isfinite(number) or number < 0:
         raise _Bad(field, f"must be a finite number >= 0, got {shown(value)}")
+    if number > _MAX_NUMBER.get(field, math.inf):
+        raise _Bad(field, f"must be <= {_MAX_NUMBER[field]:.0e}, got {shown(value)}")
     return number
 
 
@@ -160,6 +178,9 @@ def _text(field: str, value: Any) -> str | None:
     text = str(value).strip()
     if not text:
         return None
+    problem = text_problem(text)
+    if problem is not None:
+        raise _Bad(field, problem)
     if len(text) > _MAX_TEXT:
         raise _Bad(field, f"longer than {_MAX_TEXT} characters")
     return text
@@ -250,6 +271,8 @@ def parse_record(mapping: Any, line: int) -> Parsed:
 def _fast_csv_row(row: list[str], p: tuple[int, ...]) -> UsageRecord:
     """The common case of a clean CSV row, about 3x faster than ``_build``. It raises on
     anything unusual (then ``_build`` gives the precise error or accepts the odd form)."""
+    if UNSTORABLE.search("".join(row)):  # NUL, or bytes that were not UTF-8: _build names it
+        raise ValueError("not the common case")
     text = row[p[0]]
     if len(text) > 10 and text[4] == "-" and text[0].isdigit():
         timestamp = datetime.fromisoformat(text)
@@ -270,8 +293,8 @@ def _fast_csv_row(row: list[str], p: tuple[int, ...]) -> UsageRecord:
         or not model
         or len(provider) > _MAX_TEXT
         or len(model) > _MAX_TEXT
-        or input_tokens < 0
-        or output_tokens < 0
+        or not 0 <= input_tokens <= MAX_TOKENS
+        or not 0 <= output_tokens <= MAX_TOKENS
         or cached < 0
         or writes < 0
         or cached + writes > input_tokens
@@ -282,9 +305,9 @@ def _fast_csv_row(row: list[str], p: tuple[int, ...]) -> UsageRecord:
     status = row[p[8]] or "ok"
     text = row[p[9]]
     cost = float(text) if text else None
-    if status not in _STATUSES or (latency is not None and not 0 <= latency < math.inf):
+    if status not in _STATUSES or (latency is not None and not 0 <= latency <= MAX_LATENCY_MS):
         raise ValueError("not the common case")
-    if cost is not None and not 0 <= cost < math.inf:
+    if cost is not None and not 0 <= cost <= MAX_COST_USD:
         raise ValueError("not the common case")
     feature, user, prompt_hash, request_id, retry_of = (row[i].strip() or None for i in p[10:15])
     for value in (feature, user, prompt_hash, request_id, retry_of):
@@ -299,7 +322,7 @@ def _fast_csv_row(row: list[str], p: tuple[int, ...]) -> UsageRecord:
     text = row[p[18]]
     writes_1h = int(text) if text else 0
     if (
-        requests < 1
+        not 1 <= requests <= MAX_TOKENS
         or not 0 <= writes_1h <= writes
         or (conversation is not None and len(conversation) > _MAX_TEXT)
     ):

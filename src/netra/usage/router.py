@@ -29,15 +29,17 @@ from typing import Any, Literal
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.auth.deps import require
-from netra.billing.budget_checks import schedule_budget_check
 from netra.billing.tiers import Limit, limits_for, refusal
+from netra.core.audit import record_audit, request_ip
 from netra.core.context import UserContext
 from netra.core.db import new_id
 from netra.core.deps import RuntimeDep
 from netra.core.errors import BadInput, TooLarge, ValidationFailed
 from netra.core.http_errors import error_body
+from netra.core.openapi import responses
 from netra.core.runtime import Runtime
 from netra.core.slots import Slots
 from netra.records.record import RowError, UsageRecord
@@ -49,6 +51,8 @@ from netra.usage.ingest import (
     ingest_records,
 )
 from netra.usage.parse import parse_record
+from netra.usage.schemas import IngestAnswer
+from netra.usage.service import usage_stored
 from netra.usage.sources import SOURCE_NAMES, UsageStream
 from netra.usage.sources.base import Notes
 from netra.usage.sources.framing import Layout
@@ -68,13 +72,46 @@ _RAW_TYPES: dict[str, Layout] = {
     "application/json": "json",
 }
 
+
+def refuse_non_text(head: bytes) -> None:
+    """An empty or binary upload is a 400, not a 200 with one rejected row. Binary: more than
+    one byte in 20 of the first bytes is NUL or not UTF-8 (compressed data, images, UTF-16); a
+    stray bad byte in a text file is reported on its row instead."""
+    if not head.lstrip(b"\xef\xbb\xbf").strip():
+        raise BadInput("the file is empty: send a CSV with a header row, JSON Lines or JSON")
+    text = head.decode("utf-8", "surrogateescape")
+    bad = head.count(0) + sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
+    if bad * 20 > len(head):
+        raise BadInput("the file is not text: send a CSV, JSON Lines or JSON file (UTF-8)")
+
+
 router = APIRouter(prefix="/api/v1", tags=["usage"])
 
 
-async def _after_ingest(runtime: Runtime, org_id: str, result: IngestResult) -> None:
-    """New usage may cross a budget: have it checked in the background (coalesced per org)."""
-    if result.accepted:
-        await schedule_budget_check(runtime, org_id)
+async def _after_ingest(
+    runtime: Runtime,
+    org_id: str,
+    result: IngestResult,
+    *,
+    audit: tuple[UserContext, Request, str] | None = None,
+) -> None:
+    """New usage may cross a budget: have it checked in the background (coalesced per org).
+
+    With ``audit`` (who, the request, which endpoint), the upload is in the audit log.
+    """
+    if audit is not None:
+        user, request, via = audit
+
+        async def note(session: AsyncSession) -> None:
+            record_audit(
+                session, "usage.upload", org_id=org_id, user_id=user.user_id,
+                ip=request_ip(request), via=via, accepted=result.accepted,
+                duplicates=result.duplicates, rejected=result.rejected_count,
+            )  # fmt: skip
+
+        # The rows were stored by the ingest's own batches: the record follows them.
+        await runtime.db.run(note)
+    await usage_stored(runtime, org_id, result.accepted)
 
 
 def _outcome(
@@ -138,6 +175,8 @@ async def _read_json_body(request: Request, limit: int, read_timeout_s: float) -
     "/usage",
     summary="Ingest usage records (JSON, at most usage_max_records_per_call per call)",
     description=__doc__,
+    response_model=IngestAnswer,
+    responses=responses(400, 413),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -187,7 +226,7 @@ async def post_usage(
             await ingest_records(items, writer, BATCH_SIZE)
     except RejectedRows:
         return _outcome(result, writer, rejected=True)
-    await _after_ingest(runtime, user.org_id, result)
+    await _after_ingest(runtime, user.org_id, result, audit=(user, request, "usage"))
     return _outcome(result, writer, rejected=False)
 
 
@@ -218,6 +257,8 @@ class _Guarded:
     "/usage/upload",
     summary="Upload a usage file of any source (CSV, JSON Lines or JSON; any size, streamed)",
     description=__doc__,
+    response_model=IngestAnswer,
+    responses=responses(400, 413),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -245,7 +286,9 @@ async def upload_usage(
         None, description="layout: default sniffed from the content"
     ),
     source: str = Query(
-        "auto", description=f"one of {', '.join(SOURCE_NAMES)}; auto recognises the export"
+        "auto",
+        description=f"one of {', '.join(SOURCE_NAMES)}; auto recognises the export",
+        json_schema_extra={"enum": list(SOURCE_NAMES)},
     ),
 ) -> JSONResponse:
     check_source_name(source)
@@ -299,7 +342,7 @@ async def _receive_and_ingest(
 ) -> JSONResponse:
     body = with_read_deadline(request.stream(), runtime.settings.upload_read_timeout_s)
     chunks = FileChunks(body, boundary)
-    await chunks.peek()
+    refuse_non_text(await chunks.peek())
     streams: list[UsageStream] = []
 
     def produce(next_chunk: Callable[[], bytes | None]) -> _Guarded:
@@ -324,12 +367,12 @@ async def _receive_and_ingest(
         # line): say what was expected and what was stored before that.
         writer.count_rejected()
         if not atomic:
-            await _after_ingest(runtime, user.org_id, result)
+            await _after_ingest(runtime, user.org_id, result, audit=(user, request, "upload"))
         stored = {"accepted": 0, "duplicates": 0} if atomic else {}
         notes = _notes(streams[0].notes) if streams else {}
         details = {**(exc.details or {}), **result.as_dict(), **stored, **notes}
         raise BadInput(exc.message, details=details) from None
     finally:
         spool.close()
-    await _after_ingest(runtime, user.org_id, result)
+    await _after_ingest(runtime, user.org_id, result, audit=(user, request, "upload"))
     return _outcome(result, writer, rejected=False, notes=streams[0].notes)

@@ -17,6 +17,7 @@ from netra.auth import api_keys
 from netra.auth.api_key_verifier import ApiKeyVerifier
 from netra.auth.models import ApiKey
 from netra.core.bus import MemoryBus
+from netra.core.cache import MemoryCache
 from netra.core.errors import DependencyUnavailable, Unauthenticated, ValidationFailed
 
 
@@ -69,7 +70,7 @@ class FakeDb:
         self.writes += 1
 
 
-async def verifier(db: FakeDb, bus: MemoryBus, **kwargs: float) -> ApiKeyVerifier:
+async def verifier(db: FakeDb, bus: MemoryBus, **kwargs: Any) -> ApiKeyVerifier:
     settings = {"cache_ttl_s": 60.0, "touch_interval_s": 60.0} | kwargs
     v = ApiKeyVerifier(db, bus, **settings)  # type: ignore[arg-type]
     await v.start()
@@ -191,6 +192,18 @@ async def test_last_used_is_written_at_most_once_per_interval() -> None:
         await v.verify(key)
     await v.stop()
     assert db.writes == 3
+
+
+async def test_replicas_sharing_a_cache_write_last_used_once_per_interval() -> None:
+    db, bus, shared = FakeDb(), MemoryBus(), MemoryCache()
+    key = db.add("usage:read")
+    replicas = [await verifier(db, bus, shared=shared) for _ in range(3)]
+    for replica in replicas:
+        for _ in range(10):
+            await replica.verify(key)
+    for replica in replicas:
+        await replica.stop()
+    assert db.writes == 1
 
 
 async def test_an_unreachable_database_fails_closed() -> None:

@@ -12,6 +12,7 @@ from netra.apps.auth_service import create_app
 from netra.auth.models import User
 from netra.auth.passwords import Passwords
 from netra.auth.service import create_account
+from netra.auth.state import AUTH
 from netra.core.audit import AuditEvent
 from netra.core.runtime import Runtime
 from support.accounts import STRONG_PASSWORD, bearer, migrated, new_email, signup
@@ -194,7 +195,7 @@ async def test_disabled_account_loses_access_and_cannot_sign_in(client: httpx.As
     acct = await signup(client)
     runtime = runtime_of(client)
     async with runtime.bus.subscribe("revocations") as sub:
-        await runtime.extras["auth_state"].disable_account(acct["user"]["id"])
+        await runtime.services[AUTH].disable_account(acct["user"]["id"])
         message = await sub.get()
     assert message is not None and b'"all": true' in message
     assert (await client.get("/auth/me", headers=bearer(acct["access_token"]))).status_code == 401

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from netra.apps.auth_service import create_app
 from netra.auth.oauth_flow import STATE_COOKIE
-from netra.auth.oauth_routes import OIDC
+from netra.auth.oauth_router import OIDC
 from netra.auth.oidc import OidcClient, OidcError, check_id_token_claims, identity_from_claims
 from netra.core.audit import AuditEvent
 from netra.core.settings import Settings
@@ -111,7 +111,7 @@ async def app_client(make_settings: Any) -> AsyncIterator[tuple[httpx.AsyncClien
 
     async with running_app(app, base_url="http://netra.test") as client:
         provider = FakeProvider(settings)
-        app.state.runtime.extras[OIDC] = provider
+        app.state.runtime.services.provide(OIDC, provider)
         yield client, provider
 
 

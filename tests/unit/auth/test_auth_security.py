@@ -13,12 +13,14 @@ import httpx
 import pytest
 
 from netra.apps.auth_service import create_app
+from netra.auth.deps import VERIFIER
 from netra.auth.revocation import (
     REVOCATIONS_CHANNEL,
     is_revoked,
     revoke_token,
     revoke_user_tokens,
 )
+from netra.auth.state import AUTH
 from netra.auth.wellknown import configuration_differences
 from netra.core.cache import MemoryCache
 from netra.core.errors import DependencyUnavailable
@@ -178,7 +180,7 @@ async def test_requests_are_refused_when_revocation_cannot_be_checked(
 ) -> None:
     acct = await signup(client)
     runtime = runtime_of(client)
-    verifier = runtime.extras["token_verifier"]
+    verifier = runtime.services[VERIFIER]
     healthy, verifier.db = verifier.db, BrokenDatabase()
     try:
         r = await client.get("/auth/me", headers=bearer(acct["access_token"]))
@@ -193,7 +195,7 @@ async def test_requests_are_refused_when_revocation_cannot_be_checked(
 
 async def test_login_is_refused_when_the_throttle_cannot_count(client: httpx.AsyncClient) -> None:
     acct = await signup(client)
-    throttle = runtime_of(client).extras["auth_state"].throttle
+    throttle = runtime_of(client).services[AUTH].throttle
     healthy, throttle.cache = throttle.cache, BrokenCache()
     try:
         r = await login(client, acct["email"], acct["password"])
@@ -215,7 +217,7 @@ def test_configuration_differences_name_each_setting() -> None:
 
 async def test_unknown_email_costs_one_password_verification(client: httpx.AsyncClient) -> None:
     """No account enumeration by timing: an unknown address still runs argon2 once."""
-    passwords = runtime_of(client).extras["auth_state"].passwords
+    passwords = runtime_of(client).services[AUTH].passwords
     calls: list[str | None] = []
     original = passwords.verify_sync
 

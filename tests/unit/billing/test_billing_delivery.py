@@ -148,7 +148,7 @@ async def _dispatcher(rt: Runtime, receiver: Receiver, sweep: bool = False) -> W
     client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
     dispatcher = WebhookDispatcher(rt, client=client)
     await dispatcher.start(sweep=sweep)
-    rt.extras[DISPATCHER] = dispatcher
+    rt.services.provide(DISPATCHER, dispatcher)
     return dispatcher
 
 
@@ -227,7 +227,7 @@ async def test_two_dispatchers_never_send_the_same_delivery_twice(runtime: Runti
     a = await _dispatcher(runtime, first)
     b = WebhookDispatcher(runtime, client=httpx.AsyncClient(transport=httpx.MockTransport(second)))
     await b.start(sweep=False)
-    runtime.extras.pop(DISPATCHER)  # record only; hand the same ids to both
+    runtime.services.pop(DISPATCHER)  # record only; hand the same ids to both
     await emit(runtime, ORG, "run.completed", {"n": 1})
     ids = [d.id for d in await _rows(runtime, WebhookDelivery)]
     a.submit(ids)
@@ -290,9 +290,9 @@ async def test_budget_checks_coalesce_per_org_and_run_in_the_background(runtime:
         await gate.wait()
         return Spend(usd=0.0)
 
-    runtime.extras[SPEND] = slow_spend
+    runtime.services.provide(SPEND, slow_spend)
     checker = BudgetChecker(runtime)
-    runtime.extras[CHECKER] = checker
+    runtime.services.provide(CHECKER, checker)
     await _add(
         runtime,
         Budget(id=new_id(), org_id=ORG, scope="org", period="day", limit_usd=1),
@@ -336,7 +336,7 @@ async def test_production_pins_the_checked_address_and_refuses_a_rebound_name(
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     dispatcher = WebhookDispatcher(rt, client=client, resolve=resolve)
     await dispatcher.start(sweep=False)
-    rt.extras[DISPATCHER] = dispatcher
+    rt.services.provide(DISPATCHER, dispatcher)
     try:
         await _add(rt, _hook(url="https://hooks.example.com:8443/netra?x=1"))
         await emit(rt, ORG, "run.completed", {"n": 1})

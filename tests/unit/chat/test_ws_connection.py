@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,23 +15,27 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from netra.auth.deps import VERIFIER
+from netra.auth.roles import permissions_for
 from netra.chat import service
 from netra.chat.connection import Connection
 from netra.chat.event_writer import EventWriter
 from netra.chat.events import StoredEvent, append_event, user_channel
-from netra.chat.hub import ConnectionHub
+from netra.chat.hub import HUB, ConnectionHub
+from netra.chat.tasks import WRITER
 from netra.core.context import UserContext
+from netra.core.db import utcnow
 from netra.core.runtime import Runtime
 from support.chat_runtime import AcceptingVerifier, FakeSocket, roomy_limits
 from support.runtime import started_runtime
 
+MEMBER = frozenset(permissions_for("member"))
 QUIET = {"ws_heartbeat_interval_s": 3600, "ws_heartbeat_timeout_s": 3600}
 
 
 def _ctx(user: str, **extra: Any) -> UserContext:
     return UserContext(
         user_id=user, org_id=f"org-{user}", tier="enterprise", role="member",
-        connection_id=f"conn-{user}-{time.monotonic_ns()}", **extra,
+        permissions=MEMBER, connection_id=f"conn-{user}-{time.monotonic_ns()}", **extra,
     )  # fmt: skip
 
 
@@ -39,8 +44,8 @@ async def _runtime(make_settings: Callable[..., Any], **overrides: Any) -> Async
     async with started_runtime(make_settings(**{**QUIET, **overrides})) as rt:
         writer = EventWriter(rt.db, rt.bus, rt.metrics)
         await writer.start()
-        rt.extras["writer"] = writer
-        rt.extras[VERIFIER] = AcceptingVerifier()
+        rt.services.provide(WRITER, writer)
+        rt.services.provide(VERIFIER, AcceptingVerifier())
         try:
             yield rt
         finally:
@@ -52,7 +57,7 @@ async def _open(
     runtime: Runtime, ctx: UserContext, sock: FakeSocket | None = None
 ) -> AsyncIterator[tuple[FakeSocket, Connection]]:
     sock = sock or FakeSocket()
-    hub = runtime.extras.setdefault("hub", ConnectionHub(runtime))
+    hub = runtime.services.get(HUB) or runtime.services.provide(HUB, ConnectionHub(runtime))
     conn = Connection(sock, ctx, "token", runtime, hub, tick_s=0.02, catch_up_s=0.2)  # type: ignore[arg-type]
     task = asyncio.create_task(conn.serve())
     await sock.wait_for(lambda f: f["type"] == "connection_established")
@@ -96,8 +101,22 @@ def _seqs(sock: FakeSocket, run_id: str) -> list[int]:
     return [f["seq"] for f in sock.run_events(run_id)]
 
 
-async def _settle() -> None:
-    await asyncio.sleep(0.15)
+async def _settle(rt: Runtime, sock: FakeSocket, user_id: str) -> None:
+    """Wait until the connection handled everything on its bus channel so far: a marker event
+    of a new run, published last, reaches the socket only after what was queued before it."""
+    marker = StoredEvent(
+        uuid.uuid4().hex, "t", user_id, 1, "agent_started", {"agent": "supervisor"}, utcnow()
+    )
+    await rt.bus.publish(user_channel(user_id), marker.wire())
+    await sock.wait_for(lambda f: f.get("run_id") == marker.run_id)
+
+
+async def _until(condition: Callable[[], bool], wait_s: float = 10) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while not condition():
+        assert loop.time() < deadline, "the condition never held"
+        await asyncio.sleep(0.005)
 
 
 async def test_a_run_asked_here_arrives_after_its_ack_in_order(make_settings: Any) -> None:
@@ -106,7 +125,7 @@ async def test_a_run_asked_here_arrives_after_its_ack_in_order(make_settings: An
         async with _open(rt, alice) as (sock, _):
             sock.client_sends({"type": "user_message", "id": "m1", "payload": {"text": "hi"}})
             ack = (await sock.wait_for(lambda f: f["type"] == "ack"))["payload"]
-            writer: EventWriter = rt.extras["writer"]
+            writer = rt.services[WRITER]
             for i in range(5):
                 await writer.append(
                     ack["run_id"], alice.org_id, "agent_thinking", {"agent": "a", "thought": str(i)}
@@ -130,7 +149,7 @@ async def test_duplicates_and_gaps_on_the_bus_are_repaired_from_the_store(
             for e in (events[0], events[2], events[0], events[2], events[3]):
                 await rt.bus.publish(channel, e.wire())
             await sock.wait_for(lambda f: f.get("seq") == 4)
-            await _settle()
+            await _settle(rt, sock, "alice")
             assert _seqs(sock, ack.run_id) == [1, 2, 3, 4]
             assert sock.run_events(ack.run_id)[1] == events[1].frame()
 
@@ -141,7 +160,7 @@ async def test_resume_while_the_run_is_live_has_no_gap_and_no_duplicate(
     async with _runtime(make_settings) as rt:
         alice = _ctx("alice")
         ack = await _run(rt, alice)
-        writer: EventWriter = rt.extras["writer"]
+        writer = rt.services[WRITER]
         for _ in range(5):  # events before this connection existed
             await writer.append(ack.run_id, alice.org_id, "agent_thinking", {"agent": "a"})
         async with _open(rt, alice) as (sock, _):
@@ -156,7 +175,7 @@ async def test_resume_while_the_run_is_live_has_no_gap_and_no_duplicate(
             sock.client_sends({"type": "resume", "payload": {"run_id": ack.run_id, "after_seq": 3}})
             await emitting
             await sock.wait_for(lambda f: f.get("seq") == 30)
-            await _settle()
+            await _settle(rt, sock, "alice")
             assert _seqs(sock, ack.run_id) == list(range(4, 31))
 
 
@@ -165,14 +184,15 @@ async def test_a_connection_gets_its_users_events_only(make_settings: Any) -> No
         alice, bob = _ctx("alice"), _ctx("bob")
         async with _open(rt, alice) as (a_sock, _), _open(rt, bob) as (b_sock, _):
             ack_a, ack_b = await _run(rt, alice), await _run(rt, bob)
-            writer: EventWriter = rt.extras["writer"]
+            writer = rt.services[WRITER]
             await asyncio.gather(
                 writer.append(ack_a.run_id, alice.org_id, "agent_started", {"agent": "supervisor"}),
                 writer.append(ack_b.run_id, bob.org_id, "agent_started", {"agent": "supervisor"}),
             )
             await a_sock.wait_for(lambda f: f.get("run_id") == ack_a.run_id)
             await b_sock.wait_for(lambda f: f.get("run_id") == ack_b.run_id)
-            await _settle()
+            await _settle(rt, a_sock, "alice")
+            await _settle(rt, b_sock, "bob")
             assert a_sock.run_events(ack_b.run_id) == []
             assert b_sock.run_events(ack_a.run_id) == []
             # Resuming the other user's run: not_found, and the connection stays.
@@ -228,14 +248,14 @@ async def test_revocation_closes_the_matching_sockets_only(make_settings: Any) -
         one = _ctx("alice", token_id="jti-1")
         two = _ctx("alice", token_id="jti-2")
         async with _open(rt, one) as (s1, _), _open(rt, two) as (s2, _):
-            hub: ConnectionHub = rt.extras["hub"]
+            hub = rt.services[HUB]
             hub._on_revocation(json.dumps({"user_id": "alice", "jti": "jti-1", "all": False}))  # type: ignore[arg-type]
-            await asyncio.sleep(0.1)
+            await _until(lambda: s1.closed is not None)
             assert s1.closed is not None and s1.closed[0] == 4401
             assert s2.closed is None
             assert hub.revoke("bob", None, True) == 0
             assert hub.revoke("alice", None, True) == 1
-            await asyncio.sleep(0.1)
+            await _until(lambda: s2.closed is not None)
             assert s2.closed is not None and s2.closed[0] == 4401
 
 
@@ -244,7 +264,12 @@ async def test_rate_limit_and_run_limit_answer_errors_and_keep_the_connection(
 ) -> None:
     async with _runtime(make_settings, ws_frame_burst=3, ws_frame_rate_per_s=0.01) as rt:
         ctx = UserContext(
-            user_id="carol", org_id="org-c", tier="free", role="member", connection_id="c1"
+            user_id="carol",
+            org_id="org-c",
+            tier="free",
+            role="member",
+            connection_id="c1",
+            permissions=MEMBER,
         )
         async with _open(rt, ctx) as (sock, _):
             sock.client_sends({"type": "user_message", "id": "a", "payload": {"text": "one"}})

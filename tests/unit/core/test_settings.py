@@ -125,3 +125,13 @@ def test_check_config_cli_exit_codes(tmp_path) -> None:  # type: ignore[no-untyp
         text=True,
     )
     assert good.returncode == 0, good.stdout + good.stderr
+
+
+@pytest.mark.parametrize("env", ["development", "staging", "production"])
+def test_test_doubles_are_refused_outside_the_test_environment(env: str) -> None:
+    problems = validate_settings(sound(env=env, placeholder_pipeline=True, test_step_delay_s=1.5))
+    assert [p for p in problems if "NETRA_PLACEHOLDER_PIPELINE" in p or "TEST_STEP" in p] == [
+        "NETRA_PLACEHOLDER_PIPELINE is a test double (only NETRA_ENV=test)",
+        "NETRA_TEST_STEP_DELAY_S slows every run (only NETRA_ENV=test)",
+    ]
+    assert validate_settings(Settings(env="test", placeholder_pipeline=True)) == []

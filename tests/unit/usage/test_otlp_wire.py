@@ -149,6 +149,8 @@ def test_gzip_is_inflated_within_the_cap() -> None:
         (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}',
          "json", "JSON"),
         (b"[" * 100_000 + b"]" * 100_000, "json", "JSON"),
+        (b'{"resourceSpans": [{"instrumentationLibrarySpans": [{"spans": [{}]}]}]}', "json",
+         "scopeSpans"),
     ],
 )  # fmt: skip
 def test_unreadable_bodies_are_400s_saying_why(body: bytes, encoding: Any, match: str) -> None:

@@ -56,7 +56,9 @@ def mark_repeats(ctx: Context) -> None:
         .sort([*keys, "timestamp"])
     )
     same = pl.all_horizontal([pl.col(k) == pl.col(k).shift(1) for k in keys])
-    first_repeats = same & (pl.col("timestamp") - pl.col("timestamp").shift(1) <= TTL)
+    first_repeats = (same & (pl.col("timestamp") - pl.col("timestamp").shift(1) <= TTL)).fill_null(
+        False
+    )
     other_chat = pl.col("conversation_id").is_not_null() & (
         pl.col("conversation_id").shift(1).is_null()
         | (pl.col("conversation_id") != pl.col("conversation_id").shift(1))

@@ -1,7 +1,7 @@
 """hardening: password-reset tokens; room for encrypted webhook secrets
 
 Revision ID: 0012_hardening
-Revises: 0008_api_keys
+Revises: 0011_members_audit
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_hardening"
-down_revision: str | None = "0008_api_keys"
+down_revision: str | None = "0011_members_audit"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

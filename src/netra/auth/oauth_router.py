@@ -31,18 +31,20 @@ from netra.auth.oidc import (
     identity_from_claims,
     provider_error_message,
 )
-from netra.auth.schemas import CodeIn
+from netra.auth.schemas import CodeIn, TokenPair
 from netra.auth.service import load_active_user
 from netra.auth.sessions import start_session
 from netra.auth.state import AuthState, get_auth
 from netra.core.audit import record_audit
 from netra.core.deps import RuntimeDep
 from netra.core.errors import BadInput, NotFound, Unauthenticated
+from netra.core.openapi import responses
 from netra.core.runtime import Runtime
+from netra.core.services import Service
 
 router = APIRouter(prefix="/auth/oauth", tags=["auth"])
 
-OIDC = "oidc_client"
+OIDC: Service[OidcClient] = Service("oidc_client")
 COOKIE_PATH = "/auth/oauth"
 
 
@@ -50,10 +52,8 @@ def oidc_client(runtime: Runtime, provider: str) -> OidcClient:
     settings = runtime.settings
     if not settings.oauth_enabled or provider != settings.oauth_provider:
         raise NotFound(f"unknown sign-in provider '{provider[:40]}'")
-    client = runtime.extras.get(OIDC)
-    if not isinstance(client, OidcClient):
-        client = runtime.extras[OIDC] = OidcClient(settings)
-    return client
+    # Built on first use: discovery needs the provider, which start-up must not wait for.
+    return runtime.services.get(OIDC) or runtime.services.provide(OIDC, OidcClient(settings))
 
 
 def _secure(auth: AuthState) -> bool:
@@ -73,7 +73,12 @@ def _cookie(response: Response, auth: AuthState, name: str, value: str, max_age:
     )
 
 
-@router.get("/{provider}/authorize")
+@router.get(
+    "/{provider}/authorize",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={302: {"description": "to the provider"}, **responses(404)},
+)
 async def authorize(provider: str, runtime: RuntimeDep) -> Response:
     auth = get_auth(runtime)
     client = oidc_client(runtime, provider)
@@ -84,7 +89,12 @@ async def authorize(provider: str, runtime: RuntimeDep) -> Response:
     return response
 
 
-@router.get("/{provider}/callback")
+@router.get(
+    "/{provider}/callback",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={302: {"description": "to the web app, signed in"}, **responses(400, 401, 403, 404)},
+)
 async def callback(
     provider: str,
     request: Request,
@@ -136,7 +146,7 @@ async def callback(
     return response
 
 
-@router.post("/exchange")
+@router.post("/exchange", response_model=TokenPair, responses=responses(401))
 async def exchange(body: CodeIn, request: Request, runtime: RuntimeDep) -> Response:
     """The one-time code of the callback, from the same browser, for a token pair."""
     auth = get_auth(runtime)

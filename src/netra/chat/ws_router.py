@@ -17,7 +17,7 @@ from netra.auth.deps import get_verifier
 from netra.billing.tiers import Limit, limits_for, refusal
 from netra.chat.connection import Connection
 from netra.chat.handshake import extract_token, origin_allowed
-from netra.chat.hub import HUB, ConnectionHub
+from netra.chat.hub import HUB
 from netra.core.db import new_id
 from netra.core.errors import DependencyUnavailable, Unauthenticated
 from netra.core.runtime import Runtime
@@ -62,7 +62,10 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await _refuse(ws, runtime, auth.subprotocol, 4401, "invalid token")
         return
     ctx = claims.context(connection_id=new_id())
-    hub: ConnectionHub = runtime.extras[HUB]
+    if not ctx.can("chat:read"):
+        await _refuse(ws, runtime, auth.subprotocol, 4403, "missing permission 'chat:read'")
+        return
+    hub = runtime.services[HUB]
     limits = limits_for(settings, ctx.tier)
     try:
         slot = await hub.slots.acquire(ctx.user_id, str(ctx.connection_id), limits.ws_connections)

@@ -1,0 +1,1 @@
+"""Governance: members and roles, the audit log, rate limits, retention, export and deletion."""

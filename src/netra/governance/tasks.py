@@ -1,0 +1,27 @@
+"""The governance domain's background job: retention (rows past their days deleted hourly).
+Registered in the task list of the apps that serve the API (``netra api``, ``netra serve``)."""
+
+from __future__ import annotations
+
+from netra.core.component import Component
+from netra.core.runtime import Runtime
+from netra.core.services import Service
+from netra.governance.retention import RetentionJob
+
+RETENTION: Service[RetentionJob] = Service("retention_job")
+
+
+async def _start(runtime: Runtime) -> None:
+    job = RetentionJob(runtime.db, runtime.settings)
+    job.start()
+    runtime.services.provide(RETENTION, job)
+
+
+async def _stop(runtime: Runtime) -> None:
+    job = runtime.services.pop(RETENTION)
+    if job is not None:
+        await job.stop()
+
+
+def retention() -> Component:
+    return Component("retention", start=_start, stop=_stop, provides=(RETENTION,))

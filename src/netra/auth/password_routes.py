@@ -37,6 +37,7 @@ from netra.core.db import utcnow
 from netra.core.deps import RuntimeDep
 from netra.core.email import Email, build_email_sender
 from netra.core.errors import BadInput, Unauthenticated
+from netra.core.openapi import responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 log = structlog.get_logger("netra.auth.password")
@@ -54,6 +55,10 @@ class ResetRequestIn(BaseModel):
     email: str = Field(min_length=3, max_length=320)
 
 
+class ResetRequested(BaseModel):
+    status: str
+
+
 class ResetConfirmIn(BaseModel):
     token: str = Field(min_length=1, max_length=256)
     new_password: str = Field(min_length=1, max_length=1024)
@@ -63,7 +68,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@router.post("/password", status_code=204)
+@router.post("/password", status_code=204, responses=responses(401, 422, 429))
 async def change_password(
     body: PasswordChangeIn, request: Request, user: CurrentUser, runtime: RuntimeDep
 ) -> Response:
@@ -96,7 +101,9 @@ async def change_password(
     return Response(status_code=204)
 
 
-@router.post("/password/reset", status_code=202)
+@router.post(
+    "/password/reset", status_code=202, response_model=ResetRequested, responses=responses(429)
+)
 async def request_reset(
     body: ResetRequestIn, request: Request, runtime: RuntimeDep
 ) -> dict[str, str]:
@@ -149,7 +156,7 @@ async def _send_reset(auth: AuthState, email: str, ip: str | None) -> None:
         log.warning("password reset e-mail failed", error=str(exc))
 
 
-@router.post("/password/reset/confirm", status_code=204)
+@router.post("/password/reset/confirm", status_code=204, responses=responses(400, 422))
 async def confirm_reset(body: ResetConfirmIn, request: Request, runtime: RuntimeDep) -> Response:
     auth = get_auth(runtime)
     now = utcnow()

@@ -106,7 +106,9 @@ async def callback(
 ) -> Response:
     auth = get_auth(runtime)
     client = oidc_client(runtime, provider)
-    ip = request.client.host if request.client else None
+    from netra.auth.router import client_ip
+
+    ip = client_ip(request)
     # The state is checked first: a forged or replayed callback gets nothing further.
     pending = await consume_state(runtime.cache, state, request.cookies.get(STATE_COOKIE))
     try:

@@ -44,8 +44,18 @@ def _settings(host: str | None = None, port: int | None = None, **extra: object)
         raise typer.Exit(2) from exc
 
 
-def _fail_on_config(settings: Settings) -> None:
+def _problems(settings: Settings) -> list[str]:
+    """Every setting problem: the environment's safety rules, and a prices file that cannot be
+    read (in any environment: analyses would fail on it later)."""
+    from netra.pricing.lookup import prices_file_problem
+
     problems = validate_settings(settings)
+    prices = prices_file_problem(settings.prices_file)
+    return [*problems, prices] if prices else problems
+
+
+def _fail_on_config(settings: Settings) -> None:
+    problems = _problems(settings)
     if problems:
         typer.echo(f"error: configuration is not safe for {settings.env}:", err=True)
         for problem in problems:
@@ -67,7 +77,9 @@ def _serve(factory: Callable[[Settings], FastAPI], settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=False,
-        proxy_headers=True,
+        # X-Forwarded-For/-Proto only from the configured proxies (never from anyone local).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
         timeout_graceful_shutdown=10,
     )
 
@@ -140,7 +152,7 @@ def migrate() -> None:
 def check_config() -> None:
     """Validate the settings for the current environment; list every problem at once."""
     settings = _settings()
-    problems = validate_settings(settings)
+    problems = _problems(settings)
     if problems:
         typer.echo(f"{len(problems)} problem(s) with the {settings.env} configuration:")
         for problem in problems:

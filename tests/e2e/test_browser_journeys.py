@@ -10,19 +10,17 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from support.browser import chromium
+from support.browser import ask, chromium, sign_up, upload
 from support.servers import ServerProcess, server
 
 QUESTION = "where is my money going and how do I cut it?"
-PASSWORD = "a-long-browser-passphrase-42"
 DOLLARS = re.compile(r"\$\d{1,3}(,\d{3})*\.\d{2}")
 
 
@@ -47,34 +45,6 @@ def usage_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def browser() -> Iterator[Browser]:
     with chromium() as b:
         yield b
-
-
-def sign_up(page: Page, base_url: str) -> str:
-    email = f"user-{uuid.uuid4().hex[:8]}@example.com"
-    page.goto(base_url + "/")
-    expect(page.locator("#auth-view")).to_be_visible()
-    expect(page.locator("#oauth-box")).to_be_hidden()  # single sign-on is not configured here
-    page.click("#register-box summary")
-    page.fill("#register-form input[name=name]", "Browser User")
-    page.fill("#register-form input[name=email]", email)
-    page.fill("#register-form input[name=password]", PASSWORD)
-    page.click("#register-form button[type=submit]")
-    expect(page.locator("#dashboard-view")).to_be_visible(timeout=15_000)
-    expect(page.locator("#who-email")).to_have_text(email)
-    expect(page.locator("#conn-state")).to_have_text("live", timeout=10_000)
-    return email
-
-
-def upload(page: Page, path: Path) -> None:
-    page.click("#nav a[data-view=dashboard]")
-    page.set_input_files("#upload-file", str(path))  # uploads as soon as it is chosen
-    expect(page.locator("#upload-result")).to_contain_text("records stored", timeout=30_000)
-
-
-def ask(page: Page, text: str) -> None:
-    page.click("#nav a[data-view=chat]")
-    page.fill("#ask-text", text)
-    page.click("#ask-button")
 
 
 def test_first_value_journey_and_sign_out(

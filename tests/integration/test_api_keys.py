@@ -135,6 +135,26 @@ async def test_an_organisation_holds_at_most_its_tiers_active_keys(orgs: Orgs) -
     await new_key(orgs, owner, "usage:read")  # a revoked key frees its place
 
 
+async def test_only_owners_and_admins_manage_keys(orgs: Orgs) -> None:
+    account = await signup(orgs.client, org_name="Keys members")
+    engine = create_async_engine(orgs.settings.effective_database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE users SET role = 'member' WHERE email = :email"),
+                {"email": account["email"]},
+            )
+    finally:
+        await engine.dispose()
+    login = {"email": account["email"], "password": account["password"]}
+    member = bearer((await orgs.client.post("/auth/login", json=login)).json()["access_token"])
+    body = {"name": "mine", "scopes": ["usage:write"]}
+    assert (
+        await orgs.client.post("/api/v1/api-keys", json=body, headers=member)
+    ).status_code == 403
+    assert (await orgs.client.get("/api/v1/api-keys", headers=member)).status_code == 403
+
+
 async def test_bad_requests_for_keys_are_refused_clearly(orgs: Orgs) -> None:
     r = await orgs.client.post(
         "/api/v1/api-keys", json={"name": "x", "scopes": ["webhooks:write"]}, headers=orgs.alice

@@ -71,7 +71,7 @@ async def test_every_router_answers_503_in_the_error_shape(
             # One endpoint per router module (the module that holds the endpoint).
             probes: dict[str, Callable[[], Awaitable[httpx.Response]]] = {
                 "netra.auth.router": lambda: client.post("/auth/login", json=login),
-                "netra.auth.oauth_routes": lambda: client.post(
+                "netra.auth.oauth_router": lambda: client.post(
                     "/auth/oauth/exchange", json={"code": code}
                 ),
                 "netra.usage.router": lambda: client.post(

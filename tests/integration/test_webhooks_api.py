@@ -9,6 +9,7 @@ from typing import Any
 from netra.apps.all_in_one import create_app
 from netra.auth.component import KEYS
 from netra.auth.tokens import issue_access_token
+from netra.billing.webhooks import DISPATCHER
 from support.accounts import bearer, signup
 from support.apps import running_app
 from support.webhook_receiver import webhook_receiver
@@ -80,9 +81,10 @@ async def test_signed_delivery_is_retried_after_a_500_and_recorded(pg_settings) 
             assert (await client.get("/api/v1/webhooks", headers=auth)).json() == {"webhooks": []}
             again = await client.delete(f"/api/v1/webhooks/{hook['id']}", headers=auth)
             assert again.status_code == 404 and again.json()["error"]["code"] == "not_found"
-            await emit(runtime, org_id, "run.completed", {"run_id": "run-2"})
-            await asyncio.sleep(0.3)
-            assert len(receiver.requests) == 2  # a deleted webhook receives nothing more
+            # A deleted webhook receives nothing more: no delivery is even created for it.
+            assert await emit(runtime, org_id, "run.completed", {"run_id": "run-2"}) == []
+            await runtime.services[DISPATCHER].idle()
+            assert len(receiver.requests) == 2
 
 
 async def test_org_b_cannot_see_use_or_delete_org_a_webhooks(pg_settings) -> None:  # type: ignore[no-untyped-def]

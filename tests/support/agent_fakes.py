@@ -3,6 +3,7 @@ and a checker of PROTOCOL.md's per-run ordering guarantees."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -203,6 +204,7 @@ class FakeEngine:
         self.fail_in = fail_in
         self.on_analyze = on_analyze
         self.calls: list[str] = []
+        self.analyzed = threading.Event()  # set when analyze returned or raised (its thread)
 
     def frame(self, recs: Sequence[UsageRecord]) -> Any:
         return list(recs)
@@ -212,11 +214,14 @@ class FakeEngine:
 
     def analyze(self, frame: Any, start: Any, end: Any, detectors: Any = None) -> dict[str, Any]:
         self.calls.append("analyze")
-        if self.on_analyze:
-            self.on_analyze()
-        for detect in detectors or self.detectors():
-            detect(None)
-        return self.report
+        try:
+            if self.on_analyze:
+                self.on_analyze()
+            for detect in detectors or self.detectors():
+                detect(None)
+            return self.report
+        finally:
+            self.analyzed.set()
 
     def _maybe_fail(self, name: str) -> None:
         self.calls.append(name)

@@ -6,10 +6,43 @@ Subclass in tests/unit (memory) and tests/integration (Redis) and provide the fi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from netra.core.bus import Bus
+from netra.core.bus import Bus, RedisBus
 from netra.core.cache import Cache
 from netra.core.queue import Queue
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], wait_s: float = 10) -> None:
+    """Wait for a condition with a generous deadline (never a fixed sleep, then a check)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while not await check():
+        assert loop.time() < deadline, "the condition never held"
+        await asyncio.sleep(0.02)
+
+
+async def _is_none(value: Awaitable[Any]) -> bool:
+    return await value is None
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _subscribed(bus: Bus, *channels: str) -> None:
+    """Wait until the server has the subscriptions (a Redis SUBSCRIBE travels on its own
+    connection: a publish on another could overtake it). In memory they are immediate."""
+    if not isinstance(bus, RedisBus):
+        return
+    names = [bus.prefix + "bus:" + c for c in channels]
+
+    async def counted() -> bool:
+        numsub = await bus.client.pubsub_numsub(*names)
+        return all(int(n) >= 1 for _, n in numsub)
+
+    await _eventually(counted)
 
 
 class CacheContract:
@@ -25,8 +58,7 @@ class CacheContract:
         assert await cache.get("short") == b"1"
         ttl = await cache.ttl("short")
         assert ttl is not None and 0 < ttl <= 0.2
-        await asyncio.sleep(0.35)
-        assert await cache.get("short") is None
+        await _eventually(lambda: _is_none(cache.get("short")))
 
     async def test_incr_counts_and_keeps_window(self, cache: Cache) -> None:
         assert await cache.incr("n", ttl_s=5) == 1
@@ -46,7 +78,7 @@ class CacheContract:
 class BusContract:
     async def test_publish_reaches_every_subscriber_of_the_channel_only(self, bus: Bus) -> None:
         async with bus.subscribe("a") as a1, bus.subscribe("a") as a2, bus.subscribe("b") as b:
-            await asyncio.sleep(0.1)
+            await _subscribed(bus, "a", "b")
             await bus.publish("a", b"one")
             await bus.publish("a", b"two")
             assert await asyncio.wait_for(a1.get(), 2) == b"one"
@@ -58,7 +90,7 @@ class BusContract:
 
     async def test_order_is_kept(self, bus: Bus) -> None:
         async with bus.subscribe("ordered") as sub:
-            await asyncio.sleep(0.1)
+            await _subscribed(bus, "ordered")
             for i in range(100):
                 await bus.publish("ordered", str(i).encode())
             got = [int(await asyncio.wait_for(sub.get(), 2) or b"-1") for _ in range(100)]
@@ -66,17 +98,16 @@ class BusContract:
 
     async def test_slow_subscriber_is_marked_overflowed(self, bus: Bus) -> None:
         async with bus.subscribe("slow", maxsize=3) as sub:
-            await asyncio.sleep(0.1)
+            await _subscribed(bus, "slow")
             for i in range(10):
                 await bus.publish("slow", str(i).encode())
-            await asyncio.sleep(0.2)
-            assert sub.overflowed
+            await _eventually(lambda: _true(sub.overflowed))
             assert await sub.get() is None
 
     async def test_unsubscribed_gets_nothing(self, bus: Bus) -> None:
         sub = bus.subscribe("gone")
         async with sub:
-            await asyncio.sleep(0.05)
+            await _subscribed(bus, "gone")
         await bus.publish("gone", b"late")
         assert sub.queue.qsize() <= 1  # only the close marker
         assert await sub.get() is None
@@ -111,8 +142,13 @@ class QueueContract:
         job = await queue.reserve("dead-worker", timeout_s=1)
         assert job is not None
         assert await queue.reclaim("live-worker", min_idle_s=5) == []
-        await asyncio.sleep(0.3)
-        taken = await queue.reclaim("live-worker", min_idle_s=0.2)
+        taken: list[Any] = []
+
+        async def reclaimed() -> bool:
+            taken.extend(await queue.reclaim("live-worker", min_idle_s=0.2))
+            return bool(taken)
+
+        await _eventually(reclaimed)
         assert [j.data for j in taken] == [{"run_id": "r2"}]
         assert taken[0].deliveries >= 2
 
@@ -120,6 +156,7 @@ class QueueContract:
         await queue.enqueue({"run_id": "r3"})
         job = await queue.reserve("busy", timeout_s=1)
         assert job is not None
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(1.0)  # time passes: the job has been idle for a second
         await queue.touch(job, "busy")
-        assert await queue.reclaim("other", min_idle_s=0.25) == []
+        # Idle again from the touch: not reclaimable (a margin of 0.9 s for a loaded machine).
+        assert await queue.reclaim("other", min_idle_s=0.9) == []

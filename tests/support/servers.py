@@ -8,7 +8,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,7 @@ class ServerProcess:
 
 
 def start_server(
-    command: str, env: dict[str, str], *, port: int | None = None, ready_timeout_s: float = 30
+    command: str, env: dict[str, str], *, port: int | None = None, ready_timeout_s: float = 90
 ) -> ServerProcess:
     port = port or free_port()
     log_path = Path(tempfile.mkstemp(prefix=f"netra-{command}-", suffix=".log")[1])
@@ -87,3 +88,23 @@ def server(command: str, env: dict[str, str], **kwargs: object) -> Iterator[Serv
         yield proc
     finally:
         proc.stop()
+
+
+@contextmanager
+def processes(
+    env: dict[str, str], *commands: str, ready_timeout_s: float = 90
+) -> Iterator[list[ServerProcess]]:
+    """Start the processes in parallel (start-up is the slow part); stop them all after."""
+    with ExitStack() as stack, ThreadPoolExecutor(len(commands)) as pool:
+        futures = [
+            pool.submit(start_server, c, env, ready_timeout_s=ready_timeout_s) for c in commands
+        ]
+        procs: list[ServerProcess] = []
+        try:
+            for f in futures:
+                procs.append(f.result())
+        finally:
+            for f in futures:
+                if f.done() and f.exception() is None:
+                    stack.callback(f.result().stop)
+        yield procs

@@ -25,6 +25,7 @@ from netra.agents.conversation import actions
 from netra.agents.conversation.memory import Period
 from netra.agents.engine import jsonable
 from netra.agents.events import RunEmitter
+from netra.agents.llm.base import AnswerBrief
 from netra.agents.money import dollar_figures, usd
 
 if TYPE_CHECKING:
@@ -394,3 +395,14 @@ _RUN = {
     "explain_number": _explain_number,
     "create_budget": _budget,
 }
+
+
+async def checked_answer(st: RunState, brief: AnswerBrief) -> tuple[str, dict[str, Any]]:
+    """The model's answer (already checked: every dollar figure came from a tool), or, when it
+    gave none it could keep, the offline writer's from the engine's results (``brief``)."""
+    meta: dict[str, Any] = {"writer": "llm_tools", "llm_outcome": st.llm_outcome}
+    if st.llm_text:
+        return st.llm_text, {**meta, "degraded": False}
+    meta.update(degraded_reason=f"llm_{st.llm_outcome}", unverified=st.llm_rejected)
+    text = await st.writer.fallback.write(brief)
+    return text, {**meta, "writer": st.writer.fallback.name, "degraded": True}

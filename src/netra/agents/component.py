@@ -13,7 +13,8 @@ from netra.agents.llm.openai_compat import OpenAICompatWriter
 from netra.agents.llm.resilient import ResilientWriter
 from netra.agents.pipeline import AgentPipeline
 from netra.core.component import Component
-from netra.core.resilience import CircuitBreaker
+from netra.core.lifecycle import Degraded, Dependency
+from netra.core.resilience import CircuitBreaker, CircuitState
 from netra.core.runtime import Runtime
 from netra.core.settings import Settings
 
@@ -32,12 +33,33 @@ def build_writer(settings: Settings) -> ResilientWriter:
     return ResilientWriter(primary, OfflineWriter(), breaker)
 
 
+async def llm_health(writer: ResilientWriter) -> None:
+    """Degraded while the LLM's circuit is open (answers come from the offline writer)."""
+    if writer.breaker.state is not CircuitState.CLOSED:
+        raise Degraded(
+            f"the language model failed {writer.breaker.failures} times in a row; answers use "
+            f"the offline writer (next trial in {writer.breaker.retry_after_s():.0f} s)"
+        )
+
+
 def build_pipeline(settings: Settings) -> AgentPipeline:
     return AgentPipeline(settings, build_writer(settings))
 
 
 def component() -> Component:
     async def start(runtime: Runtime) -> None:
-        runtime.services.provide(PIPELINE, build_pipeline(runtime.settings))
+        pipeline = build_pipeline(runtime.settings)
+        runtime.services.provide(PIPELINE, pipeline)
+        if pipeline.writer.primary is not None:
+            # Optional: without it the offline writer words the answers from the same figures.
+            runtime.lifecycle.add(
+                Dependency(
+                    "llm",
+                    check=lambda: llm_health(pipeline.writer),
+                    required=False,
+                    essential=False,
+                    describe=str(runtime.settings.llm_base_url),
+                )
+            )
 
     return Component("agents", start=start, provides=(PIPELINE,))

@@ -38,6 +38,24 @@ class EventSink(Protocol):
         ...
 
 
+class StepStore(Protocol):
+    """The durable results of a run's completed steps (a run taken over by another worker
+    restores them instead of executing the steps again)."""
+
+    async def done(self, name: str) -> dict[str, Any] | None:
+        """The stored result of step ``name``, or None when it has not completed."""
+        ...
+
+    async def record(self, name: str, result: dict[str, Any]) -> None:
+        """Store the result of step ``name`` once its events are stored."""
+        ...
+
+    async def peek(self, name: str) -> dict[str, Any] | None:
+        """The stored result of a side effect inside a step (its events are emitted again and
+        matched): ``done`` without passing over any event."""
+        ...
+
+
 @dataclass
 class AgentDeps:
     """What the pipeline may reach, already scoped to the run's organisation."""
@@ -45,6 +63,7 @@ class AgentDeps:
     load_records: Callable[[datetime | None, datetime | None, int], Awaitable[list[UsageRecord]]]
     save_report: Callable[[dict[str, Any]], Awaitable[str]]  # -> report id
     save_assistant_message: Callable[[str, dict[str, Any]], Awaitable[str]]  # text, meta -> id
+    steps: StepStore | None = None  # None: nothing is resumable (tests, local analysis)
     # The thread's earlier messages, oldest first (none: every message starts afresh).
     load_history: Callable[[], Awaitable[list[Turn]]] | None = None
     # Create a budget as the run's user: (scope, period, limit_usd) -> the budget as the API

@@ -8,6 +8,7 @@ them innermost first: every ``tool_executing`` gets its ``tool_completed``, ever
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -32,8 +33,9 @@ class ToolFailed(Exception):
 
 
 class RunEmitter:
-    def __init__(self, sink: EventSink) -> None:
+    def __init__(self, sink: EventSink, pause_s: float = 0.0) -> None:
         self.sink = sink
+        self.pause_s = pause_s  # tests only (NETRA_TEST_STEP_DELAY_S): a sub-agent's pause
         self.agents: list[str] = []  # started, not completed; innermost last
         self.tools: dict[str, tuple[str, str, float]] = {}  # call id -> (agent, tool, t0)
         self.tool_calls: list[dict[str, Any]] = []  # for the run's metadata
@@ -43,6 +45,8 @@ class RunEmitter:
     async def started(self, agent: str) -> None:
         await self.sink.emit("agent_started", {"agent": agent})
         self.agents.append(agent)
+        if self.pause_s and agent != "supervisor":
+            await asyncio.sleep(self.pause_s)  # holds the run mid-step, for fault tests
 
     async def thinking(self, agent: str, thought: str, progress: float | None = None) -> None:
         payload: dict[str, Any] = {"agent": agent, "thought": thought}

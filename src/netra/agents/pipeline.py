@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from netra.agents.assistant import run_assistant
+from netra.agents.checkpoints import restore, snapshot
 from netra.agents.contract import AgentDeps, EventSink, RunRequest, RunResult
 from netra.agents.conversation.memory import remembered
 from netra.agents.engine import AnalysisEngine, Engine
@@ -33,7 +34,8 @@ from netra.core.settings import Settings
 log = logging.getLogger(__name__)
 
 SUPERVISOR = "supervisor"
-SUBAGENTS: dict[str, Callable[[RunState, RunEmitter], Awaitable[Any]]] = {
+Step = Callable[[RunState, RunEmitter], Awaitable[Any]]
+SUBAGENTS: dict[str, Step] = {
     "data": run_data,
     "optimizer": run_optimizer,
     "actions": run_actions,
@@ -54,7 +56,7 @@ class AgentPipeline:
         return profile_for(tier, self.settings)
 
     async def __call__(self, request: RunRequest, sink: EventSink, deps: AgentDeps) -> RunResult:
-        em = RunEmitter(sink)
+        em = RunEmitter(sink, self.settings.test_step_delay_s)
         profile = self.profile(request.context.tier)
         st = RunState(request, deps, profile, self.engine, self.writer)
         await em.started(SUPERVISOR)
@@ -81,25 +83,25 @@ class AgentPipeline:
 
     async def _run(self, st: RunState, em: RunEmitter) -> RunResult:
         await em.thinking(SUPERVISOR, "Asking triage what this request needs.", 0.05)
+        # Triage only reads (the thread, the records): a resumed run executes it again and its
+        # events are matched with the stored ones; its result is not journaled.
         await run_triage(st, em)
         plan = st.next_agents()
         if self._llm_drives(st, plan):
             # The model's answer, if every figure in it came from a tool; else the usual agents
             # run and the offline writer answers from the engine (the metadata says why).
-            st.llm_text = await run_assistant(st, em, self.settings)
+            await self._step(st, em, "assistant", self._assistant)
             if st.llm_text is not None:
                 plan = ("reporting",)
         await em.thinking(SUPERVISOR, "Plan: " + " → ".join(plan) + ".", 0.2)
-        text = ""
         for i, agent in enumerate(plan, 1):
             await em.check_cancelled()
-            if agent == "reporting":
-                text = await run_reporting(st, em)
-            else:
-                await SUBAGENTS[agent](st, em)
+            await self._step(st, em, agent, SUBAGENTS.get(agent, run_reporting))
             await em.thinking(SUPERVISOR, f"{agent} done.", 0.2 + 0.75 * i / len(plan))
         await em.check_cancelled()
+        text = st.text
         metadata = self._meta(st, em)
+        # Idempotent per run: a re-executed run finds the message its first execution stored.
         message_id = await st.deps.save_assistant_message(text, metadata)
         result: dict[str, Any] = {"message_id": message_id, "text": text}
         if st.report_id:
@@ -112,6 +114,24 @@ class AgentPipeline:
             report_id=st.report_id,
             metadata=metadata,
         )
+
+    async def _assistant(self, st: RunState, em: RunEmitter) -> None:
+        st.llm_text = await run_assistant(st, em, self.settings)
+
+    @staticmethod
+    async def _step(st: RunState, em: RunEmitter, name: str, run: Step) -> None:
+        """Execute one step and store its result; restore it instead when already stored (the
+        run was taken over from a worker that died after the step)."""
+        steps = st.deps.steps
+        if steps is not None:
+            saved = await steps.done(name)
+            if saved is not None:
+                await restore(name, st, em, saved)
+                return
+        before = len(em.tool_calls)
+        await run(st, em)
+        if steps is not None:
+            await steps.record(name, snapshot(name, st, em.tool_calls[before:]))
 
     def _llm_drives(self, st: RunState, plan: tuple[str, ...]) -> bool:
         """A configured language model chooses the tools whenever the run needs any."""

@@ -70,6 +70,7 @@ class RunState:
     findings: list[dict[str, Any]] = field(default_factory=list)
     plan: list[ActionStep] = field(default_factory=list)
     report_id: str | None = None
+    text: str = ""  # the answer, once reporting has worded it
     writer_meta: dict[str, Any] = field(default_factory=dict)
     classifier_meta: dict[str, Any] = field(default_factory=dict)
     # The conversation: the thread's memory, what this message asks of it, and what was done.
@@ -410,17 +411,30 @@ async def run_reporting(st: RunState, em: RunEmitter) -> str:
     await em.started(agent)
     if st.report is not None and st.sufficiency is not Sufficiency.INSUFFICIENT:
         report = st.report
+        steps = st.deps.steps
+        saved = await steps.peek("report_saved") if steps is not None else None
+
+        async def save() -> str:
+            if saved is not None:  # stored by a worker that died after it: not stored twice
+                return str(saved["report_id"])
+            report_id = await st.deps.save_report(report)
+            if steps is not None:  # journaled before its tool_completed is emitted
+                await steps.record("report_saved", {"report_id": report_id})
+            return report_id
+
         st.report_id = await em.tool(
             agent,
             "save_report",
             {"records": report.get("records"), "findings": len(report.get("findings") or [])},
-            lambda: st.deps.save_report(report),
+            save,
             lambda rid: {"report_id": rid},
         )
     await em.thinking(agent, "Writing the answer from the engine's figures.", 0.5)
     await em.check_cancelled()
     if st.llm_usage is not None:
-        text, st.writer_meta = await _checked_llm_answer(st)
+        from netra.agents.assistant import checked_answer
+
+        text, st.writer_meta = await checked_answer(st, brief_of(st))
     else:
         text, st.writer_meta = await st.writer.write(brief_of(st))
     if st.writer_meta.get("degraded"):
@@ -430,18 +444,8 @@ async def run_reporting(st: RunState, em: RunEmitter) -> str:
             "answered with the offline writer.",
             0.9,
         )
+    st.text = text
     await em.completed(
         agent, result={"report_id": st.report_id, "writer": st.writer_meta.get("writer")}
     )
     return text
-
-
-async def _checked_llm_answer(st: RunState) -> tuple[str, dict[str, Any]]:
-    """The model's answer (already checked: every dollar figure came from a tool), or, when it
-    gave none it could keep, the offline writer's from the engine's results."""
-    meta: dict[str, Any] = {"writer": "llm_tools", "llm_outcome": st.llm_outcome}
-    if st.llm_text:
-        return st.llm_text, {**meta, "degraded": False}
-    meta.update(degraded_reason=f"llm_{st.llm_outcome}", unverified=st.llm_rejected)
-    text = await st.writer.fallback.write(brief_of(st))
-    return text, {**meta, "writer": st.writer.fallback.name, "degraded": True}

@@ -10,10 +10,18 @@ from netra.pricing.catalogue import Catalogue
 from netra.pricing.rates import PUBLISHED_BATCH_PRICE, has_one_hour_writes
 
 
+def _pairs(frame: pl.DataFrame) -> set[tuple[str, str]]:
+    return {(str(p), str(m)) for p, m in frame.select("provider_n", "model_n").unique().iter_rows()}
+
+
 def pricing_notes(priced: pl.DataFrame, catalogue: Catalogue) -> list[str]:
-    """Call right after pricing (detectors' what-ifs look up more prices)."""
-    notes = []
-    for provider, model in sorted(catalogue.batch_assumed):
+    """The notes for the models of ``priced`` (a catalogue shared by several analyses keeps
+    what it learned from the others)."""
+    notes: list[str] = []
+    if priced.height == 0:
+        return notes
+    batched = _pairs(priced.filter(pl.col("batch")))
+    for provider, model in sorted(catalogue.batch_assumed & batched):
         share = PUBLISHED_BATCH_PRICE[provider]
         notes.append(
             f"Batch calls to {model} ({provider}) are priced at {provider}'s published batch "
@@ -21,12 +29,10 @@ def pricing_notes(priced: pl.DataFrame, catalogue: Catalogue) -> list[str]:
             "their dates."
         )
     source = f" {catalogue.overrides.source}" if catalogue.overrides.source else ""
-    for provider, model in sorted(catalogue.overridden):
+    for provider, model in sorted(catalogue.overridden & _pairs(priced)):
         notes.append(
             f"Prices of {model} ({provider}) come from the prices file{source} (NETRA_PRICES_FILE)."
         )
-    if priced.height == 0:
-        return notes
     one_hour = priced.filter(pl.col("cache_write_1h_tokens") > 0)
     if one_hour.height:
         claude = [

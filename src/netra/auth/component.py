@@ -20,6 +20,7 @@ from netra.auth.wellknown import (
 )
 from netra.core.component import Component
 from netra.core.errors import ConfigurationError
+from netra.core.lifecycle import Degraded, Dependency
 from netra.core.runtime import Runtime
 from netra.core.services import Service
 
@@ -63,6 +64,18 @@ async def check_auth_service_agreement(runtime: Runtime, keys: KeyMaterial) -> N
 async def _start_verification(runtime: Runtime) -> None:
     keys, _ = _start_keys(runtime)
     await check_auth_service_agreement(runtime, keys)
+    if keys.jwks_url is not None:
+        runtime.lifecycle.add(
+            Dependency("jwks", check=lambda: jwks_health(keys), describe=keys.jwks_url)
+        )
+
+
+async def jwks_health(keys: KeyMaterial) -> None:
+    """The auth service's keys: unavailable with none (no token can be verified), degraded
+    while the fetch fails but keys are cached (tokens signed with them still verify)."""
+    await keys.refresh_jwks(force=True)
+    if keys.jwks_error:
+        raise Degraded(f"cannot refresh the JWKS, using the cached keys: {keys.jwks_error}")
 
 
 async def _start_auth_service(runtime: Runtime) -> None:
@@ -130,12 +143,13 @@ def verification_component() -> Component:
 
 def auth_service_component() -> Component:
     """For the auth service: accounts, login, tokens, OAuth, introspection, JWKS."""
-    from netra.auth.oauth_routes import router as oauth_router
+    from netra.auth.oauth_router import router as oauth_router
+    from netra.auth.password_routes import router as password_router
     from netra.auth.router import router
 
     return Component(
         "auth",
-        routers=[router, oauth_router],
+        routers=[router, oauth_router, password_router],
         start=_start_auth_service,
         provides=(KEYS, VERIFIER, AUTH),
     )

@@ -37,6 +37,7 @@ class KeyMaterial:
     jwks_url: str | None = None
     jwks_ttl_s: float = 300.0
     _jwks_fetched_at: float = 0.0
+    jwks_error: str | None = None  # the last fetch failed; the cached keys are in use
 
     @property
     def can_sign(self) -> bool:
@@ -70,6 +71,7 @@ class KeyMaterial:
                 data = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             if self.verify_keys:  # keep the cached keys while the auth service is away
+                self.jwks_error = f"{type(exc).__name__}: {exc}"[:200]
                 return
             raise DependencyUnavailable(f"cannot fetch JWKS from {self.jwks_url}: {exc}") from exc
         keyset = KeySet.import_key_set(
@@ -77,6 +79,7 @@ class KeyMaterial:
         )
         self.verify_keys = list(keyset.keys)
         self._jwks_fetched_at = time.monotonic()
+        self.jwks_error = None
 
 
 def load_keys(settings: Settings) -> KeyMaterial:

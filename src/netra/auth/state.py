@@ -38,8 +38,10 @@ class AuthState:
         await publish_revocation(self.runtime.bus, user_id=user_id, jti=jti)
 
     async def revoke_session(self, *, user_id: str, sid: str) -> None:
-        """Every access token of one sign-in session (refresh family)."""
+        """Every access token of one sign-in session (refresh family), and every socket opened
+        with one of them, on every replica."""
         await revoke_session_tokens(self.runtime.db, sid, self.settings.access_token_ttl_s)
+        await publish_revocation(self.runtime.bus, user_id=user_id, sid=sid)
 
     async def disable_account(self, user_id: str, *, reason: str = "disabled") -> None:
         """Disable the account, end its sessions, and revoke its access tokens everywhere."""

@@ -10,6 +10,7 @@ from netra.billing.component import provide_spend
 from netra.billing.delivery import WebhookDispatcher
 from netra.billing.webhooks import DISPATCHER
 from netra.core.component import Component
+from netra.core.lifecycle import Dependency
 from netra.core.runtime import Runtime
 
 
@@ -18,6 +19,10 @@ async def _start(runtime: Runtime) -> None:
     dispatcher = WebhookDispatcher(runtime)
     await dispatcher.start()
     runtime.services.provide(DISPATCHER, dispatcher)
+    # Optional: deliveries wait in the database and are retried; readiness only degrades.
+    runtime.lifecycle.add(
+        Dependency("webhook_delivery", check=dispatcher.health, required=False, essential=False)
+    )
     runtime.services.provide(CHECKER, BudgetChecker(runtime))
 
 

@@ -24,7 +24,7 @@ async def _stop_hub(runtime: Runtime) -> None:
 def component() -> Component:
     from netra.chat.assistant_usage import router as assistant_router
     from netra.chat.router import router
-    from netra.chat.ws import router as ws_router
+    from netra.chat.ws_router import router as ws_router
 
     return Component(
         "chat",

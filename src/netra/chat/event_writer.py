@@ -3,7 +3,10 @@
 Every ``append`` waits until its event is committed (durable before it is sent). Appends that
 arrive while a transaction is being written are gathered into the next one (group commit): one
 event per transaction when idle, up to ``run_event_batch_max`` under load. Only after the commit
-are the events published on their user's bus channel, in order.
+are the events published on their user's bus channel, in order, by a publisher task of their
+own: a slow or frozen Redis delays delivery, never the run (its events are durable; clients fill
+any gap from the store). Each publish is bounded; past ``OUTBOX_MAX`` waiting batches the oldest
+are dropped from the bus (not from the store) and clients catch up from the store.
 """
 
 from __future__ import annotations
@@ -23,14 +26,25 @@ from netra.core.observability import Metrics
 log = structlog.get_logger("netra.chat.events")
 
 
+PUBLISH_TIMEOUT_S = 2.0
+OUTBOX_MAX = 10_000
+
+
 async def publish_events(bus: Bus, events: list[StoredEvent]) -> None:
     """Publish stored events in order. A failure is logged, not raised: the event is durable,
-    and clients fill any gap from the store (gap-fill on seq, or ``resume``)."""
+    and clients fill any gap from the store (gap-fill on seq, or ``resume``). After one failure
+    the rest of the batch is not tried (the bus is away: each would wait its timeout)."""
     for event in events:
         try:
-            await bus.publish(user_channel(event.user_id), event.wire())
+            await asyncio.wait_for(
+                bus.publish(user_channel(event.user_id), event.wire()), PUBLISH_TIMEOUT_S
+            )
         except Exception as exc:
-            log.warning("event publish failed", run_id=event.run_id, seq=event.seq, error=str(exc))
+            log.warning(
+                "event publish failed", run_id=event.run_id, seq=event.seq,
+                error=str(exc) or type(exc).__name__, skipped=len(events) - events.index(event),
+            )  # fmt: skip
+            return
 
 
 class EventWriter:
@@ -49,11 +63,14 @@ class EventWriter:
         self.batch_max = max(1, batch_max)
         self._queue: asyncio.Queue[tuple[NewEvent, asyncio.Future[StoredEvent]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._outbox: asyncio.Queue[list[StoredEvent]] = asyncio.Queue()
+        self._publisher: asyncio.Task[None] | None = None
         self.batches: list[int] = []  # sizes of the last batches written (observability, tests)
 
     async def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="run-event-writer")
+            self._publisher = asyncio.create_task(self._publish_loop(), name="run-event-publisher")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -61,18 +78,32 @@ class EventWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._publisher is not None:
+            # What is stored is published if the bus answers soon; else clients catch up.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox.join(), PUBLISH_TIMEOUT_S)
+            self._publisher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._publisher
+            self._publisher = None
         while not self._queue.empty():
             _, fut = self._queue.get_nowait()
             if not fut.done():
                 fut.set_exception(RuntimeError("event writer stopped"))
 
     async def append(
-        self, run_id: str, org_id: str, type_: str, payload: dict[str, Any]
+        self,
+        run_id: str,
+        org_id: str,
+        type_: str,
+        payload: dict[str, Any],
+        worker_id: str | None = None,
     ) -> StoredEvent:
+        """Store (only while ``worker_id`` holds the run, when given), then publish."""
         if self._task is None:
             raise RuntimeError("event writer not started")
         fut: asyncio.Future[StoredEvent] = asyncio.get_running_loop().create_future()
-        await self._queue.put((NewEvent(run_id, org_id, type_, payload), fut))
+        await self._queue.put((NewEvent(run_id, org_id, type_, payload, worker_id), fut))
         return await fut
 
     async def _loop(self) -> None:
@@ -94,7 +125,12 @@ class EventWriter:
         stored = [r for r in results if isinstance(r, StoredEvent)]
         self.batches = [*self.batches[-99:], len(stored)]
         self.metrics.run_events.inc(len(stored))
-        await publish_events(self.bus, stored)
+        if stored:
+            if self._outbox.qsize() >= OUTBOX_MAX:
+                dropped = self._outbox.get_nowait()
+                self._outbox.task_done()
+                log.warning("bus backlog full: events left to the store", dropped=len(dropped))
+            self._outbox.put_nowait(stored)
         for (_, fut), result in zip(batch, results, strict=True):
             if fut.done():
                 continue
@@ -102,3 +138,15 @@ class EventWriter:
                 fut.set_result(result)
             else:
                 fut.set_exception(result)
+
+    async def _publish_loop(self) -> None:
+        while True:
+            events = await self._outbox.get()
+            try:
+                await publish_events(self.bus, events)
+            finally:
+                self._outbox.task_done()
+
+    async def published(self) -> None:
+        """Wait until every stored event so far went to the bus (tests, hand-offs)."""
+        await self._outbox.join()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, insert, select, tuple_, update
+from sqlalchemy import and_, case, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.billing.webhooks import Deliver, emit_event
@@ -83,6 +83,9 @@ class NewEvent:
     org_id: str
     type: str
     payload: dict[str, Any]
+    # The worker writing it: stored only while that worker holds the run (a worker whose run
+    # was taken over can no longer write into it). None: not fenced (the API's own events).
+    worker_id: str | None = None
 
 
 async def append_events(
@@ -97,10 +100,16 @@ async def append_events(
     A run ended here gets its ``run.completed`` webhook event in the same transaction (handed
     to ``deliver`` once committed)."""
     results: list[StoredEvent | Exception | None] = [None] * len(batch)
-    per_run: dict[tuple[str, str], list[int]] = {}
+    per_run: dict[tuple[str, str, str | None], list[int]] = {}
     finals: dict[str, tuple[str, Any]] = {}
+    writer_of: dict[str, str | None] = {}
     for i, item in enumerate(batch):
-        key = (item.run_id, item.org_id)
+        key = (item.run_id, item.org_id, item.worker_id)
+        # One writer per run in a batch (its counter moves once): another writer's events
+        # are refused, as the fence would refuse them one transaction later anyway.
+        if writer_of.setdefault(item.run_id, item.worker_id) != item.worker_id:
+            results[i] = RunClosed(f"run {item.run_id} is written by another worker")
+            continue
         if item.run_id in finals:
             results[i] = RunClosed(f"run {item.run_id} has ended")
             continue
@@ -112,17 +121,24 @@ async def append_events(
             finals[item.run_id] = (status, item.payload.get("error"))
         per_run.setdefault(key, []).append(i)
     if per_run:
-        counts = {run_id: len(idx) for (run_id, _), idx in per_run.items()}
+        counts: dict[str, int] = {}
+        for (run_id, _, _), idx in per_run.items():
+            counts[run_id] = counts.get(run_id, 0) + len(idx)
+        matches = [
+            and_(Run.id == run_id, Run.org_id == org_id,
+                 Run.worker_id == worker_id if worker_id is not None else true())
+            for run_id, org_id, worker_id in per_run
+        ]  # fmt: skip
         stmt = (
             update(Run)
-            .where(tuple_(Run.id, Run.org_id).in_(list(per_run)), Run.status.in_(RUN_ACTIVE))
+            .where(or_(*matches), Run.status.in_(RUN_ACTIVE))
             .values(last_seq=Run.last_seq + case(counts, value=Run.id, else_=0))
             .returning(Run.id, Run.last_seq, Run.thread_id, Run.user_id)
             .execution_options(synchronize_session=False)
         )
         rows = {str(r[0]): r for r in (await session.execute(stmt)).all()}
         now = utcnow()
-        org_of = {run_id: org_id for run_id, org_id in per_run}
+        org_of = {run_id: org_id for run_id, org_id, _ in per_run}
         for run_id, (status, error) in finals.items():
             if run_id in rows:
                 await session.execute(
@@ -134,17 +150,18 @@ async def append_events(
                 data = {"run_id": run_id, "thread_id": str(rows[run_id][2]), "status": status}
                 await emit_event(session, org_of[run_id], "run.completed", data, deliver=deliver)
         inserts: list[dict[str, Any]] = []
-        for (run_id, _), indexes in per_run.items():
+        next_seq = {run_id: int(row[1]) - counts[run_id] + 1 for run_id, row in rows.items()}
+        for (run_id, _, _), indexes in per_run.items():
             row = rows.get(run_id)
             if row is None:
                 for i in indexes:
                     results[i] = RunClosed(f"run {run_id} has ended or does not exist")
                 continue
-            first = int(row[1]) - len(indexes) + 1
-            for offset, i in enumerate(indexes):
+            for i in indexes:
                 item = batch[i]
+                seq, next_seq[run_id] = next_seq[run_id], next_seq[run_id] + 1
                 event = StoredEvent(
-                    run_id, str(row[2]), str(row[3]), first + offset, item.type, item.payload, now
+                    run_id, str(row[2]), str(row[3]), seq, item.type, item.payload, now
                 )
                 results[i] = event
                 inserts.append(

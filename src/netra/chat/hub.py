@@ -3,7 +3,8 @@
 Run events do not pass through the hub: each connection subscribes to its own user's bus
 channel, so a replica receives the events of the users connected to it and nobody else's.
 The hub listens to the ``revocations`` channel and closes the matching local sockets with
-4401; at shutdown it closes every socket with 1001 (the client reconnects and resumes).
+4401; at shutdown it closes every socket with 1012 (service restart: the client reconnects
+and resumes; uvicorn itself closes the sockets it still holds with 1012 too).
 """
 
 from __future__ import annotations
@@ -54,11 +55,18 @@ class ConnectionHub:
 
     # ---- revocations ----------------------------------------------------------------------
 
-    def revoke(self, user_id: str, jti: str | None, everything: bool) -> int:
-        """Close the local sockets of a revoked token (or of every token of the user)."""
+    def revoke(
+        self, user_id: str, jti: str | None, everything: bool, sid: str | None = None
+    ) -> int:
+        """Close the local sockets of a revoked token, of every token of a sign-in session
+        (logout), or of every token of the user."""
         closed = 0
         for conn in self.connections_of(user_id):
-            if everything or (jti is not None and conn.ctx.token_id == jti):
+            if (
+                everything
+                or (jti is not None and conn.ctx.token_id == jti)
+                or (sid is not None and conn.ctx.session_id == sid)
+            ):
                 conn.request_close(4401, "token revoked")
                 closed += 1
         return closed
@@ -82,11 +90,12 @@ class ConnectionHub:
             data = json.loads(raw)
             user_id = str(data["user_id"])
             jti = data.get("jti")
+            sid = data.get("sid")
             everything = bool(data.get("all", False))
         except (ValueError, KeyError, TypeError):
             log.warning("malformed revocation message")
             return
-        self.revoke(user_id, str(jti) if jti else None, everything)
+        self.revoke(user_id, str(jti) if jti else None, everything, str(sid) if sid else None)
 
     # ---- life -----------------------------------------------------------------------------
 
@@ -102,7 +111,7 @@ class ConnectionHub:
                 await self._task
         for conns in list(self._by_user.values()):
             for conn in list(conns):
-                conn.request_close(1001, "server going away")
+                conn.request_close(1012, "service restart")
         for _ in range(40):  # let them send their close frames (at most 2 s)
             if not self._by_user:
                 break

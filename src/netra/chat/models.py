@@ -78,6 +78,8 @@ class Run(IdMixin, CreatedMixin, Base):
     worker_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Executions started: 1 when first claimed, +1 each time another worker takes it over.
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -96,6 +98,21 @@ class RunEvent(Base):
     type: Mapped[str] = mapped_column(String(32), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     ts: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, nullable=False)
+
+
+class RunStep(Base):
+    """A pipeline step a run has completed: its result, and the run's ``last_seq`` after its
+    events. A worker taking the run over restores the step instead of executing it again."""
+
+    __tablename__ = "chat_run_steps"
+
+    run_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("chat_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, nullable=False)
 
 
 class ProcessedFrame(CreatedMixin, Base):

@@ -69,7 +69,13 @@ class RunRepository(OrgRepository[Run]):
         stmt = (
             update(Run)
             .where(Run.id == run_id, Run.org_id == self.org_id, Run.status == "queued")
-            .values(status="running", worker_id=worker_id, heartbeat_at=now, started_at=now)
+            .values(
+                status="running",
+                worker_id=worker_id,
+                heartbeat_at=now,
+                started_at=func.coalesce(Run.started_at, now),  # a released run keeps its
+                attempts=Run.attempts + 1,  # deadline; every execution counts
+            )
         )
         return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
@@ -83,7 +89,27 @@ class RunRepository(OrgRepository[Run]):
                 Run.status == "running",
                 Run.heartbeat_at < stale_before,
             )
-            .values(worker_id=worker_id, heartbeat_at=utcnow())
+            .values(worker_id=worker_id, heartbeat_at=utcnow(), attempts=Run.attempts + 1)
+        )
+        return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+    async def release(self, run_id: str, worker_id: str) -> bool:
+        """Hand a running run back to the queue (its worker is stopping): queued again, no
+        holder (nothing more from this worker is stored), the execution not counted."""
+        stmt = (
+            update(Run)
+            .where(
+                Run.id == run_id,
+                Run.org_id == self.org_id,
+                Run.worker_id == worker_id,
+                Run.status == "running",
+            )
+            .values(
+                status="queued",
+                worker_id=None,
+                heartbeat_at=None,
+                attempts=Run.attempts - 1,
+            )
         )
         return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 

@@ -169,7 +169,10 @@ async def cancel_run(session: AsyncSession, ctx: UserContext, run_id: str, publi
     await session.flush()
     if run.status == "queued":
         # Claim it from the queue with the same conditional update a worker uses.
-        if await RunRepository(session, ctx.org_id).claim_queued(run.id, "api:cancel"):
+        # A run released by a stopping worker has events already: the worker that takes it
+        # next closes it from where it stands (it sees cancel_requested).
+        fresh = run.last_seq == 0
+        if fresh and await RunRepository(session, ctx.org_id).claim_queued(run.id, "api:cancel"):
             stored = [
                 await append_event(
                     session,
@@ -215,7 +218,14 @@ async def save_assistant_message(
     session: AsyncSession, *, org_id: str, user_id: str, thread_id: str, run_id: str,
     text: str, meta: dict[str, Any],
 ) -> str:  # fmt: skip
-    message = MessageRepository(session, org_id).add(
+    """The run's answer, stored once: a run executed again (its worker died after storing it)
+    gets the message its first execution stored."""
+    messages = MessageRepository(session, org_id)
+    stmt = messages.select(Message.id).where(Message.run_id == run_id, Message.role == "assistant")
+    existing = (await session.execute(stmt)).scalars().first()
+    if existing is not None:
+        return str(existing)
+    message = messages.add(
         Message(
             thread_id=thread_id,
             user_id=user_id,

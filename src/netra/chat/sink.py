@@ -2,6 +2,14 @@
 
 It tracks what is still open in the run (agents started, tools executing) so the worker can
 end a run that failed, timed out or was cancelled with the missing events, in order.
+
+A run taken over from a dead worker is executed again from its last completed step. Its sink
+is given the events already stored: while the pipeline re-emits them (the part of a step the
+dead worker had begun, the supervisor's words between steps), each is matched with the stored
+one and not stored again; ``skip_through`` passes over the events of a completed step the
+pipeline restores instead of executing. So ``seq`` continues with no gap and no repeat. An
+event that differs from the stored one (the re-execution took another path) ends the resume:
+the sink refuses every further event and the worker ends the run ``failed``.
 """
 
 from __future__ import annotations
@@ -10,36 +18,90 @@ import time
 from typing import Any
 
 from netra.chat.event_writer import EventWriter
-from netra.chat.events import EVENT_TYPES, OpenItems, RunClosed
+from netra.chat.events import EVENT_TYPES, OpenItems, RunClosed, StoredEvent
 from netra.chat.repository import RunRepository
 from netra.core.db import Database
+
+
+class ResumeDiverged(RunClosed):
+    """The re-executed run emitted something other than what its first execution stored."""
 
 
 class RunSink:
     CANCEL_CHECK_EVERY_S = 0.25
 
     def __init__(
-        self, writer: EventWriter, db: Database, run_id: str, org_id: str, items: OpenItems
+        self,
+        writer: EventWriter,
+        db: Database,
+        run_id: str,
+        org_id: str,
+        items: OpenItems,
+        *,
+        worker_id: str | None = None,
+        replay: list[StoredEvent] | None = None,
     ) -> None:
         self.writer = writer
         self.db = db
         self.run_id = run_id
         self.org_id = org_id
         self.items = items
+        self.worker_id = worker_id
         self.lost = False  # set when another worker took the run over
+        self.diverged = False
+        self._replay = list(replay or [])
+        self._cursor = 0  # the next stored event a re-emitted one must match
+        self._call_ids: dict[str, str] = {}  # re-executed tool call id -> the stored one
+        self.last_seq = self._replay[-1].seq if self._replay else 0
+        self.replayed = 0  # events matched instead of stored (observability, tests)
         self._cancel_checked = 0.0
         self._cancel = False
+
+    @property
+    def replaying(self) -> bool:
+        return self._cursor < len(self._replay)
 
     async def emit(self, type: str, payload: dict[str, Any]) -> int:
         if type not in EVENT_TYPES:
             raise ValueError(f"unknown run event type {type!r}")
         if not isinstance(payload, dict) or not isinstance(payload.get("agent"), str):
             raise ValueError("a run event's payload needs its 'agent'")
+        if self.diverged:
+            raise ResumeDiverged(f"run {self.run_id}: the re-execution diverged")
         if self.items.finished or self.lost:
             raise RunClosed(f"run {self.run_id} has ended")
-        event = await self.writer.append(self.run_id, self.org_id, type, payload)
+        call_id = payload.get("tool_call_id")
+        if isinstance(call_id, str) and call_id in self._call_ids:
+            payload = {**payload, "tool_call_id": self._call_ids[call_id]}
+        if self.replaying:
+            return self._match(type, payload)
+        event = await self.writer.append(self.run_id, self.org_id, type, payload, self.worker_id)
         self.items.track(type, payload)
+        self.last_seq = event.seq
         return event.seq
+
+    def _match(self, type_: str, payload: dict[str, Any]) -> int:
+        stored = self._replay[self._cursor]
+        if not _same(stored, type_, payload):
+            self.diverged = True
+            raise ResumeDiverged(
+                f"run {self.run_id}: re-executed {type_} ({payload.get('agent')}) differs from "
+                f"the stored event {stored.seq} ({stored.type}, {stored.payload.get('agent')})"
+            )
+        self._cursor += 1
+        self.replayed += 1
+        if type_ == "tool_executing":
+            self._call_ids[str(payload.get("tool_call_id"))] = str(
+                stored.payload.get("tool_call_id")
+            )
+        self.last_seq = stored.seq
+        return stored.seq
+
+    def skip_through(self, seq: int) -> None:
+        """Pass over the stored events up to ``seq`` (a completed step, restored)."""
+        while self.replaying and self._replay[self._cursor].seq <= seq:
+            self._cursor += 1
+        self.last_seq = max(self.last_seq, seq)
 
     async def cancelled(self) -> bool:
         if self._cancel:
@@ -58,5 +120,22 @@ class RunSink:
     ) -> None:
         """Emit whatever ends the run with ``status`` (nothing when it already ended)."""
         for type_, payload in self.items.closing_events(status, error, result):
-            await self.writer.append(self.run_id, self.org_id, type_, payload)
+            event = await self.writer.append(
+                self.run_id, self.org_id, type_, payload, self.worker_id
+            )
             self.items.track(type_, payload)
+            self.last_seq = event.seq
+
+
+def _same(stored: StoredEvent, type_: str, payload: dict[str, Any]) -> bool:
+    """Whether a re-emitted event is the stored one (the words and timings may differ)."""
+    if stored.type != type_ or stored.payload.get("agent") != payload.get("agent"):
+        return False
+    if type_ in ("tool_executing", "tool_completed"):
+        if stored.payload.get("tool") != payload.get("tool"):
+            return False
+    if type_ == "tool_completed":
+        return stored.payload.get("tool_call_id") == payload.get("tool_call_id")
+    if type_ == "agent_completed":
+        return stored.payload.get("status") == payload.get("status")
+    return True

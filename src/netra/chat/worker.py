@@ -2,11 +2,18 @@
 
 Exactly-once execution: the queue delivers at least once; a run is executed only by the worker
 whose conditional update moved it from ``queued`` to ``running``. While running, the worker
-refreshes its claim (database heartbeat and queue ``touch``). A worker that dies leaves its job
-unacknowledged: after ``run_stale_after_s`` another worker reclaims it, sees the run ``running``
-with a stale heartbeat, takes it over and ends it ``failed`` (code ``worker_lost``) with the
-missing ``tool_completed`` / ``agent_completed`` events, so no run hangs and the ordering
-guarantees hold. A periodic sweep does the same for stale runs whose job was lost.
+refreshes its claim (database heartbeat and queue ``touch``); its events and step results are
+stored only while it holds the run (fenced on ``worker_id``).
+
+A worker that dies leaves its job unacknowledged: after ``run_stale_after_s`` another worker
+reclaims it, sees the run ``running`` with a stale heartbeat and takes it over: it executes
+the run again from its last completed step (the step journal, ``chat_run_steps``), matching
+the events the dead worker had stored instead of storing them again, so the client sees one
+gapless sequence and one answer. A run whose executions reach ``run_max_attempts``, or whose
+deadline (``run_timeout_s`` from its start) has passed, ends ``failed`` instead (``worker_lost``
+/ ``timeout``) with the missing events. A periodic sweep takes over stale runs whose job was
+lost. A worker that stops gracefully lets its runs finish for ``worker_drain_s`` and releases
+the rest (queued again, for another worker to resume).
 """
 
 from __future__ import annotations
@@ -16,8 +23,8 @@ import contextlib
 import os
 import socket
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -36,14 +43,14 @@ from netra.agents.conversation.memory import Turn
 from netra.auth.tokens import permissions_for
 from netra.chat import service
 from netra.chat.event_writer import EventWriter
-from netra.chat.events import FINAL_STATUSES, OpenItems, RunClosed, events_after
+from netra.chat.events import FINAL_STATUSES, OpenItems, RunClosed, StoredEvent, events_after
 from netra.chat.models import RUN_FINAL, Message, Run
-from netra.chat.placeholder_pipeline import PlaceholderPipeline
 from netra.chat.repository import MessageRepository, RunRepository, queued_runs, stale_running_runs
 from netra.chat.sink import RunSink
+from netra.chat.steps import StepJournal
 from netra.core.context import UserContext
 from netra.core.db import utcnow
-from netra.core.errors import Forbidden
+from netra.core.errors import ConfigurationError, Forbidden
 from netra.core.queue import Job
 from netra.core.runtime import Runtime
 
@@ -66,6 +73,12 @@ class RunInfo:
     request_id: str
     cancel_requested: bool
     text: str
+    attempts: int = 1
+    last_seq: int = 0
+    started_at: datetime | None = None
+    # Who holds the run: this worker and this execution. A new token per claim, so a second
+    # claim (even by the same process, its first execution stalled) fences out the first.
+    holder: str = ""
 
     def context(self) -> UserContext:
         return UserContext(
@@ -84,7 +97,7 @@ async def _info(session: AsyncSession, run: Run) -> RunInfo:
     text = message.text if isinstance(message, Message) else ""
     return RunInfo(
         run.id, run.org_id, run.user_id, run.tier, run.role, run.thread_id, run.message_id,
-        run.request_id, run.cancel_requested, text,
+        run.request_id, run.cancel_requested, text, run.attempts, run.last_seq, run.started_at,
     )  # fmt: skip
 
 
@@ -100,17 +113,19 @@ class RunWorker:
         self.name = name or worker_name()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._running: set[asyncio.Task[Any]] = set()
+        self._executing: set[str] = set()  # run ids this process executes right now
 
     # ---- life -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.pipeline()  # no pipeline, no worker: refuse to start rather than answer nonsense
         for i in range(max(1, self.settings.worker_concurrency)):
             self._spawn(self._consume(), f"run-consumer-{i}", self._tasks)
         self._spawn(self._maintain(), "run-maintenance", self._tasks)
 
     async def stop(self) -> None:
         """Take no more jobs; let runs in flight finish for ``worker_drain_s`` (a restart
-        then loses no answer); end the rest ``failed`` (worker_stopped), no takeover wait."""
+        then loses no answer); release the rest to the queue (another worker resumes them)."""
         for task in list(self._tasks):
             task.cancel()
         # Bounded: a consumer cancelled inside a client library's read must not hold the
@@ -131,9 +146,15 @@ class RunWorker:
         task.add_done_callback(into.discard)
 
     def pipeline(self) -> Pipeline:
-        configured = self.runtime.services.get(PIPELINE)
-        if configured is None or self.settings.placeholder_pipeline:
+        if self.settings.placeholder_pipeline:  # tests only: refused elsewhere by settings
+            from netra.chat.placeholder_pipeline import PlaceholderPipeline
+
             return PlaceholderPipeline(self.settings.placeholder_step_delay_s)
+        configured = self.runtime.services.get(PIPELINE)
+        if configured is None:
+            raise ConfigurationError(
+                ["no agent pipeline is configured: list the agents component before the worker"]
+            )
         return configured
 
     # ---- taking jobs --------------------------------------------------------------------
@@ -172,29 +193,34 @@ class RunWorker:
     async def take(self, run_id: str, org_id: str, job: Job | None) -> bool:
         """Whether this job may be acknowledged (the run executed, ended, or held elsewhere)."""
         stale_before = utcnow() - timedelta(seconds=self.settings.run_stale_after_s)
+        holder = f"{self.name}#{uuid.uuid4().hex[:6]}"
+        if run_id in self._executing:
+            return True  # this process runs it (its heartbeat may lag): never take it twice
 
         async def claim(session: AsyncSession) -> tuple[str, RunInfo | None]:
             runs = RunRepository(session, org_id)
-            if await runs.claim_queued(run_id, self.name):
+            if await runs.claim_queued(run_id, holder):
                 run = await runs.get(run_id)
                 assert run is not None
-                return "execute", await _info(session, run)
+                return "execute", replace(await _info(session, run), holder=holder)
             run = await runs.get(run_id)
             if run is None or run.status in RUN_FINAL:
                 return "done", None
-            if run.status == "running" and await runs.claim_stale(run_id, self.name, stale_before):
-                return "takeover", await _info(session, run)
+            if run.status == "running" and await runs.claim_stale(run_id, holder, stale_before):
+                await session.refresh(run)
+                return "takeover", replace(await _info(session, run), holder=holder)
             return "busy", None
 
         decision, info = await self.runtime.db.run(claim)
         if decision == "busy":
             # A live worker holds the run: this copy of the job goes. Should that worker die,
-            # its own copy is reclaimed, and the sweep ends stale runs whatever the queue says.
+            # its own copy is reclaimed, and the sweep takes stale runs over whatever the queue
+            # says.
             return True
         if decision == "execute" and info is not None:
             await self.execute(info, job)
         elif decision == "takeover" and info is not None:
-            await self.end_abandoned(info)
+            await self.take_over(info, job)
         return True
 
     # ---- executing --------------------------------------------------------------------
@@ -272,8 +298,38 @@ class RunWorker:
             create_budget=create_budget,
         )
 
+    def _deadline(self, info: RunInfo) -> float:
+        """Seconds left before the run's deadline (``run_timeout_s`` from its first start)."""
+        if info.started_at is None:
+            return self.settings.run_timeout_s
+        spent = (utcnow() - info.started_at).total_seconds()
+        return self.settings.run_timeout_s - max(0.0, spent)
+
     async def execute(self, info: RunInfo, job: Job | None) -> None:
-        sink = RunSink(self.writer, self.runtime.db, info.run_id, info.org_id, OpenItems())
+        """Execute the run; from its last completed step when it has events already (it was
+        released by a stopping worker or taken over from a dead one)."""
+        self._executing.add(info.run_id)
+        try:
+            await self._execute(info, job)
+        finally:
+            self._executing.discard(info.run_id)
+
+    async def _execute(self, info: RunInfo, job: Job | None) -> None:
+        stored = await self._stored_events(info) if info.last_seq else []
+        items = OpenItems()
+        for event in stored:
+            items.track(event.type, event.payload)
+        sink = RunSink(
+            self.writer, self.runtime.db, info.run_id, info.org_id, items,
+            worker_id=info.holder, replay=stored,
+        )  # fmt: skip
+        deps = self._deps(info)
+        journal = StepJournal(self.runtime.db, info.run_id, info.org_id, info.holder, sink)
+        if stored:
+            await journal.load()
+            log.info("resuming a run", run_id=info.run_id, attempt=info.attempts,
+                     stored_events=len(stored))  # fmt: skip
+        deps.steps = journal
         status, error, result = "failed", None, None
         if info.cancel_requested:
             status = "cancelled"
@@ -282,22 +338,54 @@ class RunWorker:
                 info.context(), info.run_id, info.thread_id, info.message_id, info.text
             )
             beat = asyncio.create_task(self._heartbeat(info, job, sink))
-            task = asyncio.create_task(self.pipeline()(request, sink, self._deps(info)))
+            task = asyncio.create_task(self.pipeline()(request, sink, deps))
             try:
-                status, error, result = await self._supervise(task, sink)
+                status, error, result = await self._supervise(task, sink, self._deadline(info))
             except asyncio.CancelledError:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-                status = "failed"
-                error = {"code": "worker_stopped", "message": "the worker stopped"}
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self._finish(info, sink, status, error, None), 3)
+                await _stop(task)
+                if not sink.lost:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(self._release(info, job), 3)
                 raise
             finally:
                 beat.cancel()
         if sink.lost:
             return
+        if sink.diverged:
+            status, result = "failed", None
+            reason = "the run could not be resumed where its worker stopped"
+            error = {"code": "resume_failed", "message": reason}
         await self._finish(info, sink, status, error, result)
+
+    async def _release(self, info: RunInfo, job: Job | None) -> None:
+        """Give the run back (this worker stops): queued again for another worker."""
+        released = await self.runtime.db.run(
+            lambda s: RunRepository(s, info.org_id).release(info.run_id, info.holder)
+        )
+        if not released:
+            return
+        log.info("released a run to the queue", run_id=info.run_id)
+        with contextlib.suppress(Exception):
+            await self.runtime.queue.enqueue({"run_id": info.run_id, "org_id": info.org_id})
+            if job is not None:
+                await self.runtime.queue.ack(job)
+
+    async def take_over(self, info: RunInfo, job: Job | None) -> None:
+        """A run whose worker died: executed again from its last step, or ended ``failed``
+        when it has used its attempts or its time."""
+        if info.attempts > self.settings.run_max_attempts:
+            error = {"code": "worker_lost",
+                     "message": f"the run's worker stopped {info.attempts - 1} times"}  # fmt: skip
+            await self.end_abandoned(info, error)
+        elif self._deadline(info) <= 0:
+            timeout = self.settings.run_timeout_s
+            await self.end_abandoned(
+                info, {"code": "timeout", "message": f"the run took over {timeout:g}s"}
+            )
+        else:
+            log.warning("taking over a run whose worker stopped", run_id=info.run_id,
+                        attempt=info.attempts)  # fmt: skip
+            await self.execute(info, job)
 
     async def _finish(
         self,
@@ -317,10 +405,10 @@ class RunWorker:
         self.runtime.metrics.runs.labels(status).inc()
 
     async def _supervise(
-        self, task: asyncio.Task[RunResult], sink: RunSink
+        self, task: asyncio.Task[RunResult], sink: RunSink, time_left_s: float
     ) -> tuple[str, dict[str, str] | None, dict[str, Any] | None]:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.run_timeout_s
+        deadline = loop.time() + time_left_s
         cancel_seen: float | None = None
         while True:
             remaining = deadline - loop.time()
@@ -349,10 +437,13 @@ class RunWorker:
             await asyncio.sleep(self.settings.run_heartbeat_s)
             try:
                 held = await db.run(
-                    lambda s: RunRepository(s, info.org_id).heartbeat(info.run_id, self.name)
+                    lambda s: RunRepository(s, info.org_id).heartbeat(info.run_id, info.holder)
                 )
-                if job is not None:
-                    await queue.touch(job, self.name)
+                if job is not None and held:
+                    # Bounded: a frozen Redis must not stall the database heartbeat.
+                    await asyncio.wait_for(
+                        queue.touch(job, self.name), self.settings.run_heartbeat_s
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -364,27 +455,29 @@ class RunWorker:
 
     # ---- runs whose worker died -------------------------------------------------------
 
-    async def end_abandoned(self, info: RunInfo) -> None:
-        """End a run taken over from a dead worker: close what it left open, ``failed``."""
-        items = OpenItems()
-
-        async def replay(session: AsyncSession) -> None:
-            items.__init__()  # type: ignore[misc]  # a retried transaction starts over
-            after = 0
+    async def _stored_events(self, info: RunInfo) -> list[StoredEvent]:
+        async def read(session: AsyncSession) -> list[StoredEvent]:
+            out: list[StoredEvent] = []  # a retried transaction starts over
             while True:
                 page = await events_after(
-                    session, run_id=info.run_id, org_id=info.org_id, after_seq=after
-                )
-                for event in page:
-                    items.track(event.type, event.payload)
+                    session, run_id=info.run_id, org_id=info.org_id,
+                    after_seq=out[-1].seq if out else 0,
+                )  # fmt: skip
+                out.extend(page)
                 if len(page) < 1000:
-                    return
-                after = page[-1].seq
+                    return out
 
-        await self.runtime.db.run(replay)
-        sink = RunSink(self.writer, self.runtime.db, info.run_id, info.org_id, items)
-        error = {"code": "worker_lost", "message": "the worker running this request stopped"}
-        log.warning("taking over an abandoned run", run_id=info.run_id)
+        return await self.runtime.db.run(read)
+
+    async def end_abandoned(self, info: RunInfo, error: dict[str, str]) -> None:
+        """End a run taken over from a dead worker: close what it left open, ``failed``."""
+        items = OpenItems()
+        for event in await self._stored_events(info):
+            items.track(event.type, event.payload)
+        sink = RunSink(
+            self.writer, self.runtime.db, info.run_id, info.org_id, items, worker_id=info.holder
+        )
+        log.warning("ending an abandoned run", run_id=info.run_id, error=error["code"])
         await self._finish(info, sink, "failed", error, None)
 
     async def _maintain(self) -> None:

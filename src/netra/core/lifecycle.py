@@ -3,6 +3,11 @@
 Dependencies start in the order given and stop in reverse. A required dependency that cannot
 start fails start-up with a message naming it; an optional one leaves the process running with a
 degraded readiness.
+
+Readiness: ``unavailable`` (503) while a required, essential dependency is down; ``degraded``
+(200) while any other is down, or a check reports :class:`Degraded` (it works on a fallback:
+cached keys, the offline writer); ``ok`` otherwise. A dependency that is required at start but
+not ``essential`` (Redis: the process serves from the database without it) only degrades.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ class StartupError(RuntimeError):
     pass
 
 
+class Degraded(Exception):
+    """Raised by a readiness check: the dependency is away, the process copes without it."""
+
+
 @dataclass
 class Dependency:
     name: str
@@ -30,6 +39,7 @@ class Dependency:
     stop: Callable[[], Awaitable[Any]] | None = None
     required: bool = True
     describe: str = ""  # where it is (URL without credentials), for messages
+    essential: bool = True  # down after start-up: unavailable (True) or degraded (False)
 
 
 @dataclass
@@ -80,10 +90,13 @@ class Lifecycle:
             try:
                 await asyncio.wait_for(dep.check(), self.check_timeout_s)
                 state["status"] = "up"
+            except Degraded as exc:
+                state["status"] = "degraded"
+                state["error"] = str(exc)[:300]
             except Exception as exc:
                 state["status"] = "down"
                 state["error"] = f"{type(exc).__name__}: {exc}"[:300]
-                if dep.required:
+                if dep.required and dep.essential:
                     ready = False
             if dep.describe:
                 state["target"] = dep.describe

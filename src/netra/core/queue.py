@@ -123,15 +123,27 @@ class RedisQueue:
         ident = msg_id.decode() if isinstance(msg_id, bytes) else msg_id
         return Job(ident, json.loads(fields[b"data"]), deliveries)
 
+    def _lost_group(self, exc: aioredis.ResponseError) -> bool:
+        """A Redis restarted without its data lost the stream and its group: create again."""
+        if "NOGROUP" in str(exc):
+            self._group_ready = False
+            return True
+        return False
+
     async def reserve(self, consumer: str, timeout_s: float = 1.0) -> Job | None:
         await self._ensure_group()
-        result = await self.client.xreadgroup(
-            self.GROUP,
-            consumer,
-            {self.key: ">"},
-            count=1,
-            block=max(1, int(min(timeout_s, self.MAX_BLOCK_S) * 1000)),
-        )
+        try:
+            result = await self.client.xreadgroup(
+                self.GROUP,
+                consumer,
+                {self.key: ">"},
+                count=1,
+                block=max(1, int(min(timeout_s, self.MAX_BLOCK_S) * 1000)),
+            )
+        except aioredis.ResponseError as exc:
+            if self._lost_group(exc):
+                return None  # the next call creates the group (runs lost with it are swept)
+            raise
         streams: list[Any] = list(result or [])
         for _stream, messages in streams:
             for msg_id, fields in messages:
@@ -150,9 +162,14 @@ class RedisQueue:
 
     async def reclaim(self, consumer: str, min_idle_s: float) -> list[Job]:
         await self._ensure_group()
-        result = await self.client.xautoclaim(
-            self.key, self.GROUP, consumer, int(min_idle_s * 1000), "0-0", count=10
-        )
+        try:
+            result = await self.client.xautoclaim(
+                self.key, self.GROUP, consumer, int(min_idle_s * 1000), "0-0", count=10
+            )
+        except aioredis.ResponseError as exc:
+            if self._lost_group(exc):
+                return []
+            raise
         messages: list[Any] = list(result[1]) if len(result) > 1 else []
         return [self._job(msg_id, fields, 2) for msg_id, fields in messages if fields]
 

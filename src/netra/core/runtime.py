@@ -65,14 +65,26 @@ def build_runtime(settings: Settings) -> Runtime:
         )
     )
     is_memory = settings.redis_url.startswith("memory://")
+    # Redis must answer at start-up (a wrong URL fails fast), but once running a process
+    # copes without it: events are stored before they are published and clients fill gaps
+    # from the store, runs wait queued and are swept into the queue again, revocations live
+    # in the database (sign-in throttling fails closed: 503). So a Redis outage degrades
+    # readiness, it does not take the replica out of its load balancer.
     lifecycle.add(
         Dependency(
             "redis" if not is_memory else "cache",
             check=cache.ping,
             stop=cache.close,
             describe=redact_url(settings.redis_url),
+            essential=is_memory,
         )
     )
-    lifecycle.add(Dependency("bus", check=bus.ping, stop=bus.close, describe="pub/sub"))
-    lifecycle.add(Dependency("queue", check=queue.ping, stop=queue.close, describe="run queue"))
+    lifecycle.add(
+        Dependency("bus", check=bus.ping, stop=bus.close, describe="pub/sub", essential=is_memory)
+    )
+    lifecycle.add(
+        Dependency(
+            "queue", check=queue.ping, stop=queue.close, describe="run queue", essential=is_memory
+        )
+    )
     return Runtime(settings, db, cache, bus, queue, Metrics(), lifecycle)

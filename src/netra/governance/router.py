@@ -34,7 +34,15 @@ from netra.governance import members
 from netra.governance.audit_log import MAX_PAGE, audit_page
 from netra.governance.invitation_mail import send_invitation
 from netra.governance.org_data import delete_org_rows, export_lines, member_ids
-from netra.governance.schemas import InvitationIn, OrgDeleteIn, RoleIn
+from netra.governance.schemas import (
+    AuditPage,
+    InvitationCreated,
+    InvitationIn,
+    MemberList,
+    MemberOut,
+    OrgDeleteIn,
+    RoleIn,
+)
 
 log = structlog.get_logger("netra.governance")
 
@@ -48,12 +56,14 @@ Exporter = Annotated[UserContext, require("org:export")]
 Deleter = Annotated[UserContext, require("org:delete")]
 
 
-@router.get("/members")
+@router.get("/members", response_model=MemberList)
 async def list_members(session: SessionDep, user: MembersReader) -> dict[str, Any]:
     return await members.list_members(session, user)
 
 
-@router.post("/invitations", status_code=201, responses=responses(409))
+@router.post(
+    "/invitations", status_code=201, response_model=InvitationCreated, responses=responses(409)
+)
 async def create_invitation(
     body: InvitationIn,
     request: Request,
@@ -81,7 +91,7 @@ async def cancel_invitation(
     return Response(status_code=204)
 
 
-@router.patch("/members/{member_id}", responses=responses(404, 409))
+@router.patch("/members/{member_id}", response_model=MemberOut, responses=responses(404, 409))
 async def change_role(
     member_id: PathId,
     body: RoleIn,
@@ -110,7 +120,7 @@ async def remove_member(
     return Response(status_code=204)
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=AuditPage)
 async def audit(
     session: SessionDep,
     user: AuditReader,
@@ -120,21 +130,23 @@ async def audit(
     return await audit_page(session, user.org_id, after, limit)
 
 
-class JsonLines(StreamingResponse):
-    media_type = "application/x-ndjson"
-
-
 @router.get(
     "/org/export",
-    response_class=JsonLines,
-    responses={200: {"description": "the organisation's data, one JSON object per line"}},
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "every row of the organisation, one JSON object per line",
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        }
+    },
 )
-async def export_org(request: Request, runtime: RuntimeDep, user: Exporter) -> JsonLines:
+async def export_org(request: Request, runtime: RuntimeDep, user: Exporter) -> StreamingResponse:
     async with runtime.db.unit_of_work() as session:
         record_audit(session, "org.export", org_id=user.org_id, user_id=user.user_id,
                      ip=request_ip(request))  # fmt: skip
-    return JsonLines(
+    return StreamingResponse(
         export_lines(runtime.db, user.org_id),
+        media_type="application/x-ndjson",
         headers={"Content-Disposition": f'attachment; filename="netra-{user.org_id}.jsonl"'},
     )
 

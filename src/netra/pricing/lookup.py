@@ -25,7 +25,7 @@ from pathlib import Path
 from genai_prices import data_snapshot
 from genai_prices import types as gp
 
-from netra.pricing.overrides import PriceOverrides, load_prices_file
+from netra.pricing.overrides import PriceOverrides, PricesFileError, load_prices_file
 from netra.pricing.rates import PUBLISHED_BATCH_PRICE, Rate, Rates, with_one_hour_writes
 
 PROVIDER_ALIASES: dict[str, str] = {
@@ -226,6 +226,18 @@ class Catalogue:
         normal = self.rates(provider, model, at)
         batch = self.rates(provider, model, at, batch=True)
         return normal is not None and batch is not None and batch.output.base < normal.output.base
+
+
+def prices_file_problem(path: Path | None) -> str | None:
+    """Why the prices file cannot be used (start-up and ``netra check-config`` refuse it),
+    or None."""
+    if path is None:
+        return None
+    try:
+        _load_cached(str(path), path.stat().st_mtime_ns if path.exists() else 0)
+    except PricesFileError as exc:
+        return f"NETRA_PRICES_FILE: {exc}"
+    return None
 
 
 def default_overrides() -> PriceOverrides:

@@ -154,10 +154,8 @@ def load_files(
         raise BadInput(
             f"error: no valid usage record; first problem: {first_error or 'empty input'}"
         )
-    with_id = frame.filter(pl.col("request_id").is_not_null()).unique(
-        subset="request_id", keep="first", maintain_order=True
-    )
-    frame = pl.concat([with_id, frame.filter(pl.col("request_id").is_null())])
+    # One pass, order kept: a row without request_id, or the first row of each request_id.
+    frame = frame.filter(pl.col("request_id").is_null() | pl.col("request_id").is_first_distinct())
     return frame, rejected
 
 

@@ -36,6 +36,9 @@ class Group(_Open):
     key: str | None = Field(description="the group's value (null: records without it)")
     provider: str | None = None
     records: int
+    requests: int | None = Field(
+        default=None, description="calls the records add up (a rollup row counts many)"
+    )
     cost_usd: float | None
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -96,3 +99,8 @@ class AnalysisReport(_Open):
     projected_savings_usd: float | None
     projected_savings_pct: float | None
     forecast: Forecast
+    requests: int | None = Field(default=None, description="calls the records add up")
+    pricing_notes: list[str] = Field(
+        default_factory=list,
+        description="pricing rules beyond the catalogue used in this report (docs/pricing.md)",
+    )

@@ -16,7 +16,6 @@ import structlog
 from fastapi import APIRouter, Request, Response
 
 from netra.auth.deps import require_api_key
-from netra.billing.budget_checks import schedule_budget_check
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep
 from netra.core.openapi import responses
@@ -31,7 +30,8 @@ from netra.usage.otlp_wire import (
     response_body,
     spans_of,
 )
-from netra.usage.stream import read_capped
+from netra.usage.service import usage_stored
+from netra.usage.stream import read_capped, with_read_deadline
 
 BATCH_SIZE = 5000
 MAX_EXPLAINED = 20  # refused spans named in errorMessage (the count is always complete)
@@ -87,7 +87,8 @@ async def export_traces(
 ) -> Response:
     encoding = body_encoding(request.headers.get("content-type"))
     limit = runtime.settings.otlp_max_body_bytes
-    raw = await read_capped(request.stream(), request.headers.get("content-length"), limit)
+    body_chunks = with_read_deadline(request.stream(), runtime.settings.upload_read_timeout_s)
+    raw = await read_capped(body_chunks, request.headers.get("content-length"), limit)
     content_encoding = request.headers.get("content-encoding")
 
     def read() -> SpanRows:  # CPU work (gunzip, protobuf, mapping): off the event loop
@@ -110,8 +111,7 @@ async def export_traces(
         skipped=rows.skipped,
         refused=result.rejected_count,
     )
-    if result.accepted:
-        await schedule_budget_check(runtime, key.org_id)
+    await usage_stored(runtime, key.org_id, result.accepted)
     body, media_type = response_body(
         rows.skipped + result.rejected_count, partial_success_message(rows, result), encoding
     )

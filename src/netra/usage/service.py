@@ -1,21 +1,43 @@
 """Reading an organisation's stored usage: its data version and its records as the engine's
-frame (what the reports domain analyses)."""
+frame (what the reports domain analyses); and what runs once new usage was stored."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
 import polars as pl
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.analysis.frame import SCHEMA, conform
 from netra.core.db import Database
 from netra.core.runtime import Runtime
+from netra.core.services import Service
 from netra.usage.repository import UsageRepository
+
+log = structlog.get_logger("netra.usage")
+
+# What runs after an ingest stored new usage of an organisation (billing's budget check). The
+# billing component provides it, so usage never imports billing: billing reads usage, not the
+# other way round.
+UsageStored = Callable[[str], Awaitable[None]]
+USAGE_STORED: Service[UsageStored] = Service("usage_stored")
+
+
+async def usage_stored(runtime: Runtime, org_id: str, accepted: int) -> None:
+    """New usage may cross a budget: tell whoever watches (checked in the background)."""
+    if not accepted:
+        return
+    hook = runtime.services.get(USAGE_STORED)
+    if hook is None:
+        log.warning("nothing watches new usage in this process; budgets not checked", org_id=org_id)
+        return
+    await hook(org_id)
 
 
 async def data_version(runtime: Runtime, org_id: str) -> int:

@@ -195,3 +195,26 @@ def test_aggregated_conversation_rows_are_left_out_and_said() -> None:
     assert finding is not None
     assert finding["evidence"]["aggregated_calls_left_out"] == 200
     assert "aggregated rows were left out" in finding["detail"]
+
+
+def test_response_caching_counts_repeats_across_conversations() -> None:
+    """The response-side counterpart: many chats open with the same question."""
+    turns = simulate(60, seed=13, long_gaps=0.2)
+    first_turns = pl.int_range(pl.len()).over("conversation_id") < 3
+    df = (
+        usage(turns)
+        .sort("timestamp")
+        .filter(first_turns)
+        .with_columns(
+            pl.when(pl.col("conversation_id").is_first_distinct())
+            .then(pl.lit("same-opening-question"))
+            .otherwise(pl.format("p{}", pl.int_range(pl.len())))
+            .alias("prompt_hash")
+        )
+    )
+    report = analyze(df, catalogue=Catalogue(overrides=PriceOverrides()))
+    [found] = [f for f in report["findings"] if f["kind"] == "response_caching"]
+    assert found["evidence"]["repeats"] == 59  # the first chat's opening was answered once
+    assert found["evidence"]["repeats_across_conversations"] == 59
+    assert found["evidence"]["conversations_with_repeats"] == 59
+    assert "another conversation" in found["detail"]

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from netra.apps.auth_service import create_app
 from netra.auth.oauth_flow import STATE_COOKIE
-from netra.auth.oauth_routes import OIDC
+from netra.auth.oauth_router import OIDC
 from netra.auth.oidc import OidcClient, OidcError, check_id_token_claims, identity_from_claims
 from netra.core.audit import AuditEvent
 from netra.core.settings import Settings

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from netra.agents.contract import (
@@ -27,6 +28,7 @@ from netra.chat.repository import MessageRepository, RunRepository
 from netra.chat.worker import RunWorker
 from netra.core.context import UserContext
 from netra.core.db import utcnow
+from netra.core.errors import ConfigurationError
 from netra.core.queue import Job
 from netra.core.runtime import Runtime
 from support.chat_runtime import roomy_limits
@@ -39,7 +41,9 @@ CTX = UserContext(user_id="u1", org_id="o1", tier="enterprise", role="member")
 async def _worker(
     make_settings: Callable[..., Any], pipeline: Any = None, **overrides: Any
 ) -> AsyncIterator[tuple[Runtime, RunWorker]]:
-    settings = make_settings(**{"placeholder_step_delay_s": 0, **overrides})
+    # Without a pipeline of its own, a test runs the placeholder (a test double: test env only).
+    defaults = {"placeholder_step_delay_s": 0, "placeholder_pipeline": pipeline is None}
+    settings = make_settings(**{**defaults, **overrides})
     async with started_runtime(settings) as rt:
         if pipeline is not None:
             rt.services.provide(PIPELINE, pipeline)
@@ -162,8 +166,10 @@ async def test_a_pipeline_that_forgets_its_final_event_gets_one(make_settings: A
         assert final["status"] == "succeeded" and final["result"]["text"] == "the answer"
 
 
-async def test_a_run_whose_worker_died_is_taken_over_and_ends_failed(make_settings: Any) -> None:
-    async with _worker(make_settings, run_stale_after_s=1) as (rt, worker):
+async def test_a_run_whose_worker_died_too_often_is_taken_over_and_ends_failed(
+    make_settings: Any,
+) -> None:
+    async with _worker(make_settings, run_stale_after_s=1, run_max_attempts=1) as (rt, worker):
         ack, job = await _submit(rt)
 
         async def dead_worker_got_this_far(s: Any) -> None:
@@ -191,7 +197,7 @@ async def test_a_run_whose_worker_died_is_taken_over_and_ends_failed(make_settin
         assert events[2].payload["tool_call_id"] == "t9"
         assert events[-1].payload["error"]["code"] == "worker_lost"
         run = await _run_row(rt, ack.run_id)
-        assert run.status == "failed" and run.worker_id == "w-test"
+        assert run.status == "failed" and str(run.worker_id).startswith("w-test#")
 
 
 async def test_a_live_holder_keeps_its_run(make_settings: Any) -> None:
@@ -219,7 +225,11 @@ async def test_cancel_before_start_and_while_running(make_settings: Any) -> None
 
         running, job = await _submit(rt)
         task = asyncio.create_task(worker.handle(job))
-        await asyncio.sleep(0.1)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while not await _events(rt, running.run_id):  # cancelled while running, not before
+            assert loop.time() < deadline, "the run never started"
+            await asyncio.sleep(0.01)
         await rt.db.run(lambda s: service.cancel_run(s, CTX, running.run_id, publish))
         await asyncio.wait_for(task, 5)
         events = await _events(rt, running.run_id)
@@ -270,3 +280,10 @@ async def test_two_users_concurrent_runs_share_no_state(make_settings: Any) -> N
             )
             == []
         )
+
+
+async def test_a_worker_without_a_pipeline_refuses_to_start(make_settings: Any) -> None:
+    async with _worker(make_settings, placeholder_pipeline=False) as (rt, worker):
+        assert PIPELINE not in rt.services
+        with pytest.raises(ConfigurationError, match="no agent pipeline"):
+            await worker.start()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from netra.auth.deps import VERIFIER
 from netra.auth.roles import permissions_for
 from netra.chat import service
 from netra.chat.connection import Connection
@@ -21,8 +23,9 @@ from netra.chat.events import StoredEvent, append_event, user_channel
 from netra.chat.hub import HUB, ConnectionHub
 from netra.chat.tasks import WRITER
 from netra.core.context import UserContext
+from netra.core.db import utcnow
 from netra.core.runtime import Runtime
-from support.chat_runtime import FakeSocket, roomy_limits
+from support.chat_runtime import AcceptingVerifier, FakeSocket, roomy_limits
 from support.runtime import started_runtime
 
 MEMBER = frozenset(permissions_for("member"))
@@ -42,6 +45,7 @@ async def _runtime(make_settings: Callable[..., Any], **overrides: Any) -> Async
         writer = EventWriter(rt.db, rt.bus, rt.metrics)
         await writer.start()
         rt.services.provide(WRITER, writer)
+        rt.services.provide(VERIFIER, AcceptingVerifier())
         try:
             yield rt
         finally:
@@ -97,8 +101,22 @@ def _seqs(sock: FakeSocket, run_id: str) -> list[int]:
     return [f["seq"] for f in sock.run_events(run_id)]
 
 
-async def _settle() -> None:
-    await asyncio.sleep(0.15)
+async def _settle(rt: Runtime, sock: FakeSocket, user_id: str) -> None:
+    """Wait until the connection handled everything on its bus channel so far: a marker event
+    of a new run, published last, reaches the socket only after what was queued before it."""
+    marker = StoredEvent(
+        uuid.uuid4().hex, "t", user_id, 1, "agent_started", {"agent": "supervisor"}, utcnow()
+    )
+    await rt.bus.publish(user_channel(user_id), marker.wire())
+    await sock.wait_for(lambda f: f.get("run_id") == marker.run_id)
+
+
+async def _until(condition: Callable[[], bool], wait_s: float = 10) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while not condition():
+        assert loop.time() < deadline, "the condition never held"
+        await asyncio.sleep(0.005)
 
 
 async def test_a_run_asked_here_arrives_after_its_ack_in_order(make_settings: Any) -> None:
@@ -131,7 +149,7 @@ async def test_duplicates_and_gaps_on_the_bus_are_repaired_from_the_store(
             for e in (events[0], events[2], events[0], events[2], events[3]):
                 await rt.bus.publish(channel, e.wire())
             await sock.wait_for(lambda f: f.get("seq") == 4)
-            await _settle()
+            await _settle(rt, sock, "alice")
             assert _seqs(sock, ack.run_id) == [1, 2, 3, 4]
             assert sock.run_events(ack.run_id)[1] == events[1].frame()
 
@@ -157,7 +175,7 @@ async def test_resume_while_the_run_is_live_has_no_gap_and_no_duplicate(
             sock.client_sends({"type": "resume", "payload": {"run_id": ack.run_id, "after_seq": 3}})
             await emitting
             await sock.wait_for(lambda f: f.get("seq") == 30)
-            await _settle()
+            await _settle(rt, sock, "alice")
             assert _seqs(sock, ack.run_id) == list(range(4, 31))
 
 
@@ -173,7 +191,8 @@ async def test_a_connection_gets_its_users_events_only(make_settings: Any) -> No
             )
             await a_sock.wait_for(lambda f: f.get("run_id") == ack_a.run_id)
             await b_sock.wait_for(lambda f: f.get("run_id") == ack_b.run_id)
-            await _settle()
+            await _settle(rt, a_sock, "alice")
+            await _settle(rt, b_sock, "bob")
             assert a_sock.run_events(ack_b.run_id) == []
             assert b_sock.run_events(ack_a.run_id) == []
             # Resuming the other user's run: not_found, and the connection stays.
@@ -231,12 +250,12 @@ async def test_revocation_closes_the_matching_sockets_only(make_settings: Any) -
         async with _open(rt, one) as (s1, _), _open(rt, two) as (s2, _):
             hub = rt.services[HUB]
             hub._on_revocation(json.dumps({"user_id": "alice", "jti": "jti-1", "all": False}))  # type: ignore[arg-type]
-            await asyncio.sleep(0.1)
+            await _until(lambda: s1.closed is not None)
             assert s1.closed is not None and s1.closed[0] == 4401
             assert s2.closed is None
             assert hub.revoke("bob", None, True) == 0
             assert hub.revoke("alice", None, True) == 1
-            await asyncio.sleep(0.1)
+            await _until(lambda: s2.closed is not None)
             assert s2.closed is not None and s2.closed[0] == 4401
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from netra.core.lifecycle import Dependency, Lifecycle, StartupError
+from netra.core.lifecycle import Degraded, Dependency, Lifecycle, StartupError
 
 
 def recorder(
@@ -71,3 +71,45 @@ async def test_required_dependency_down_later_makes_readiness_false() -> None:
     assert ready is False and states["database"]["status"] == "down"
     flaky["down"] = False
     assert (await lc.readiness())[0] is True
+
+
+async def test_a_check_that_degrades_or_a_non_essential_one_down_keeps_readiness() -> None:
+    async def fallback() -> None:
+        raise Degraded("using the cached keys")
+
+    async def gone() -> None:
+        raise ConnectionError("redis went away")
+
+    lc = Lifecycle()
+    lc.add(Dependency("jwks", check=fallback))  # required, but working on a fallback
+    lc.add(Dependency("redis", check=gone, essential=False))
+    ready, states = await lc.readiness()
+    assert ready
+    assert states["jwks"]["status"] == "degraded" and "cached" in states["jwks"]["error"]
+    assert states["redis"]["status"] == "down"
+
+
+async def test_optional_services_report_degraded_not_unavailable() -> None:
+    from netra.agents.component import llm_health
+    from netra.agents.llm.offline import OfflineWriter
+    from netra.agents.llm.resilient import ResilientWriter
+    from netra.auth.component import jwks_health
+    from netra.auth.keys import KeyMaterial
+    from netra.core.resilience import CircuitBreaker
+
+    breaker = CircuitBreaker("llm", failure_threshold=2, reset_timeout_s=60)
+    writer = ResilientWriter(OfflineWriter(), OfflineWriter(), breaker)
+    await llm_health(writer)  # closed: up
+    breaker.record_failure()
+    breaker.record_failure()
+    with pytest.raises(Degraded, match="offline writer"):
+        await llm_health(writer)
+
+    # Keys cached, the auth service away: degraded; no keys at all: down.
+    cached = KeyMaterial("RS256", None, ["a-cached-key"], jwks_url="http://127.0.0.1:9/jwks")  # type: ignore[list-item]
+    with pytest.raises(Degraded, match="cached keys"):
+        await jwks_health(cached)
+    empty = KeyMaterial("RS256", None, [], jwks_url="http://127.0.0.1:9/jwks")
+    with pytest.raises(Exception) as no_keys:
+        await jwks_health(empty)
+    assert not isinstance(no_keys.value, Degraded)

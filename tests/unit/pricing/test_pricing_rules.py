@@ -272,3 +272,67 @@ def test_the_setting_names_the_default_prices_file(
     assert Catalogue().resolve("acme", "M1") == "m1"
     monkeypatch.delenv("NETRA_PRICES_FILE")
     assert Catalogue().resolve("acme", "M1") is None
+
+
+def test_check_config_refuses_a_bad_prices_file(tmp_path: Path) -> None:
+    """A prices file that cannot be used stops start-up and check-config in any environment,
+    with the file, entry and field named (not the first analysis, much later)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "prices.json"
+    path.write_text(_doc(input_mtok="cheap"))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "NETRA_ENV": "development",
+        "NETRA_DATA_DIR": str(tmp_path),
+        "NETRA_PRICES_FILE": str(path),
+    }
+    bad = subprocess.run(
+        [sys.executable, "-m", "netra", "check-config"], env=env, capture_output=True, text=True
+    )
+    assert bad.returncode == 2
+    assert f"NETRA_PRICES_FILE: {path}: prices entry 1: field 'input_mtok'" in bad.stdout
+    path.write_text(_doc())
+    good = subprocess.run(
+        [sys.executable, "-m", "netra", "check-config"], env=env, capture_output=True, text=True
+    )
+    assert good.returncode == 0, good.stdout + good.stderr
+    missing = {**env, "NETRA_PRICES_FILE": str(tmp_path / "nope.toml")}
+    gone = subprocess.run(
+        [sys.executable, "-m", "netra", "check-config"], env=missing, capture_output=True, text=True
+    )
+    assert gone.returncode == 2 and "cannot read the prices file" in gone.stdout
+
+
+def test_the_report_says_which_rules_beyond_the_catalogue_priced_it(tmp_path: Path) -> None:
+    from netra.analysis.engine import analyze
+
+    path = tmp_path / "prices.json"
+    entry = {"provider": "acme", "model": "m1", "input_mtok": 1, "output_mtok": 2}
+    path.write_text(json.dumps({"prices": [entry]}))
+    early = AT - timedelta(days=300)  # before the catalogue's batch prices
+    base = {"input_tokens": 1000, "output_tokens": 10}
+    rows = [
+        {**base, "timestamp": early, "provider": "openai", "model": "gpt-4o", "batch": True},
+        {**base, "timestamp": early, "provider": "openai", "model": "gpt-4o-mini"},
+        {**base, "timestamp": AT, "provider": "acme", "model": "m1", "requests": 5},
+        {
+            **base,
+            "timestamp": AT,
+            "provider": "anthropic",
+            "model": "claude-sonnet-4-5",
+            "cache_write_tokens": 500,
+            "cache_write_1h_tokens": 500,
+        },
+    ]
+    catalogue = Catalogue(overrides=_load(path))
+    catalogue.batch_assumed.add(("openai", "gpt-4o-mini"))  # learned elsewhere: not this report
+    report = analyze(_rows(rows), catalogue=catalogue)
+    notes = "\n".join(report["pricing_notes"])
+    assert "gpt-4o (openai) are priced at openai's published batch discount (50% off)" in notes
+    assert "gpt-4o-mini" not in notes
+    assert f"m1 (acme) come from the prices file {path}" in notes
+    assert "500 cache-write tokens with a one-hour lifetime" in notes
+    assert "1 of 4 rows are aggregated" in notes
+    assert report["requests"] == 8 and report["records"] == 4

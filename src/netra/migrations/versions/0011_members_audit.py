@@ -1,7 +1,7 @@
 """members and audit: invitations to join an organisation with a role
 
 Revision ID: 0011_members_audit
-Revises: 0009_wide_integers
+Revises: 0010_run_steps
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_members_audit"
-down_revision: str | None = "0009_wide_integers"
+down_revision: str | None = "0010_run_steps"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

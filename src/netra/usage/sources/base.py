@@ -160,7 +160,8 @@ def text(value: Any) -> str | None:
 def stable_id(source: str, *parts: Any) -> str:
     """A request id for a row that has none (a usage bucket): the same bucket always gets the
     same id, so sending an export twice stores it once."""
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:32]
+    key = "\x1f".join(map(str, parts)).encode("utf-8", "surrogateescape")  # bytes kept as read
+    digest = hashlib.sha256(key).hexdigest()[:32]
     return f"{source}:{digest}"
 
 

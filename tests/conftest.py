@@ -11,6 +11,8 @@ import pytest
 
 from netra.core.settings import Settings
 
+TEST_SECRETS_KEY = "bDcwYmwzb1ZqU3RfQ2d3cE9XeG5ndGlCMXNVbnRTZTc="  # a Fernet key for tests
+
 ROOT = Path(__file__).resolve().parent
 
 # Property tests explore new random cases on every developer run; in CI they replay a fixed
@@ -38,7 +40,12 @@ def make_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Settings for a test: env ``test``, data in a temporary folder, overrides applied."""
 
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"env": "test", "data_dir": tmp_path / "netra"}
+        values: dict[str, Any] = {
+            "env": "test",
+            "data_dir": tmp_path / "netra",
+            "webhook_allow_loopback": True,  # test receivers listen on 127.0.0.1
+            "secrets_key": TEST_SECRETS_KEY,  # what resolve_dev_secrets would generate
+        }
         values.update(overrides)
         return Settings(**values)
 

@@ -77,7 +77,9 @@ def _serve(factory: Callable[[Settings], FastAPI], settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         ws_max_size=settings.ws_max_message_bytes,
         ws_per_message_deflate=False,
-        proxy_headers=True,
+        # X-Forwarded-For/-Proto only from the configured proxies (never from anyone local).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
         timeout_graceful_shutdown=10,
     )
 

@@ -21,6 +21,8 @@ from support.services import (
     redis_server_url,
 )
 
+TEST_SECRETS_KEY = "bDcwYmwzb1ZqU3RfQ2d3cE9XeG5ndGlCMXNVbnRTZTc="  # a Fernet key for tests
+
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
@@ -48,6 +50,8 @@ def pg_settings(tmp_path: Path, pg_url: str, redis_url: str, redis_prefix: str):
         values: dict[str, Any] = {
             "env": "test",
             "data_dir": tmp_path / "netra",
+            "webhook_allow_loopback": True,  # test receivers listen on 127.0.0.1
+            "secrets_key": TEST_SECRETS_KEY,  # what resolve_dev_secrets would generate
             "database_url": pg_url,
             "redis_url": redis_url,
             "redis_prefix": redis_prefix,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from netra.apps.all_in_one import create_app
-from netra.auth.models import OAuthIdentity
+from netra.auth.models import OAuthIdentity, PasswordReset
 from netra.billing.models import Budget, BudgetAlert, WebhookDelivery, WebhookEvent
 from netra.chat.models import RunEvent
 from netra.core.db import utcnow
@@ -99,6 +100,9 @@ async def _populate(client: httpx.AsyncClient, srv: LiveServer, name: str) -> di
         now = utcnow()
         session.add(OAuthIdentity(user_id=member["user"]["id"], provider="test",
                                   subject=f"sub-{org_id}", email=member["email"]))  # fmt: skip
+        session.add(PasswordReset(org_id=org_id, user_id=member["user"]["id"],
+                                  token_hash=uuid.uuid4().hex * 2,
+                                  expires_at=now + timedelta(hours=1)))  # fmt: skip
         session.add(BudgetAlert(org_id=org_id, budget_id=budget.json()["id"], threshold=80,
                                 window_start=now, window_end=now + timedelta(days=1),
                                 spend_usd=81.0, limit_usd=100.0))  # fmt: skip
@@ -185,7 +189,8 @@ async def test_export_then_deletion_leaves_nothing_of_the_organisation(srv: Live
         for name in ("organisations", "invitations", "chat_threads", "chat_messages", "chat_runs",
                      "chat_run_events", "analyses", "budgets", "budget_alerts", "webhooks",
                      "webhook_events", "webhook_deliveries", "refresh_families", "audit_events",
-                     "oauth_identities", "chat_processed_frames", "api_keys"):  # fmt: skip
+                     "oauth_identities", "chat_processed_frames", "api_keys",
+                     "password_resets"):  # fmt: skip
             assert tables.get(name), f"export lacks {name}"
         flat = json.dumps(lines)
         assert "password_hash" not in flat and "token_hash" not in flat and "whsec_" not in flat

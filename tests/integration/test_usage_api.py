@@ -439,7 +439,8 @@ async def test_concurrent_uploads_of_overlapping_files_keep_totals_exact(
 ) -> None:
     """Four clients upload overlapping slices of one file at once (small batches, so their
     transactions interleave): each request_id is stored once and the totals are exact."""
-    async with running_app(create_app(pg_settings())) as client:
+    roomy = pg_settings(uploads_user_free=4, uploads_org_free=4)  # four at once from one user
+    async with running_app(create_app(roomy)) as client:
         who = bearer((await signup(client))["access_token"])
         header = "timestamp,provider,model,input_tokens,output_tokens,request_id\n"
         rows = [

@@ -10,8 +10,25 @@ import dataclasses
 import json
 from typing import Any
 
+from netra.auth.tokens import AccessClaims
+from netra.auth.verifier import TokenVerifier
 from netra.billing.tiers import TierLimits, limits_for
 from netra.core.settings import Settings
+
+
+class AcceptingVerifier(TokenVerifier):
+    """Connections under unit test carry a placeholder token: every one is valid, except
+    those listed in ``revoked``."""
+
+    def __init__(self) -> None:
+        self.revoked: set[str] = set()
+
+    async def verify(self, token: str) -> AccessClaims:
+        from netra.core.errors import Unauthenticated
+
+        if token in self.revoked:
+            raise Unauthenticated("token revoked")
+        return AccessClaims("u", "o", "free", "member", (), "jti", 0, 2**31)
 
 
 class FakeSocket:

@@ -11,11 +11,25 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+def signature_valid(secret: str, body: bytes, header: str, tolerance_s: int = 300) -> bool:
+    """The receiver's check as docs/webhooks.md describes it, written independently of Netra:
+    ``t=<unix>,sha256=<hex HMAC-SHA256 of "<t>.<body>">``, ``t`` within five minutes."""
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    if not fields.get("t", "").isdigit() or "sha256" not in fields:
+        return False
+    if abs(time.time() - int(fields["t"])) > tolerance_s:
+        return False
+    signed = fields["t"].encode() + b"." + body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, fields["sha256"])
 
 
 @dataclass
@@ -40,8 +54,7 @@ class Receiver:
 
     def handle(self, body: bytes, headers: dict[str, str]) -> int:
         signature = headers.get("x-netra-signature")
-        expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
-        ok = signature is not None and hmac.compare_digest(signature, expected)
+        ok = signature is not None and signature_valid(self.secret, body, signature)
         with self.lock:
             status = self.script.pop(0) if self.script else 200
             self.requests.append(Received(body, signature, ok, status, headers))

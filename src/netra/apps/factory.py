@@ -15,13 +15,13 @@ from typing import Any, Literal
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from netra.billing.rate_limits import install_request_limiter
 from netra.core.component import Component
 from netra.core.errors import ConfigurationError
-from netra.core.http_errors import RequestIdMiddleware, install_error_handlers
+from netra.core.http_errors import RequestIdMiddleware, error_body, install_error_handlers
 from netra.core.lifecycle import Dependency, StartupError
 from netra.core.migrate import upgrade
 from netra.core.observability import Metrics, MetricsMiddleware, metrics_endpoint
@@ -30,6 +30,12 @@ from netra.core.ratelimit import RateLimitHeaders
 from netra.core.runtime import Runtime, build_runtime
 from netra.core.services import wiring_problems
 from netra.core.settings import Settings, resolve_dev_secrets, validate_settings
+from netra.core.web_security import (
+    SecurityHeadersMiddleware,
+    docs_enabled,
+    operator_allowed,
+    redact_credentials,
+)
 
 log = structlog.get_logger("netra.app")
 
@@ -78,13 +84,16 @@ def create_netra_app(
             await runtime.stop()
             log.info("stopped", app=title)
 
+    docs = docs_enabled(settings)
     app = FastAPI(
         title=title,
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
-        openapi_url="/openapi.json",
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
+    redact_credentials()
     install_error_handlers(app)
     app.add_middleware(
         CORSMiddleware,
@@ -95,6 +104,7 @@ def create_netra_app(
     )
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(MetricsMiddleware, metrics=lambda: _metrics_of(app))
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer and log line has the id
     _add_health_routes(app)
     for component in components:
@@ -158,11 +168,27 @@ def _add_health_routes(app: FastAPI) -> None:
         ok, states = await runtime.lifecycle.readiness()
         degraded = any(s["status"] != "up" for s in states.values())
         status = "unavailable" if not ok else ("degraded" if degraded else "ok")
+        if not operator_allowed(request, runtime.settings):
+            # Strangers learn up/down per dependency, never host names or error texts.
+            states = {
+                name: {"required": s.get("required", True), "status": s["status"]}
+                for name, s in states.items()
+            }
         body: dict[str, Any] = {"status": status, "dependencies": states}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    app.add_route(
-        "/metrics",
-        metrics_endpoint(lambda request: request.app.state.runtime.metrics),
-        include_in_schema=False,
-    )
+    serve_metrics = metrics_endpoint(lambda request: request.app.state.runtime.metrics)
+
+    async def guarded_metrics(request: Request) -> Response:
+        settings = request.app.state.runtime.settings
+        if not operator_allowed(request, settings):
+            if settings.metrics_token is None:
+                return JSONResponse(error_body("not_found", "not found"), status_code=404)
+            return JSONResponse(
+                error_body("unauthenticated", "the metrics token is required"),
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return await serve_metrics(request)
+
+    app.add_route("/metrics", guarded_metrics, include_in_schema=False)

@@ -162,11 +162,12 @@ def verification_component() -> Component:
 def auth_service_component() -> Component:
     """For the auth service: accounts, login, tokens, OAuth, introspection, JWKS."""
     from netra.auth.oauth_router import router as oauth_router
+    from netra.auth.password_routes import router as password_router
     from netra.auth.router import router
 
     return Component(
         "auth",
-        routers=[router, oauth_router],
+        routers=[router, oauth_router, password_router],
         start=_start_auth_service,
         provides=(KEYS, VERIFIER, AUTH),
     )

@@ -118,3 +118,19 @@ class ApiKey(IdMixin, CreatedMixin, Base):
     scopes: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class PasswordReset(IdMixin, CreatedMixin, Base):
+    """A one-time password-reset token: only its SHA-256 is stored; used once, then marked."""
+
+    __tablename__ = "password_resets"
+
+    org_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -11,8 +11,9 @@ closed: when the database cannot answer, the token is treated as unusable
 (``DependencyUnavailable``), never as valid.
 
 Every revocation is also published on :data:`REVOCATIONS_CHANNEL` as
-``{"jti": str | null, "user_id": str, "all": bool}`` so each replica closes the WebSocket
-connections of revoked tokens (``all``: every token of the user issued before now).
+``{"jti": str | null, "sid": str | null, "user_id": str, "all": bool}`` so each replica closes
+the WebSocket connections of revoked tokens (``sid``: every token of that sign-in session, as
+logout revokes; ``all``: every token of the user issued before now).
 """
 
 from __future__ import annotations
@@ -90,12 +91,19 @@ async def is_revoked(
     return found is not None
 
 
-def revocation_message(*, user_id: str, jti: str | None = None, all: bool = False) -> bytes:
-    return json.dumps({"jti": jti, "user_id": user_id, "all": all}).encode()
+def revocation_message(
+    *, user_id: str, jti: str | None = None, sid: str | None = None, all: bool = False
+) -> bytes:
+    return json.dumps({"jti": jti, "sid": sid, "user_id": user_id, "all": all}).encode()
 
 
 async def publish_revocation(
-    bus: Bus, *, user_id: str, jti: str | None = None, all: bool = False
+    bus: Bus,
+    *,
+    user_id: str,
+    jti: str | None = None,
+    sid: str | None = None,
+    all: bool = False,
 ) -> None:
     """Tell every replica (WebSocket layer) that a token, or all of a user's, is revoked.
 
@@ -104,7 +112,7 @@ async def publish_revocation(
     """
     try:
         await bus.publish(
-            REVOCATIONS_CHANNEL, revocation_message(user_id=user_id, jti=jti, all=all)
+            REVOCATIONS_CHANNEL, revocation_message(user_id=user_id, jti=jti, sid=sid, all=all)
         )
     except Exception as exc:
         log.warning("revocation fan-out failed", user_id=user_id, error=str(exc))

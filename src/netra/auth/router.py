@@ -33,6 +33,7 @@ from netra.auth.sessions import revoke_family, rotate_refresh_token, start_sessi
 from netra.auth.state import get_auth
 from netra.auth.wellknown import service_configuration
 from netra.core.audit import record_audit
+from netra.core.client_address import client_address
 from netra.core.deps import RuntimeDep, SessionDep
 from netra.core.errors import Unauthenticated
 from netra.core.openapi import responses
@@ -43,7 +44,10 @@ INVALID_LOGIN = "invalid e-mail or password"
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client's address (X-Forwarded-For only from NETRA_TRUSTED_PROXIES)."""
+    peer = request.client.host if request.client else None
+    settings = request.app.state.runtime.settings
+    return client_address(peer, request.headers, settings.trusted_proxies)
 
 
 # Routes whose outcome must be committed before they answer (a failed sign-in's audit row and
@@ -58,6 +62,7 @@ async def register(
     body: RegisterIn, request: Request, runtime: RuntimeDep, session: SessionDep
 ) -> dict[str, Any]:
     auth = get_auth(runtime)
+    await auth.throttle.register(client_ip(request))
     joining = None
     if body.invitation is not None:
         # Consumed in this unit of work: a failed sign-up leaves the invitation unused.
@@ -85,7 +90,7 @@ async def register(
 async def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     auth = get_auth(runtime)
     email, ip = normalize_email(body.email), client_ip(request)
-    await auth.throttle.check(email, ip)
+    reservation = await auth.throttle.reserve(email, ip)  # before the password is checked
     async with runtime.db.unit_of_work() as session:
         found = await authenticate(session, auth.passwords, email, body.password)
         if found is None:
@@ -104,9 +109,8 @@ async def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> dict[st
             record_audit(session, "auth.login", org_id=org.id, user_id=user.id, ip=ip)
             pair = await start_session(session, auth.keys, auth.settings, user, org)
     if pair is None:
-        await auth.throttle.failed(email, ip)
-        raise Unauthenticated(INVALID_LOGIN)
-    await auth.throttle.succeeded(email)
+        raise Unauthenticated(INVALID_LOGIN)  # the reservation stays: it was this failure
+    await auth.throttle.succeeded(reservation)
     return pair.body()
 
 

@@ -38,16 +38,10 @@ class AuthState:
         await publish_revocation(self.runtime.bus, user_id=user_id, jti=jti)
 
     async def revoke_session(self, *, user_id: str, sid: str) -> None:
-        """Every access token of one sign-in session (refresh family)."""
+        """Every access token of one sign-in session (refresh family), and every socket opened
+        with one of them, on every replica."""
         await revoke_session_tokens(self.runtime.db, sid, self.settings.access_token_ttl_s)
-        # Callers publish a revocation after it (logout: the token; reuse: every token of the
-        # user; OIDC sign-in: ``publish_session_revocations``), which clears every replica's
-        # cached "not revoked" answers (auth/revocation_cache).
-
-    async def publish_session_revocations(self, *, user_id: str) -> None:
-        """Sessions were revoked and no token revocation follows: replicas forget their cache
-        (no socket is closed by it: no jti, not all)."""
-        await publish_revocation(self.runtime.bus, user_id=user_id)
+        await publish_revocation(self.runtime.bus, user_id=user_id, sid=sid)
 
     async def disable_account(self, user_id: str, *, reason: str = "disabled") -> None:
         """Disable the account, end its sessions, and revoke its access tokens everywhere."""

@@ -43,6 +43,7 @@ class AccessClaims:
             permissions=frozenset(self.perms),
             token_id=self.jti,
             token_exp=self.exp,
+            session_id=self.sid,
             **extra,  # type: ignore[arg-type]
         )
 

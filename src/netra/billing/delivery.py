@@ -15,6 +15,13 @@ Design:
 - Concurrency is bounded twice: a semaphore on requests in flight, and a cap on tasks held in
   memory (beyond it, deliveries wait in the table for the sweeper). A slow receiver costs one
   slot for at most the timeout; it never blocks whoever emitted the event.
+- Fairness between organisations (one org's dead receiver must not delay another's): each
+  organisation has its own share of requests in flight (``webhook_org_concurrency``) and of
+  tasks in memory (``webhook_org_backlog``; the sweeper fetches at most that many per org), a
+  rate of attempts per minute (``webhook_org_attempts_per_min``; past it, deliveries wait for
+  the next minute, no attempt spent), and a circuit breaker per receiver (per organisation and
+  host): after ``webhook_breaker_failures`` retryable failures in a row, its deliveries wait
+  ``webhook_breaker_reset_s`` without a request (no attempt spent), then one trial.
 - ``stop`` stops taking work, wakes the back-off waits, lets requests in flight finish for up
   to ``webhook_drain_s``, then cancels the rest (their rows stay pending for a later sweep).
 """
@@ -25,7 +32,8 @@ import asyncio
 import contextlib
 import functools
 import random
-from collections.abc import Iterable
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -40,10 +48,17 @@ from netra.billing.models import Webhook, WebhookDelivery, WebhookEvent
 from netra.billing.signing import SIGNATURE_HEADER, sign
 from netra.billing.webhooks import pending_ids
 from netra.core.db import new_id, utcnow
-from netra.core.errors import ValidationFailed
+from netra.core.errors import RateLimited, ValidationFailed
 from netra.core.lifecycle import Degraded
-from netra.core.resilience import TRANSIENT_HTTP_STATUSES
+from netra.core.resilience import (
+    TRANSIENT_HTTP_STATUSES,
+    CircuitBreaker,
+    CircuitOpen,
+    CircuitState,
+)
 from netra.core.runtime import Runtime
+from netra.core.secrets_box import secret_box
+from netra.core.window_limit import WindowLimit
 
 log = structlog.get_logger("netra.webhooks")
 
@@ -95,6 +110,12 @@ class WebhookDispatcher:
         self._slots = asyncio.Semaphore(max(1, s.webhook_concurrency))
         self._backlog = max(1, s.webhook_concurrency) * 64
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._task_org: dict[str, str] = {}
+        self._org_tasks: Counter[str] = Counter()
+        self._org_slots: dict[str, asyncio.Semaphore] = {}
+        self._org_busy: Counter[str] = Counter()
+        self._breakers: OrderedDict[str, CircuitBreaker] = OrderedDict()
+        self._attempts = WindowLimit(runtime.cache, "webhook-attempts", 60)
         self._closing = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
         # Readiness: consecutive failed attempts (any endpoint) and the last sweep's error.
@@ -158,14 +179,21 @@ class WebhookDispatcher:
 
     # ---- scheduling ------------------------------------------------------------------
 
-    def submit(self, delivery_ids: Iterable[str]) -> int:
-        """Start delivering; returns how many were taken (the rest wait for the sweeper)."""
+    def submit(self, delivery_ids: Iterable[str], org_id: str | None = None) -> int:
+        """Start delivering; returns how many were taken (the rest wait for the sweeper).
+        With ``org_id``, the organisation's share of the backlog applies."""
         taken = 0
+        share = max(1, self.settings.webhook_org_backlog)
         for delivery_id in delivery_ids:
             if self._closing.is_set() or len(self._tasks) >= self._backlog:
                 break
             if delivery_id in self._tasks:
                 continue
+            if org_id is not None:
+                if self._org_tasks[org_id] >= share:
+                    break
+                self._org_tasks[org_id] += 1
+                self._task_org[delivery_id] = org_id
             task = asyncio.create_task(self.deliver(delivery_id), name=f"webhook-{delivery_id}")
             self._tasks[delivery_id] = task
             task.add_done_callback(functools.partial(self._forget, delivery_id))
@@ -174,13 +202,63 @@ class WebhookDispatcher:
 
     def _forget(self, delivery_id: str, _task: asyncio.Task[None]) -> None:
         self._tasks.pop(delivery_id, None)
+        org_id = self._task_org.pop(delivery_id, None)
+        if org_id is not None:
+            self._org_tasks[org_id] -= 1
+            if self._org_tasks[org_id] <= 0:
+                del self._org_tasks[org_id]
 
     async def sweep_once(self) -> int:
         room = self._backlog - len(self._tasks)
         if room <= 0 or self._closing.is_set():
             return 0
-        ids = await self.runtime.db.run(lambda session: pending_ids(session, room))
-        return self.submit(i for i in ids if i not in self._tasks)
+        share = max(1, self.settings.webhook_org_backlog)
+        rows = await self.runtime.db.run(lambda session: pending_ids(session, room, share))
+        by_org: dict[str, list[str]] = {}
+        for delivery_id, org_id in rows:
+            if delivery_id not in self._tasks:
+                by_org.setdefault(org_id, []).append(delivery_id)
+        return sum(self.submit(ids, org_id=org) for org, ids in by_org.items())
+
+    # ---- fairness ----------------------------------------------------------------------
+
+    def _org_slot(self, org_id: str) -> asyncio.Semaphore:
+        slot = self._org_slots.get(org_id)
+        if slot is None:
+            slot = asyncio.Semaphore(max(1, self.settings.webhook_org_concurrency))
+            self._org_slots[org_id] = slot
+        return slot
+
+    @contextlib.asynccontextmanager
+    async def _request_slot(self, org_id: str) -> AsyncIterator[None]:
+        """The organisation's share first, then a slot of the process: a waiting org never
+        holds a process slot."""
+        self._org_busy[org_id] += 1
+        try:
+            async with self._org_slot(org_id), self._slots:
+                yield
+        finally:
+            self._org_busy[org_id] -= 1
+            if self._org_busy[org_id] <= 0:
+                del self._org_busy[org_id]
+                self._org_slots.pop(org_id, None)
+
+    def breaker(self, org_id: str, url: str) -> CircuitBreaker:
+        """The circuit breaker of one receiver (per organisation: another tenant pointing at
+        the same host cannot open it)."""
+        parts = httpx.URL(url)
+        key = f"{org_id}|{parts.scheme}://{parts.host}:{parts.port or ''}"
+        found = self._breakers.pop(key, None)
+        if found is None:
+            found = CircuitBreaker(
+                f"webhook receiver {parts.host}",
+                failure_threshold=max(1, self.settings.webhook_breaker_failures),
+                reset_timeout_s=self.settings.webhook_breaker_reset_s,
+            )
+        self._breakers[key] = found  # most recently used last
+        while len(self._breakers) > 10_000:
+            self._breakers.popitem(last=False)
+        return found
 
     async def _sweep_forever(self) -> None:
         while not self._closing.is_set():
@@ -202,14 +280,24 @@ class WebhookDispatcher:
                 claimed = await self._claim_in_uow(delivery_id, token)
                 if claimed is None:
                     return  # delivered, failed, deleted, or taken by another process
-                async with self._slots:
-                    outcome = await self._attempt(claimed)
-                if outcome.ok:
-                    self.failing_streak, self.last_error = 0, None
+                breaker = self.breaker(claimed.org_id, claimed.url)
+                async with self._request_slot(claimed.org_id):
+                    # Decided once a slot is ours: the breaker may have opened while we waited.
+                    wait = await self._must_wait(claimed, breaker)
+                    if wait is None:
+                        outcome = await self._attempt(claimed)
+                if wait is not None:
+                    delay: float | None = await self._defer(delivery_id, token, *wait)
                 else:
-                    self.failing_streak += 1
-                    self.last_error = outcome.error or f"HTTP {outcome.status_code}"
-                delay = await self._record(delivery_id, token, claimed, outcome)
+                    if outcome.ok:
+                        breaker.record_success()
+                        self.failing_streak, self.last_error = 0, None
+                    else:
+                        if outcome.retry:
+                            breaker.record_failure()
+                        self.failing_streak += 1
+                        self.last_error = outcome.error or f"HTTP {outcome.status_code}"
+                    delay = await self._record(delivery_id, token, claimed, outcome)
                 if delay is None or delay > self.settings.webhook_lease_s:
                     return  # finished, or a long wait the sweeper will resume
                 with contextlib.suppress(TimeoutError):
@@ -218,6 +306,41 @@ class WebhookDispatcher:
             raise
         except Exception:
             log.exception("webhook delivery crashed", delivery_id=delivery_id)
+
+    async def _must_wait(
+        self, claimed: Claimed, breaker: CircuitBreaker
+    ) -> tuple[float, str] | None:
+        """(seconds, why) when this attempt may not be made now; no attempt is spent."""
+        try:
+            breaker.acquire()
+        except CircuitOpen as exc:
+            return max(1.0, exc.retry_after_s), "receiver circuit open"
+        try:
+            await self._attempts.hit(
+                claimed.org_id, self.settings.webhook_org_attempts_per_min, "webhook attempts"
+            )
+        except RateLimited as exc:
+            if breaker.state is CircuitState.HALF_OPEN:
+                breaker.record_failure()  # give the trial back: it was not made
+            return float(exc.retry_after_s), "organisation's webhook rate"
+        return None
+
+    async def _defer(self, delivery_id: str, token: str, delay: float, why: str) -> float:
+        """Put the delivery back for ``delay`` seconds, attempts unchanged."""
+        now = utcnow()
+
+        async def write(session: AsyncSession) -> None:
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery_id, WebhookDelivery.claimed_by == token)
+                .values(next_attempt_at=now + timedelta(seconds=delay), last_error=why,
+                        updated_at=now)
+                .execution_options(synchronize_session=False)
+            )  # fmt: skip
+
+        await self.runtime.db.run(write)
+        self.runtime.metrics.webhooks.labels("deferred").inc()
+        return delay
 
     async def _claim_in_uow(self, delivery_id: str, token: str) -> Claimed | None:
         async def work(session: AsyncSession) -> Claimed | None:
@@ -259,7 +382,8 @@ class WebhookDispatcher:
         ).one_or_none()
         if row is None:
             return None
-        attempts, org_id, url, secret, event_id, event_type, body = row
+        attempts, org_id, url, stored_secret, event_id, event_type, body = row
+        secret = secret_box(self.settings).open(stored_secret)
         return Claimed(attempts, org_id, url, secret, event_id, event_type, body.encode())
 
     async def _attempt(self, claimed: Claimed) -> Outcome:
@@ -270,6 +394,7 @@ class WebhookDispatcher:
         assert self._client is not None, "dispatcher not started"
         headers = {
             "Content-Type": "application/json",
+            # Signed at each attempt: the timestamp is the attempt's, the body the same bytes.
             SIGNATURE_HEADER: sign(claimed.secret, claimed.body),
             "X-Netra-Event": claimed.event_type,
             "X-Netra-Event-Id": claimed.event_id,

@@ -55,7 +55,8 @@ class BudgetAlert(IdMixin, CreatedMixin, Base):
 class Webhook(IdMixin, CreatedMixin, Base):
     """An endpoint of an organisation and the event types it receives.
 
-    The secret is kept to sign deliveries (HMAC needs it in clear); the API shows it once.
+    The secret is kept encrypted (NETRA_SECRETS_KEY) and decrypted to sign deliveries (HMAC
+    needs it in clear); the API shows it once.
     """
 
     __tablename__ = "webhooks"
@@ -64,7 +65,7 @@ class Webhook(IdMixin, CreatedMixin, Base):
     org_id: Mapped[str] = mapped_column(String(32), nullable=False)
     url: Mapped[str] = mapped_column(Text, nullable=False)
     events: Mapped[list[str]] = mapped_column(JSON, nullable=False)
-    secret: Mapped[str] = mapped_column(String(128), nullable=False)
+    secret: Mapped[str] = mapped_column(String(512), nullable=False)  # enc:v1:<Fernet token>
     created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 

@@ -87,13 +87,13 @@ async def create_webhook(
     runtime: RuntimeDep,
     user: UserContext = require("webhooks:write"),
 ) -> WebhookCreated:
-    hook = await webhook_service.create_webhook(session, user, body, runtime.settings)
+    hook, secret = await webhook_service.create_webhook(session, user, body, runtime.settings)
     record_audit(
         session, "webhook.create", org_id=user.org_id, user_id=user.user_id, ip=request_ip(request),
         webhook_id=hook.id, url=hook.url, events=hook.events,
     )  # fmt: skip
     # The only time the secret leaves the server.
-    return WebhookCreated(**_hook_out(hook).model_dump(), secret=hook.secret)
+    return WebhookCreated(**_hook_out(hook).model_dump(), secret=secret)
 
 
 @webhooks_router.get("", response_model=WebhookList)

@@ -81,6 +81,9 @@ SETTING_OF: dict[str, str] = {
     "max_budgets": "budgets_max_{tier}",
     "max_webhooks": "webhooks_max_{tier}",
     "requests_per_min": "requests_per_min_{tier}",
+    "uploads_per_user": "uploads_user_{tier}",
+    "uploads_per_org": "uploads_org_{tier}",
+    "analyses_per_min": "analyses_per_min_{tier}",
 }
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic_core import to_jsonable_python
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.billing.destinations import Resolver, check_destination, resolve_host
@@ -31,6 +31,7 @@ from netra.core.context import UserContext
 from netra.core.db import after_commit, new_id, utcnow
 from netra.core.errors import NotFound
 from netra.core.runtime import Runtime
+from netra.core.secrets_box import secret_box
 from netra.core.services import Service
 from netra.core.settings import Settings
 
@@ -48,22 +49,24 @@ async def create_webhook(
     body: WebhookIn,
     settings: Settings,
     resolve: Resolver = resolve_host,
-) -> Webhook:
+) -> tuple[Webhook, str]:
+    """The new webhook and its secret in clear (the only time it is; stored encrypted)."""
     repo = WebhookRepository(session, user.org_id)
     check(limits_for(settings, user.tier), Limit.MAX_WEBHOOKS, await repo.count())
     await check_destination(body.url, settings, resolve)
+    secret = new_secret()
     hook = repo.add(
         Webhook(
             id=new_id(),
             url=body.url,
             events=list(body.events),
-            secret=new_secret(),
+            secret=secret_box(settings).seal(secret),  # encrypted at rest
             created_by=user.user_id,
             created_at=utcnow(),
         )
     )
     await session.flush()
-    return hook
+    return hook, secret
 
 
 async def list_webhooks(session: AsyncSession, user: UserContext) -> list[Webhook]:
@@ -142,17 +145,17 @@ async def record_event(
     return [d.id for d in deliveries]
 
 
-Deliver = Callable[[list[str]], object]
+Deliver = Callable[[list[str], str], object]  # (delivery ids, their organisation)
 
 
 def deliver_via(runtime: Runtime) -> Deliver:
     """Hand delivery ids to this process's dispatcher, when one runs (looked up at hand-off,
     so the order in which components start does not matter)."""
 
-    def deliver(ids: list[str]) -> None:
+    def deliver(ids: list[str], org_id: str) -> None:
         dispatcher = runtime.services.get(DISPATCHER)
         if dispatcher is not None:
-            dispatcher.submit(ids)
+            dispatcher.submit(ids, org_id=org_id)  # within the organisation's share
 
     return deliver
 
@@ -175,7 +178,7 @@ async def emit_event(
 
         async def hand_over() -> None:
             try:
-                deliver(ids)
+                deliver(ids, org_id)
             except Exception:  # the rows are pending: the sweeper delivers them
                 log.exception("webhook hand-off failed", org_id=org_id, type=type)
 
@@ -183,13 +186,28 @@ async def emit_event(
     return ids
 
 
-async def pending_ids(session: AsyncSession, limit: int) -> list[str]:
-    """Due pending deliveries of every organisation: system work for the sweeper, which is
-    why it is not tenant-scoped (each delivery carries its own org and webhook)."""
+async def pending_ids(
+    session: AsyncSession, limit: int, per_org: int | None = None
+) -> list[tuple[str, str]]:
+    """Due pending deliveries of every organisation, ``(id, org_id)``, oldest due first: system
+    work for the sweeper, which is why it is not tenant-scoped (each delivery carries its own
+    org and webhook). With ``per_org``, at most that many of any one organisation, so one
+    organisation's pile of deliveries never hides another's."""
+    d = WebhookDelivery
+    due = (d.status == "pending", d.next_attempt_at <= utcnow())
+    if per_org is None:
+        stmt = select(d.id, d.org_id).where(*due).order_by(d.next_attempt_at).limit(limit)
+        return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+    rank = (
+        func.row_number()
+        .over(partition_by=d.org_id, order_by=(d.next_attempt_at, d.id))
+        .label("rank")
+    )
+    ranked = select(d.id, d.org_id, d.next_attempt_at, rank).where(*due).subquery()
     stmt = (
-        select(WebhookDelivery.id)
-        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= utcnow())
-        .order_by(WebhookDelivery.next_attempt_at)
+        select(ranked.c.id, ranked.c.org_id)
+        .where(ranked.c.rank <= per_org)
+        .order_by(ranked.c.next_attempt_at)
         .limit(limit)
     )
-    return list((await session.execute(stmt)).scalars())
+    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]

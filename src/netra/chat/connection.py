@@ -192,22 +192,22 @@ class Connection:
                 return
             self.last_inbound = self.clock()
             text = message.get("text")
-            if text is None:
-                await self.send(error_frame("invalid_frame", "frames are JSON text messages"))
-                continue
-            if len(text) > max_bytes or len(text.encode()) > max_bytes:
+            if text is not None and (len(text) > max_bytes or len(text.encode()) > max_bytes):
                 self.request_close(1009, "frame larger than max_message_bytes")
                 return
+            # Every frame, binary ones too, spends from the bucket before any work is done.
             wait = self.bucket.take()
             if wait > 0:
                 retry = TokenBucket.retry_after_s(wait)
+                frame_id = _frame_id(text) if text is not None else None
                 await self.send(
-                    error_frame(
-                        "rate_limited", "too many frames", _frame_id(text), retry_after_s=retry
-                    )
+                    error_frame("rate_limited", "too many frames", frame_id, retry_after_s=retry)
                 )
                 continue
             if not await self._within_tier_rate(text):
+                continue
+            if text is None:
+                await self.send(error_frame("invalid_frame", "frames are JSON text messages"))
                 continue
             frame = parse_client_frame(text)
             self.runtime.metrics.ws_frames.labels(
@@ -218,7 +218,7 @@ class Connection:
                 continue
             await self._dispatch(frame)
 
-    async def _within_tier_rate(self, text: str) -> bool:
+    async def _within_tier_rate(self, text: str | None) -> bool:
         """Each frame counts against the organisation's tier rate, like a REST request."""
         limiter = self.runtime.services[REQUEST_LIMITER]
         _, decision = await limiter.check(self.ctx.org_id, self.ctx.tier)
@@ -229,7 +229,7 @@ class Connection:
             error_frame(
                 "rate_limited",
                 f"rate limit of the {self.ctx.tier} tier reached: retry in {retry} s",
-                _frame_id(text),
+                _frame_id(text) if text is not None else None,
                 retry_after_s=retry,
             )
         )
@@ -276,6 +276,13 @@ class Connection:
             self.request_close(1013, "a dependency is unavailable")
 
     async def _user_message(self, frame_id: str | None, payload: UserMessagePayload) -> None:
+        # A run is started only by a token still valid now: a logout elsewhere (its revocation
+        # message possibly still on its way) must not leave a window to start one.
+        try:
+            await get_verifier(self.runtime).verify(self._token)
+        except Unauthenticated:
+            self.request_close(4401, "token revoked")
+            return
         ctx = self.ctx.derive(request_id=new_id())
         queue = self.runtime.queue
 

@@ -55,11 +55,18 @@ class ConnectionHub:
 
     # ---- revocations ----------------------------------------------------------------------
 
-    def revoke(self, user_id: str, jti: str | None, everything: bool) -> int:
-        """Close the local sockets of a revoked token (or of every token of the user)."""
+    def revoke(
+        self, user_id: str, jti: str | None, everything: bool, sid: str | None = None
+    ) -> int:
+        """Close the local sockets of a revoked token, of every token of a sign-in session
+        (logout), or of every token of the user."""
         closed = 0
         for conn in self.connections_of(user_id):
-            if everything or (jti is not None and conn.ctx.token_id == jti):
+            if (
+                everything
+                or (jti is not None and conn.ctx.token_id == jti)
+                or (sid is not None and conn.ctx.session_id == sid)
+            ):
                 conn.request_close(4401, "token revoked")
                 closed += 1
         return closed
@@ -83,11 +90,12 @@ class ConnectionHub:
             data = json.loads(raw)
             user_id = str(data["user_id"])
             jti = data.get("jti")
+            sid = data.get("sid")
             everything = bool(data.get("all", False))
         except (ValueError, KeyError, TypeError):
             log.warning("malformed revocation message")
             return
-        self.revoke(user_id, str(jti) if jti else None, everything)
+        self.revoke(user_id, str(jti) if jti else None, everything, str(sid) if sid else None)
 
     # ---- life -----------------------------------------------------------------------------
 

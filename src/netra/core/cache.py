@@ -21,20 +21,38 @@ class Cache(Protocol):
     async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None: ...
     async def set_if_absent(self, key: str, value: bytes, ttl_s: float | None = None) -> bool: ...
     async def delete(self, *keys: str) -> None: ...
-    async def incr(self, key: str, ttl_s: float | None = None) -> int: ...
+    async def incr(self, key: str, ttl_s: float | None = None, by: int = 1) -> int: ...
     async def ttl(self, key: str) -> float | None: ...
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
 
 
 class MemoryCache:
-    """In-process cache for the embedded mode and unit tests."""
+    """In-process cache for the embedded mode and unit tests.
 
-    def __init__(self, url: str = "memory://", prefix: str = "") -> None:
+    Bounded: past ``max_entries`` keys, expired ones are dropped, then the oldest written (a
+    tenant varying analysis periods must not grow the process without end).
+    """
+
+    def __init__(
+        self, url: str = "memory://", prefix: str = "", max_entries: int = 100_000
+    ) -> None:
         self.url = url
         self.prefix = prefix
+        self.max_entries = max_entries
         self._data: dict[str, tuple[bytes, float | None]] = {}
         self._lock = asyncio.Lock()
+
+    def _store(self, key: str, item: tuple[bytes, float | None]) -> None:
+        full = self.prefix + key
+        self._data.pop(full, None)  # re-inserted last: the dict's order is the write order
+        self._data[full] = item
+        if len(self._data) > self.max_entries:
+            now = time.monotonic()
+            for name in [k for k, (_, exp) in self._data.items() if exp is not None and exp <= now]:
+                del self._data[name]
+            while len(self._data) > self.max_entries:
+                del self._data[next(iter(self._data))]
 
     def _alive(self, key: str) -> tuple[bytes, float | None] | None:
         item = self._data.get(self.prefix + key)
@@ -54,27 +72,27 @@ class MemoryCache:
         return None if item is None else item[0]
 
     async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
-        self._data[self.prefix + key] = (value, self._expiry(ttl_s))
+        self._store(key, (value, self._expiry(ttl_s)))
 
     async def set_if_absent(self, key: str, value: bytes, ttl_s: float | None = None) -> bool:
         async with self._lock:
             if self._alive(key) is not None:
                 return False
-            self._data[self.prefix + key] = (value, self._expiry(ttl_s))
+            self._store(key, (value, self._expiry(ttl_s)))
             return True
 
     async def delete(self, *keys: str) -> None:
         for key in keys:
             self._data.pop(self.prefix + key, None)
 
-    async def incr(self, key: str, ttl_s: float | None = None) -> int:
+    async def incr(self, key: str, ttl_s: float | None = None, by: int = 1) -> int:
         async with self._lock:
             item = self._alive(key)
             if item is None:
-                value, expiry = 1, self._expiry(ttl_s)
+                value, expiry = by, self._expiry(ttl_s)
             else:
-                value, expiry = int(item[0]) + 1, item[1]
-            self._data[self.prefix + key] = (str(value).encode(), expiry)
+                value, expiry = int(item[0]) + by, item[1]
+            self._store(key, (str(value).encode(), expiry))
             return value
 
     async def ttl(self, key: str) -> float | None:
@@ -94,19 +112,14 @@ class RedisCache:
     def __init__(self, url: str, prefix: str = "netra:") -> None:
         self.url = url
         self.prefix = prefix
-        # A blocking pool: past ``max_connections`` commands wait (up to 5 s) for a free
-        # connection instead of failing at once ("Too many connections"). With connects no
-        # longer paced by a database round trip, a burst of WebSocket handshakes (their
-        # connection slots) exceeded redis-py's default pool of 100 and got 1013.
+        # A blocking pool: a burst of requests waits (up to 5 s) for a connection instead of
+        # failing with "too many connections" (a 503 to every request past the pool's size).
         pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=200,
-            timeout=5,
-            socket_connect_timeout=2,
-            socket_timeout=5,
+            url, max_connections=64, timeout=5, socket_connect_timeout=2, socket_timeout=5,
             health_check_interval=15,
-        )
-        self.client = aioredis.Redis.from_pool(pool)
+        )  # fmt: skip
+        self.client = aioredis.Redis(connection_pool=pool)
+        self._pool = pool
 
     async def get(self, key: str) -> bytes | None:
         value = await self.client.get(self.prefix + key)
@@ -126,10 +139,10 @@ class RedisCache:
         if keys:
             await self.client.delete(*(self.prefix + k for k in keys))
 
-    async def incr(self, key: str, ttl_s: float | None = None) -> int:
+    async def incr(self, key: str, ttl_s: float | None = None, by: int = 1) -> int:
         full = self.prefix + key
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.incr(full)
+            pipe.incrby(full, by)
             if ttl_s is not None:
                 pipe.pexpire(full, max(1, int(ttl_s * 1000)), nx=True)
             result = await pipe.execute()
@@ -144,6 +157,7 @@ class RedisCache:
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self._pool.disconnect()
 
 
 def build_cache(url: str, prefix: str = "netra:") -> Cache:

@@ -24,6 +24,7 @@ class UserContext:
     permissions: frozenset[str] = frozenset()
     token_id: str | None = None  # the access token's jti
     token_exp: int | None = None  # its expiry (Unix seconds)
+    session_id: str | None = None  # the sign-in session (refresh family) the token came from
     connection_id: str | None = None
     run_id: str | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)

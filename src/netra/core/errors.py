@@ -44,6 +44,12 @@ class TooLarge(NetraError):
     code = "payload_too_large"
 
 
+class RequestTimeout(NetraError):
+    """The client stopped sending its request body (a read deadline passed)."""
+
+    code = "request_timeout"
+
+
 class RateLimited(NetraError):
     code = "rate_limited"
 

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     public_url: str = ""  # default: the served origin, http://{host}:{port}
     allowed_origins: str | None = None  # comma-separated; default: the public URL's origin
     log_level: str = "INFO"
+    # Interactive API docs (/docs, /openapi.json): default on in development and test only.
+    docs_enabled: bool | None = None
+    # Bearer token for /metrics and the details of /health/ready outside development.
+    metrics_token: SecretStr | None = None
 
     # Database pool (PostgreSQL only).
     db_pool_size: int = 10
@@ -70,6 +74,10 @@ class Settings(BaseSettings):
     jwt_leeway_s: int = 5
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 7 * 24 * 3600
+
+    # Fernet key(s) encrypting secrets at rest (webhook secrets); comma-separated, first
+    # encrypts. Generated in development.
+    secrets_key: SecretStr | None = None
 
     # Service-to-service credential (introspection) and where the auth service lives.
     service_token: SecretStr | None = None
@@ -91,6 +99,13 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_s: int = 900
     login_ip_max_failures: int = 50
+    login_delay_base_s: float = 1.0  # per account, past login_max_failures: doubling delays
+    login_delay_max_s: float = 60.0  # ... up to this (a delay, never a lock)
+    register_ip_max: int = 20  # sign-ups per client address and window
+    register_window_s: int = 3600
+    # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is
+    # believed; from any other peer the header is ignored.
+    trusted_proxies: str = ""
 
     # Password hashing (argon2id). Default: OWASP's minimum profile (19 MiB, t=2, p=1), about
     # 22 ms per hash here; the library's default (64 MiB, t=3, p=4) took about 105 ms.
@@ -105,6 +120,17 @@ class Settings(BaseSettings):
     oauth_client_id: str | None = None
     oauth_client_secret: SecretStr | None = None
     oauth_allowed_domains: str = ""  # comma-separated; empty: any verified email
+
+    # E-mail (password resets, invitations): an SMTP server; unset: nothing is sent.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "Netra <no-reply@localhost>"
+    smtp_starttls: bool = True  # upgrade the connection (port 587)
+    smtp_tls: bool = False  # implicit TLS (port 465)
+    smtp_timeout_s: float = 10.0
+    password_reset_ttl_s: int = 1800  # a reset token's lifetime (one use)
 
     # LLM wording (optional; the offline writer is the default).
     llm_base_url: str | None = None
@@ -177,7 +203,23 @@ class Settings(BaseSettings):
 
     # Usage.
     usage_max_records_per_call: int = 10_000
+    usage_max_body_bytes: int = 4 * 1024 * 1024  # POST /api/v1/usage; files go by upload
+    upload_read_timeout_s: float = 30.0  # an upload sending no bytes this long gets 408
     otlp_max_body_bytes: int = 16 * 1024 * 1024  # POST /v1/traces, before and after gunzip
+    # Tier limits (overrides of billing/tiers.py): uploads in flight per user and per
+    # organisation, analyses an organisation starts per minute.
+    uploads_user_free: PositiveInt | None = None
+    uploads_user_early: PositiveInt | None = None
+    uploads_user_mid: PositiveInt | None = None
+    uploads_user_enterprise: PositiveInt | None = None
+    uploads_org_free: PositiveInt | None = None
+    uploads_org_early: PositiveInt | None = None
+    uploads_org_mid: PositiveInt | None = None
+    uploads_org_enterprise: PositiveInt | None = None
+    analyses_per_min_free: PositiveInt | None = None
+    analyses_per_min_early: PositiveInt | None = None
+    analyses_per_min_mid: PositiveInt | None = None
+    analyses_per_min_enterprise: PositiveInt | None = None
     analysis_cache_ttl_s: int = 3600
 
     # Tier limits (overrides of billing/tiers.py): budgets and webhooks an organisation keeps.
@@ -199,6 +241,15 @@ class Settings(BaseSettings):
     webhook_lease_s: float = 60.0
     webhook_sweep_interval_s: float = 15.0
     webhook_drain_s: float = 5.0
+    # Fairness between organisations: requests in flight and tasks held per organisation,
+    # attempts per organisation and minute, and the per-receiver circuit breaker.
+    webhook_org_concurrency: int = 4
+    webhook_org_backlog: int = 64
+    webhook_org_attempts_per_min: int = 600
+    webhook_breaker_failures: int = 5
+    webhook_breaker_reset_s: float = 60.0
+    # Development and test only: let webhooks reach receivers on loopback (SSRF filter).
+    webhook_allow_loopback: bool = False
 
     demo: bool = False
 
@@ -342,6 +393,19 @@ def validate_settings(s: Settings) -> list[str]:
                 problems.append(f"NETRA_ALLOWED_ORIGINS must not contain localhost ({origin})")
             elif not origin.startswith("https://"):
                 problems.append(f"NETRA_ALLOWED_ORIGINS must be https origins ({origin})")
+    try:
+        from netra.core.client_address import parse_proxies
+
+        parse_proxies(s.trusted_proxies)
+    except ValueError as exc:
+        problems.append(f"NETRA_TRUSTED_PROXIES is not a list of addresses or networks: {exc}")
+    from netra.core.secrets_box import key_problem
+
+    why = key_problem(s.secrets_key.get_secret_value() if s.secrets_key else None)
+    if why:
+        problems.append(f"NETRA_SECRETS_KEY {why}")
+    if s.webhook_allow_loopback:
+        problems.append("NETRA_WEBHOOK_ALLOW_LOOPBACK is for development and test only")
     if s.llm_base_url and not (s.llm_api_key and s.llm_api_key.get_secret_value()):
         problems.append("NETRA_LLM_API_KEY is missing (NETRA_LLM_BASE_URL is set)")
     return problems
@@ -361,7 +425,7 @@ def resolve_dev_secrets(s: Settings) -> Settings:
         s.jwt_private_key or s.jwt_public_key or s.jwt_jwks_url
     )
     needs_secret = s.jwt_algorithm == "HS256" and not s.jwt_secret
-    if not (needs_key or needs_secret or not s.service_token):
+    if not (needs_key or needs_secret or not s.service_token or not s.secrets_key):
         return s
     keydir = s.data_dir / "dev-secrets"
     keydir.mkdir(parents=True, exist_ok=True)
@@ -376,6 +440,14 @@ def resolve_dev_secrets(s: Settings) -> Settings:
         updates["jwt_secret"] = SecretStr(_read_or_create(keydir / "jwt-secret"))
     if not s.service_token:
         updates["service_token"] = SecretStr(_read_or_create(keydir / "service-token"))
+    if not s.secrets_key:
+        from cryptography.fernet import Fernet
+
+        path = keydir / "secrets-key"
+        if not path.exists():
+            path.write_text(Fernet.generate_key().decode())
+            path.chmod(0o600)
+        updates["secrets_key"] = SecretStr(path.read_text().strip())
     return s.model_copy(update=updates)
 
 

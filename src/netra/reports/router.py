@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from netra.auth.deps import require
-from netra.billing.webhooks import deliver_via
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep, SessionDep
 from netra.core.errors import NotFound, ValidationFailed
@@ -83,6 +82,11 @@ def _iso(value: datetime | None) -> str | None:
     "/analyses",
     status_code=201,
     summary="Analyse the org's usage and store the report",
+    description=(
+        "Limits per tier: analyses per organisation and minute (429 with Retry-After), records "
+        "in the period (403: narrow start/end). Asking again while the data and the period are "
+        "unchanged answers the report already stored (same id), with no new webhook event."
+    ),
     response_model=AnalysisReport,
 )
 async def create_analysis(
@@ -95,8 +99,7 @@ async def create_analysis(
     begin, finish = _period(
         None if ask.start is None else str(ask.start), None if ask.end is None else str(ask.end)
     )
-    report, how = await service.report_for(runtime, user.org_id, begin, finish)
-    stored = await service.store_report(session, user.org_id, report, deliver_via(runtime))
+    stored, how = await service.create_analysis(runtime, session, user, begin, finish)
     return JSONResponse(stored, status_code=201, headers={"X-Cache": how})
 
 

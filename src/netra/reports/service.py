@@ -12,14 +12,25 @@ from datetime import date, datetime
 from typing import Any
 
 import anyio.to_thread
+import structlog
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.analysis.engine import analyze, summary
-from netra.billing.webhooks import Deliver, emit_event
+from netra.billing.tiers import Limit, check, limits_for
+from netra.billing.webhooks import Deliver, deliver_via, emit_event
+from netra.core.context import UserContext
+from netra.core.db import after_commit
+from netra.core.errors import LimitReached
 from netra.core.runtime import Runtime
+from netra.core.window_limit import WindowLimit
 from netra.reports.cache import ANALYSIS_CACHE, AnalysisCache, cache_key
 from netra.reports.repository import AnalysisRepository
+from netra.usage.models import UsageRow
+from netra.usage.repository import UsageRepository
 from netra.usage.service import data_version, load_frame
+
+log = structlog.get_logger("netra.reports")
 
 GROUPS = ("model", "provider", "feature", "user", "day")
 
@@ -93,6 +104,75 @@ async def summary_for(
     key = cache_key("summary", org_id, version, group_by, split_by, _iso(start), _iso(end))
     groups, how = await analysis_cache(runtime).get_or_compute(key, compute)
     return groups, how
+
+
+REUSE_KEY = "analysis:stored"
+
+
+async def create_analysis(
+    runtime: Runtime,
+    session: AsyncSession,
+    user: UserContext,
+    start: datetime | None,
+    end: datetime | None,
+) -> tuple[dict[str, Any], str]:
+    """``POST /api/v1/analyses``: the tier's analyses rate and record cap, then the report,
+    stored once per (data version, period): asking again while nothing changed gives the stored
+    one (same id, no second ``analysis.completed`` event)."""
+    limits = limits_for(runtime.settings, user.tier)
+    used, wait_s = await WindowLimit(runtime.cache, "analyses", 60).take(user.org_id)
+    check(limits, Limit.ANALYSES_PER_MIN, used, retry_after_s=wait_s)
+    org_id = user.org_id
+    version = await data_version(runtime, org_id)
+    reuse_key = cache_key(REUSE_KEY, org_id, version, _iso(start), _iso(end))
+    previous = await _stored_id(runtime, reuse_key)
+    if previous is not None:
+        found = await stored_report(session, org_id, previous)
+        if found is not None:
+            runtime.metrics.cache.labels("hit").inc()  # served through the shared cache
+            return found, "hit"
+    records = await _count(session, org_id, start, end)
+    if records > limits.max_records:
+        raise LimitReached(
+            f"the period holds {records} usage records; the {limits.tier} tier analyses at most "
+            f"{limits.max_records} at once: narrow start and end, or upgrade",
+            kind="count",
+            limit=Limit.MAX_RECORDS.value,
+            details={"records": records, "limit": limits.max_records, "tier": limits.tier},
+        )
+    report, how = await report_for(runtime, org_id, start, end)
+    stored = await store_report(session, org_id, report, deliver_via(runtime))
+
+    async def remember() -> None:
+        try:
+            await runtime.cache.set(
+                reuse_key, stored["id"].encode(), ttl_s=runtime.settings.analysis_cache_ttl_s
+            )
+        except Exception as exc:  # the cache is optional: the next call stores another report
+            log.warning("analysis reuse key not written", error=str(exc))
+
+    after_commit(session, remember)  # only a committed report may be reused
+    return stored, how
+
+
+async def _stored_id(runtime: Runtime, key: str) -> str | None:
+    try:
+        raw = await runtime.cache.get(key)
+    except Exception:
+        return None
+    return raw.decode() if raw else None
+
+
+async def _count(
+    session: AsyncSession, org_id: str, start: datetime | None, end: datetime | None
+) -> int:
+    repo = UsageRepository(session, org_id)
+    stmt = repo.select(func.count()).select_from(UsageRow)
+    if start is not None:
+        stmt = stmt.where(UsageRow.timestamp >= start)
+    if end is not None:
+        stmt = stmt.where(UsageRow.timestamp < end)
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def store_report(

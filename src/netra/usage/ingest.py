@@ -9,8 +9,10 @@ Two modes (API.md leaves the choice to us; documented in ``docs`` of the endpoin
 - **atomic** (``?atomic=true``): the whole call is one transaction, stored only if no row was
   rejected; otherwise nothing is stored and the rejected rows are reported (422).
 
-Rejected rows are listed up to ``max_listed``; ``rejected_count`` always gives the total, so
-nothing is silently dropped.
+Rejected rows are listed up to ``max_listed`` rows and ``max_report_bytes`` of text, each
+message cut to ``MAX_MESSAGE_CHARS``; ``rejected_count`` always gives the total and
+``rejected_truncated`` says when the list is shorter, so nothing is silently dropped and a huge
+bad file never makes a huge answer.
 """
 
 from __future__ import annotations
@@ -81,18 +83,34 @@ def storable(record: UsageRecord, line: int) -> RowError | None:
     return None
 
 
+MAX_MESSAGE_CHARS = 300
+MAX_FIELD_CHARS = 100
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 @dataclass
 class IngestResult:
     max_listed: int = 1000
+    max_report_bytes: int = 256 * 1024
     accepted: int = 0
     duplicates: int = 0
     rejected: list[RowError] = field(default_factory=list)
     rejected_count: int = 0
+    _listed_bytes: int = 0
 
     def reject(self, error: RowError) -> None:
         self.rejected_count += 1
-        if len(self.rejected) < self.max_listed:
-            self.rejected.append(error)
+        if len(self.rejected) >= self.max_listed or self._listed_bytes >= self.max_report_bytes:
+            return
+        message = _cut(error.message, MAX_MESSAGE_CHARS)
+        name = None if error.field is None else _cut(error.field, MAX_FIELD_CHARS)
+        if message is not error.message or name is not error.field:
+            error = RowError(error.line, name, message)
+        self._listed_bytes += len(message) + len(name or "") + 40  # 40: the JSON around them
+        self.rejected.append(error)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -244,24 +262,19 @@ class ParsedStream(Protocol):
 
 async def ingest_in_thread(
     produce: Callable[[Callable[[], bytes | None]], ParsedStream],
-    next_chunk: Callable[[], Any],
+    read_chunk: Callable[[], bytes | None],
     writer: BatchWriter,
     batch_size: int,
 ) -> None:
-    """Parse a stream in a worker thread, store its batches from the event loop.
+    """Parse a received file in a worker thread, store its batches from the event loop.
 
-    ``next_chunk`` is an async callable returning the next bytes of the file (``None`` at the
-    end); ``produce`` turns a blocking version of it into parsed rows. Parsing is CPU work, so
-    it leaves the event loop free; the thread hands each batch over and waits only while the
-    previous batch is still being stored.
+    ``read_chunk`` returns the next bytes of a file already received (a :class:`Spool`),
+    ``None`` at the end: the thread never waits for the network, only, between batches, for
+    the previous batch to be stored. ``produce`` turns it into parsed rows.
     """
 
-    def blocking_chunk() -> bytes | None:
-        chunk: bytes | None = anyio.from_thread.run(next_chunk)
-        return chunk
-
     def work() -> None:
-        rows = produce(blocking_chunk)
+        rows = produce(read_chunk)
         for batch in split_rows(rows, writer.result, batch_size, lambda: rows.line):
             anyio.from_thread.run(writer.submit, batch)
 

@@ -31,7 +31,7 @@ from netra.usage.otlp_wire import (
     spans_of,
 )
 from netra.usage.service import usage_stored
-from netra.usage.stream import read_capped
+from netra.usage.stream import read_capped, with_read_deadline
 
 BATCH_SIZE = 5000
 MAX_EXPLAINED = 20  # refused spans named in errorMessage (the count is always complete)
@@ -87,7 +87,8 @@ async def export_traces(
 ) -> Response:
     encoding = body_encoding(request.headers.get("content-type"))
     limit = runtime.settings.otlp_max_body_bytes
-    raw = await read_capped(request.stream(), request.headers.get("content-length"), limit)
+    body_chunks = with_read_deadline(request.stream(), runtime.settings.upload_read_timeout_s)
+    raw = await read_capped(body_chunks, request.headers.get("content-length"), limit)
     content_encoding = request.headers.get("content-encoding")
 
     def read() -> SpanRows:  # CPU work (gunzip, protobuf, mapping): off the event loop

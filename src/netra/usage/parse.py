@@ -21,6 +21,8 @@ stops the stream. Decisions (documented for users in API.md terms):
   lines reports the line where its row ends). JSON Lines numbers are file lines. A CSV header
   lacking a required column yields a single error on line 1 (field = that column) and nothing
   else: no row of such a file can be valid.
+- A CSV header of more than ``MAX_CSV_COLUMNS`` columns is refused on line 1. A message quotes
+  at most ``SHOWN_CHARS`` characters of a bad value.
 - ``parse_record(mapping, line)`` validates one JSON API record; ``line`` is its index + 1.
 """
 
@@ -55,6 +57,18 @@ _INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_wr
 _TEXT_FIELDS = ("feature", "user", "prompt_hash", "request_id", "retry_of", "conversation_id")
 _MAX_TEXT = 512
 _MAX_NUMBER = {"cost_usd": MAX_COST_USD, "latency_ms": MAX_LATENCY_MS}
+# A usage export has a few dozen columns; a wide header would make every short row costly.
+MAX_CSV_COLUMNS = 1024
+SHOWN_CHARS = 60  # how much of a bad value a message quotes
+
+
+def shown(value: Any) -> str:
+    """A bad value as a message quotes it: its repr, cut (a message never echoes a whole
+    300 MB field back)."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return repr(value)
+    return f"{text[:SHOWN_CHARS]!r}... ({len(text)} characters)"
 
 
 class _Bad(Exception):
@@ -89,14 +103,14 @@ def parse_timestamp(value: Any) -> datetime:
         parsed = datetime.fromisoformat(text.upper())  # RFC 3339 allows "t" and "z"
     except ValueError:
         raise ValueError(
-            f"not an RFC 3339 / ISO 8601 timestamp or Unix seconds: {text!r}"
+            f"not an RFC 3339 / ISO 8601 timestamp or Unix seconds: {shown(text)}"
         ) from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     try:
         return parsed.astimezone(UTC)
     except OverflowError:  # 9999-12-31T23:59:59-14:00, 0001-01-01T00:00:00+05:00
-        raise ValueError(f"{text!r} is outside the years 1..9999 in UTC") from None
+        raise ValueError(f"{shown(text)} is outside the years 1..9999 in UTC") from None
 
 
 def _from_unix(number: float) -> datetime:
@@ -120,9 +134,9 @@ def _int(field: str, value: Any) -> int:
             try:
                 as_float = float(text)
             except ValueError:
-                raise _Bad(field, f"expected an integer >= 0, got {text!r}") from None
+                raise _Bad(field, f"expected an integer >= 0, got {shown(text)}") from None
             if not as_float.is_integer():
-                raise _Bad(field, f"expected an integer >= 0, got {text!r}") from None
+                raise _Bad(field, f"expected an integer >= 0, got {shown(text)}") from None
             number = int(as_float)
     if number < 0:
         raise _Bad(field, f"must be >= 0, got {number}")
@@ -137,11 +151,11 @@ def _number(field: str, value: Any) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise _Bad(field, f"expected a number >= 0, got {value!r}") from None
+        raise _Bad(field, f"expected a number >= 0, got {shown(value)}") from None
     if not math.isfinite(number) or number < 0:
-        raise _Bad(field, f"must be a finite number >= 0, got {value!r}")
+        raise _Bad(field, f"must be a finite number >= 0, got {shown(value)}")
     if number > _MAX_NUMBER.get(field, math.inf):
-        raise _Bad(field, f"must be <= {_MAX_NUMBER[field]:.0e}, got {value!r}")
+        raise _Bad(field, f"must be <= {_MAX_NUMBER[field]:.0e}, got {shown(value)}")
     return number
 
 
@@ -153,7 +167,7 @@ def _bool(field: str, value: Any) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise _Bad(field, f"expected true or false, got {value!r}")
+    raise _Bad(field, f"expected true or false, got {shown(value)}")
 
 
 def _text(field: str, value: Any) -> str | None:
@@ -207,7 +221,8 @@ def _build(get: Mapping[str, Any]) -> UsageRecord:
     if not _absent(raw):
         status = str(raw).strip().lower()
         if status not in _STATUSES:
-            raise _Bad("status", f"unknown status {raw!r}: expected one of {', '.join(STATUSES)}")
+            expected = ", ".join(STATUSES)
+            raise _Bad("status", f"unknown status {shown(raw)}: expected one of {expected}")
     raw = get.get("cost_usd")
     cost = None if _absent(raw) else _number("cost_usd", raw)
     raw = get.get("batch")
@@ -343,6 +358,13 @@ def iter_csv(lines: Iterable[str] | TextIO, *, source: str = "<input>") -> Itera
         if not row or (len(row) == 1 and not row[0].strip()):
             continue  # blank line
         if header is None:
+            if len(row) > MAX_CSV_COLUMNS:
+                yield RowError(
+                    reader.line_num,
+                    None,
+                    f"{source}: header has {len(row)} columns; at most {MAX_CSV_COLUMNS}",
+                )
+                return
             header = [name.strip().lstrip("\ufeff").lower() for name in row]
             missing = [field for field in REQUIRED_FIELDS if field not in header]
             if missing:

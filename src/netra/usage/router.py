@@ -12,10 +12,15 @@ Ingest modes (documented here and in the OpenAPI descriptions):
 - ``?atomic=true``: the whole call is one transaction, stored only when no row is rejected;
   otherwise 422 with the rejected rows and nothing stored.
 At most ``MAX_LISTED`` rejected rows are listed; ``rejected_count`` is always the total.
+
+Limits: the JSON body is at most ``NETRA_USAGE_MAX_BODY_BYTES`` (413; send files by upload);
+an upload that sends no bytes for ``NETRA_UPLOAD_READ_TIMEOUT_S`` gets 408; concurrent uploads
+per user and per organisation are capped by the tier (429 with ``Retry-After``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from collections.abc import Callable, Iterator
@@ -27,13 +32,16 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.auth.deps import require
+from netra.billing.tiers import Limit, limits_for, refusal
 from netra.core.audit import record_audit, request_ip
 from netra.core.context import UserContext
+from netra.core.db import new_id
 from netra.core.deps import RuntimeDep
 from netra.core.errors import BadInput, TooLarge, ValidationFailed
 from netra.core.http_errors import error_body
 from netra.core.openapi import responses
 from netra.core.runtime import Runtime
+from netra.core.slots import Slots
 from netra.records.record import RowError, UsageRecord
 from netra.usage.ingest import (
     BatchWriter,
@@ -49,11 +57,11 @@ from netra.usage.sources import SOURCE_NAMES, UsageStream
 from netra.usage.sources.base import Notes
 from netra.usage.sources.framing import Layout
 from netra.usage.sources.registry import check_source_name
-from netra.usage.stream import FileChunks, multipart_boundary, read_capped
+from netra.usage.stream import FileChunks, Spool, multipart_boundary, with_read_deadline
 
 BATCH_SIZE = 5000
 MAX_LISTED = 1000
-BYTES_PER_RECORD = 4096  # JSON body cap: usage_max_records_per_call records of this size
+UPLOAD_BUSY_RETRY_S = 5
 
 _RAW_TYPES: dict[str, Layout] = {
     "text/csv": "csv",
@@ -133,14 +141,34 @@ def _notes(notes: Notes | None) -> dict[str, Any]:
     }
 
 
-async def _read_json_body(request: Request, limit: int) -> Any:
-    body = await read_capped(request.stream(), request.headers.get("content-length"), limit)
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise BadInput(f"request body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise BadInput("request body is nested too deeply") from None
+def _too_large(limit: int) -> TooLarge:
+    return TooLarge(
+        f"request body larger than {limit} bytes (send files by /api/v1/usage/upload)",
+        details={"max_bytes": limit},
+    )
+
+
+async def _read_json_body(request: Request, limit: int, read_timeout_s: float) -> Any:
+    """The JSON body, read on the event loop up to ``limit`` bytes with a read deadline, then
+    decoded in a worker thread (a few MB of JSON is CPU work the loop must not do)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    body = bytearray()
+    async for chunk in with_read_deadline(request.stream(), read_timeout_s):
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+
+    def decode() -> Any:
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise BadInput(f"request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BadInput("request body is nested too deeply") from None
+
+    return await anyio.to_thread.run_sync(decode)
 
 
 @router.post(
@@ -170,8 +198,11 @@ async def post_usage(
     user: UserContext = require("usage:write", api_key=True),
     atomic: bool = Query(False, description="store all records or none"),
 ) -> JSONResponse:
-    max_records = runtime.settings.usage_max_records_per_call
-    payload = await _read_json_body(request, max_records * BYTES_PER_RECORD)
+    settings = runtime.settings
+    max_records = settings.usage_max_records_per_call
+    payload = await _read_json_body(
+        request, settings.usage_max_body_bytes, settings.upload_read_timeout_s
+    )
     if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
         raise ValidationFailed(
             'expected a JSON object {"records": [...]}',
@@ -269,9 +300,49 @@ async def upload_usage(
             "send the file as multipart/form-data (field 'file'), or the raw body as "
             "text/csv, application/x-ndjson or application/json"
         )
-    chunks = FileChunks(request.stream(), boundary)
+    async with _upload_slot(runtime, user):
+        return await _receive_and_ingest(
+            request, runtime, user, atomic, format or (raw_format if boundary is None else None),
+            source, boundary,
+        )  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def _upload_slot(runtime: Runtime, user: UserContext) -> Any:
+    """One of the tier's concurrent upload slots for the user and for the organisation (shared
+    by every replica), held while the upload runs; 429 when either is full."""
+    limits = limits_for(runtime.settings, user.tier)
+    slots, holder = Slots(runtime.cache, "upload"), new_id()
+    taken: list[str] = []
+    try:
+        for owner, limit in (
+            (f"user:{user.user_id}", Limit.UPLOADS_PER_USER),
+            (f"org:{user.org_id}", Limit.UPLOADS_PER_ORG),
+        ):
+            key = await slots.acquire(owner, int(getattr(limits, limit.value)), holder)
+            if key is None:
+                raise refusal(limits, limit, retry_after_s=UPLOAD_BUSY_RETRY_S)
+            taken.append(key)
+    except BaseException:
+        for key in taken:
+            await slots.release(key, holder)
+        raise
+    async with slots.holding(taken, holder):
+        yield
+
+
+async def _receive_and_ingest(
+    request: Request,
+    runtime: Runtime,
+    user: UserContext,
+    atomic: bool,
+    layout: Layout | None,
+    source: str,
+    boundary: bytes | None,
+) -> JSONResponse:
+    body = with_read_deadline(request.stream(), runtime.settings.upload_read_timeout_s)
+    chunks = FileChunks(body, boundary)
     refuse_non_text(await chunks.peek())
-    layout = format or (raw_format if boundary is None else None)
     streams: list[UsageStream] = []
 
     def produce(next_chunk: Callable[[], bytes | None]) -> _Guarded:
@@ -283,9 +354,12 @@ async def upload_usage(
 
     result = IngestResult(max_listed=MAX_LISTED)
     writer = BatchWriter(runtime.db, user.org_id, result, metrics=runtime.metrics, atomic=atomic)
+    spool = Spool()
     try:
+        # Received whole on the event loop first: the parsing thread never waits for a client.
+        await spool.fill(chunks.next_chunk)
         async with writer:
-            await ingest_in_thread(produce, chunks.next_chunk, writer, BATCH_SIZE)
+            await ingest_in_thread(produce, spool.read_chunk, writer, BATCH_SIZE)
     except RejectedRows:
         return _outcome(result, writer, rejected=True, notes=streams[0].notes)
     except BadInput as exc:
@@ -298,5 +372,7 @@ async def upload_usage(
         notes = _notes(streams[0].notes) if streams else {}
         details = {**(exc.details or {}), **result.as_dict(), **stored, **notes}
         raise BadInput(exc.message, details=details) from None
+    finally:
+        spool.close()
     await _after_ingest(runtime, user.org_id, result, audit=(user, request, "upload"))
     return _outcome(result, writer, rejected=False, notes=streams[0].notes)

@@ -2,19 +2,22 @@
 text lines, without ever holding the whole file.
 
 The multipart framing is parsed incrementally (python-multipart's push parser) as the request
-arrives; the server's flow control pauses the client while a batch is being stored, so memory
-stays flat whatever the file size.
+arrives, on the event loop, each chunk awaited with a read deadline; the file's bytes go to a
+:class:`Spool` (a temporary file), which the parsing thread reads once the upload is complete.
+No worker thread ever waits for a client's bytes, and memory stays flat whatever the size.
 """
 
 from __future__ import annotations
 
+import asyncio
 import codecs
-from collections.abc import AsyncIterator, Callable, Iterator
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from netra.core.errors import BadInput, TooLarge
+from netra.core.errors import BadInput, RequestTimeout, TooLarge
 
 
 class FilePart:
@@ -185,6 +188,48 @@ class LineReader:
         if pending:
             self.line += 1
             yield pending
+
+
+async def with_read_deadline(body: AsyncIterator[bytes], timeout_s: float) -> AsyncIterator[bytes]:
+    """The body's chunks, each awaited at most ``timeout_s``: a client that stops sending
+    (slow-loris) gets ``RequestTimeout`` (408) instead of holding the request forever."""
+    iterator = body.__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(iterator.__anext__(), timeout_s)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            message = f"no request body bytes received for {timeout_s:g} s"
+            raise RequestTimeout(message, details={"timeout_s": timeout_s}) from None
+        yield chunk
+
+
+class Spool:
+    """The uploaded file received on the event loop into a temporary file (memory up to
+    ``memory_bytes``, then disk), so the parsing thread reads bytes that are already here and
+    never waits on the network."""
+
+    READ_SIZE = 256 * 1024
+
+    def __init__(self, memory_bytes: int = 1 << 20) -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=memory_bytes)
+        self.size = 0
+
+    async def fill(self, next_chunk: Callable[[], Awaitable[bytes | None]]) -> None:
+        while (chunk := await next_chunk()) is not None:
+            self._file.write(chunk)
+            self.size += len(chunk)
+        self._file.seek(0)
+
+    def read_chunk(self) -> bytes | None:
+        """The next bytes of the file (``None`` at its end): a plain, non-blocking-on-network
+        read for the parsing thread."""
+        data = self._file.read(self.READ_SIZE)
+        return data or None
+
+    def close(self) -> None:
+        self._file.close()
 
 
 async def read_capped(chunks: AsyncIterator[bytes], declared: str | None, limit: int) -> bytes:

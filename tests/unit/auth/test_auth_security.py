@@ -120,9 +120,12 @@ async def test_logout_publishes_the_revocation_on_the_bus(client: httpx.AsyncCli
     bus = runtime_of(client).bus
     async with bus.subscribe(REVOCATIONS_CHANNEL) as sub:
         await client.post("/auth/logout", headers=bearer(acct["access_token"]))
-        message = json.loads(await asyncio.wait_for(sub.get(), 2))
-    assert message["user_id"] == acct["user"]["id"]
-    assert message["jti"] and message["all"] is False
+        by_session = json.loads(await asyncio.wait_for(sub.get(), 2))
+        by_token = json.loads(await asyncio.wait_for(sub.get(), 2))
+    # The whole sign-in session (sockets of earlier tokens of it close too), then the token.
+    assert by_session["user_id"] == by_token["user_id"] == acct["user"]["id"]
+    assert by_session["sid"] and by_session["jti"] is None and by_session["all"] is False
+    assert by_token["jti"] and by_token["all"] is False
 
 
 async def test_refresh_reuse_publishes_revocation_of_all_the_users_tokens(
@@ -132,12 +135,17 @@ async def test_refresh_reuse_publishes_revocation_of_all_the_users_tokens(
     await client.post("/auth/refresh", json={"refresh_token": acct["refresh_token"]})
     async with runtime_of(client).bus.subscribe(REVOCATIONS_CHANNEL) as sub:
         await client.post("/auth/refresh", json={"refresh_token": acct["refresh_token"]})
+        by_session = json.loads(await asyncio.wait_for(sub.get(), 2))
         message = json.loads(await asyncio.wait_for(sub.get(), 2))
-    assert message == {"jti": None, "user_id": acct["user"]["id"], "all": True}
+    assert by_session["sid"] and by_session["all"] is False
+    assert message == {"jti": None, "sid": None, "user_id": acct["user"]["id"], "all": True}
 
 
 class BrokenCache(MemoryCache):
     async def get(self, key: str) -> bytes | None:
+        raise ConnectionError("redis is down")
+
+    async def incr(self, key: str, ttl_s: float | None = None, by: int = 1) -> int:
         raise ConnectionError("redis is down")
 
 

@@ -12,16 +12,18 @@ from netra.billing.signing import new_secret, sign, verify
 from netra.core.errors import ValidationFailed
 
 
-def test_signature_is_hmac_sha256_of_the_raw_body() -> None:
+def test_signature_is_hmac_sha256_of_timestamp_and_raw_body() -> None:
     secret = new_secret()
     body = b'{"id":"e1","type":"run.completed"}'
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    assert sign(secret, body) == f"sha256={expected}"
-    assert verify(secret, body, f"sha256={expected}")
-    assert not verify(secret, body + b" ", f"sha256={expected}")
-    assert not verify(new_secret(), body, f"sha256={expected}")
-    assert not verify(secret, body, expected)  # the prefix is part of the format
-    assert not verify(secret, body, None)
+    t = 1_800_000_000
+    expected = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    header = f"t={t},sha256={expected}"
+    assert sign(secret, body, t) == header
+    assert verify(secret, body, header, now=t + 10)
+    assert not verify(secret, body + b" ", header, now=t)
+    assert not verify(new_secret(), body, header, now=t)
+    assert not verify(secret, body, expected, now=t)  # the t= and sha256= parts are the format
+    assert not verify(secret, body, None, now=t)
 
 
 def test_secrets_are_unique_and_long() -> None:
@@ -87,8 +89,8 @@ async def test_production_refuses_plain_http_and_internal_addresses(make_setting
         "https://internal.example.com/x",
         "https://mixed.example.com/x",  # one internal address is enough to refuse
     ):
-        assert "internal address" in await _refused(url, settings, resolve), url
-    assert "does not resolve" in await _refused("https://nowhere.example/x", settings, resolve)
+        assert "not an allowed" in await _refused(url, settings, resolve), url
+    assert "not an allowed" in await _refused("https://nowhere.example/x", settings, resolve)
 
 
 def test_internal_address_classes() -> None:

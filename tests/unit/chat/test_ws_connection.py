@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from netra.auth.deps import VERIFIER
 from netra.auth.roles import permissions_for
 from netra.chat import service
 from netra.chat.connection import Connection
@@ -24,7 +25,7 @@ from netra.chat.tasks import WRITER
 from netra.core.context import UserContext
 from netra.core.db import utcnow
 from netra.core.runtime import Runtime
-from support.chat_runtime import FakeSocket, roomy_limits
+from support.chat_runtime import AcceptingVerifier, FakeSocket, roomy_limits
 from support.runtime import started_runtime
 
 MEMBER = frozenset(permissions_for("member"))
@@ -44,6 +45,7 @@ async def _runtime(make_settings: Callable[..., Any], **overrides: Any) -> Async
         writer = EventWriter(rt.db, rt.bus, rt.metrics)
         await writer.start()
         rt.services.provide(WRITER, writer)
+        rt.services.provide(VERIFIER, AcceptingVerifier())
         try:
             yield rt
         finally:

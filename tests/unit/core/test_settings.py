@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from netra.core.settings import Settings, resolve_dev_secrets, validate_settings
 
 STRONG = secrets.token_urlsafe(48)
+FERNET_KEY = "q7bEN1nCiG3lQm8rMRuTOa1PzD0Ew2xUqFpK_6HnSNc="
 PEM = """-----BEGIN PRIVATE KEY-----
 MC4CAQAwBQYDK2VwBCIEIEFh3ZGmQ9s7n5fS0Ymc3x2kq9S1hzc8wV0pK9yQ3Jd2
 -----END PRIVATE KEY-----
@@ -26,6 +27,7 @@ def sound(**overrides: object) -> Settings:
         "jwt_private_key": SecretStr(PEM),
         "jwt_issuer": "https://auth.netra.example",
         "service_token": SecretStr(STRONG),
+        "secrets_key": SecretStr(FERNET_KEY),
         "public_url": "https://app.netra.example",
         "allowed_origins": "https://app.netra.example",
     }
@@ -111,6 +113,7 @@ def test_check_config_cli_exit_codes(tmp_path) -> None:  # type: ignore[no-untyp
         "NETRA_JWT_PRIVATE_KEY": PEM,
         "NETRA_JWT_ISSUER": "https://auth.netra.example",
         "NETRA_SERVICE_TOKEN": STRONG,
+        "NETRA_SECRETS_KEY": FERNET_KEY,
         "NETRA_PUBLIC_URL": "https://app.netra.example",
         "NETRA_ALLOWED_ORIGINS": "https://app.netra.example",
         "NETRA_DATA_DIR": str(tmp_path),

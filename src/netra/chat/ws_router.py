@@ -50,7 +50,8 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await _refuse(ws, runtime, auth.subprotocol, 4401, auth.reason)
         return
     verifier = get_verifier(runtime)
-    generation = verifier.cache.generation if verifier.cache is not None else 0
+    cache = getattr(verifier, "cache", None)  # the replica's denylist copy, when it has one
+    generation = cache.generation if cache is not None else 0
     try:
         claims = await verifier.verify(auth.token, cached=True)
     except Unauthenticated as exc:

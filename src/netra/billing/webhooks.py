@@ -26,7 +26,6 @@ from netra.billing.models import Webhook, WebhookDelivery, WebhookEvent
 from netra.billing.repository import WebhookDeliveryRepository, WebhookRepository
 from netra.billing.schemas import EVENT_TYPES, WebhookIn
 from netra.billing.signing import new_secret
-from netra.billing.tiers import Limit, check, limits_for
 from netra.core.context import UserContext
 from netra.core.db import after_commit, new_id, utcnow
 from netra.core.errors import NotFound
@@ -34,6 +33,7 @@ from netra.core.runtime import Runtime
 from netra.core.secrets_box import secret_box
 from netra.core.services import Service
 from netra.core.settings import Settings
+from netra.tiers import Limit, check, limits_for
 
 if TYPE_CHECKING:
     from netra.billing.delivery import WebhookDispatcher

@@ -32,7 +32,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.auth.deps import require
-from netra.billing.tiers import Limit, limits_for, refusal
 from netra.core.audit import record_audit, request_ip
 from netra.core.context import UserContext
 from netra.core.db import new_id
@@ -43,6 +42,7 @@ from netra.core.openapi import responses
 from netra.core.runtime import Runtime
 from netra.core.slots import Slots
 from netra.records.record import RowError, UsageRecord
+from netra.tiers import Limit, limits_for, refusal
 from netra.usage.ingest import (
     BatchWriter,
     IngestResult,

@@ -44,6 +44,9 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="POLARS_MAX_THREADS")
     parser.add_argument("--parse", action="store_true", help="also time file -> report")
     parser.add_argument("--no-ingest", action="store_true", help="skip the ingest rate")
+    parser.add_argument(
+        "--rollup", action="store_true", help="also time the report on hourly rollup rows"
+    )
     parser.add_argument("--ingest-records", type=int, default=200_000)
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     return parser.parse_args()
@@ -179,6 +182,37 @@ def _file_to_report(frame: Any, args: argparse.Namespace, engine_s: float) -> di
     return out
 
 
+def _rollup(frame: Any, single: dict[str, Any], repeat: int) -> dict[str, Any]:
+    """The same calls as hourly rollup rows (per provider, model, feature, status, batch: what
+    a rollup kept at ingest would hold): the report's time and size, and its totals."""
+    from netra.analysis.engine import analyze
+    from netra.analysis.rollups import roll_up
+
+    start = time.perf_counter()
+    rolled = roll_up(frame, "1h", ("provider", "model", "feature", "status", "batch"))
+    build_s = time.perf_counter() - start
+    times, report = _timed(lambda: analyze(rolled), repeat)
+    out = {
+        "rows": rolled.height,
+        "calls": report["requests"],
+        "rollup_build_s": round(build_s, 3),
+        "report_s_median": round(statistics.median(times), 3),
+        "frame_mib": round(rolled.estimated_size() / 2**20, 1),
+        "single_frame_mib": round(frame.estimated_size() / 2**20, 1),
+        "same_total": abs(report["total_cost_usd"] - single["total_cost_usd"])
+        <= 1e-6 * max(1.0, single["total_cost_usd"]),
+        "findings": sorted({f["kind"] for f in report["findings"]}),
+    }
+    print(
+        f"hourly rollups: {rolled.height:,} rows for {report['requests']:,} calls "
+        f"({out['frame_mib']} MiB vs {out['single_frame_mib']} MiB), report "
+        f"{out['report_s_median']:.2f} s, same total: {out['same_total']}, findings "
+        f"{', '.join(out['findings'])}",
+        flush=True,
+    )
+    return out
+
+
 def _ingest(records: int) -> dict[str, Any]:
     """``bench/ingest.py`` in a child process (it needs PostgreSQL); its rates, parsed."""
     import re
@@ -299,6 +333,8 @@ def main() -> int:
         flush=True,
     )
 
+    if args.rollup:
+        figures["rollup"] = _rollup(frame, report, args.repeat)
     if args.parse:
         figures["parse"] = _file_to_report(frame, args, statistics.median(times))
         if not args.no_ingest:

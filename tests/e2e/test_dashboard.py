@@ -207,3 +207,52 @@ def test_api_keys_page_shows_a_key_once_and_revokes_it(
     expect(page.locator("#keys-table")).to_contain_text("revoked", timeout=15_000)
     assert httpx.get(f"{netra.url}/api/v1/usage/summary", headers=with_key).status_code == 401
     page.close()
+
+
+def test_members_invite_a_viewer_who_cannot_see_the_keys_page(
+    netra: ServerProcess, browser: Browser
+) -> None:
+    owner_page = browser.new_page()
+    sign_up(owner_page, netra.url)
+    viewer_email = f"viewer-{uuid.uuid4().hex[:8]}@example.com"
+    owner_page.click("#nav a[data-view=members]")
+    owner_page.fill("#invite-form input[name=email]", viewer_email)
+    owner_page.select_option("#invite-form select[name=role]", "viewer")
+    owner_page.click("#invite-form button[type=submit]")
+    link = owner_page.locator("#invite-created code")
+    expect(link).to_be_visible(timeout=15_000)
+    expect(owner_page.locator("#invitations-table")).to_contain_text(viewer_email)
+
+    # The invited person opens the link, creates an account and joins as a viewer.
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(link.inner_text())
+    page.click("#register-box summary")
+    page.fill("#register-form input[name=email]", viewer_email)
+    page.fill("#register-form input[name=password]", PASSWORD)
+    page.click("#register-form button[type=submit]")
+    expect(page.locator("#who-role")).to_have_text("viewer", timeout=15_000)
+    me = httpx.get(f"{netra.url}/auth/me", headers=token(page)).json()
+    owner = httpx.get(f"{netra.url}/auth/me", headers=token(owner_page)).json()
+    assert me["role"] == "viewer" and me["org_id"] == owner["org_id"]
+    # No keys, audit or chat for a viewer: not in the menu, not by address either.
+    for hidden in ("keys", "audit", "chat"):
+        expect(page.locator(f"#nav a[data-view={hidden}]")).to_be_hidden()
+    page.goto(netra.url + "/#/keys")
+    expect(page.locator("#dashboard-view")).to_be_visible(timeout=15_000)
+    expect(page.locator("#keys-view")).to_be_hidden()
+    assert httpx.get(f"{netra.url}/api/v1/api-keys", headers=token(page)).status_code == 403
+    # Read-only pages: budgets are listed, the form to add one is not there.
+    page.click("#nav a[data-view=budgets]")
+    expect(page.locator("#budget-form")).to_be_hidden()
+    expect(page.locator("#upload-card")).to_be_hidden()
+    context.close()
+
+    # The owner sees the new member, and the audit log has the invitation and the join.
+    owner_page.click("#nav a[data-view=dashboard]")
+    owner_page.click("#nav a[data-view=members]")
+    expect(owner_page.locator("#members-table")).to_contain_text(viewer_email, timeout=15_000)
+    owner_page.click("#nav a[data-view=audit]")
+    expect(owner_page.locator("#audit-table")).to_contain_text("member.join", timeout=15_000)
+    expect(owner_page.locator("#audit-table")).to_contain_text("member.invite")
+    owner_page.close()

@@ -45,6 +45,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
             "NETRA_WS_CONNECTIONS_FREE": "1000",
             "NETRA_WS_FRAME_RATE_PER_S": "100000",
             "NETRA_WS_FRAME_BURST": "100000",
+            "NETRA_REQUESTS_PER_MIN_FREE": "1000000",
             # 200 clients on a loaded 2-core machine can queue for a pooled connection longer
             # than the default 10 s: that is overload (1013 by the protocol), not garbage.
             "NETRA_DB_POOL_TIMEOUT_S": "60",

@@ -150,7 +150,10 @@ async def test_admins_never_touch_owners_and_an_org_keeps_an_owner(srv: LiveServ
             f"/api/v1/members/{admin['user']['id']}", json={"role": "root"},
             headers=bearer(owner["access_token"]),
         )  # fmt: skip
-        assert bad.status_code == 422 and bad.json()["error"]["details"]["field"] == "role"
+        assert (
+            bad.status_code == 422
+            and bad.json()["error"]["details"]["fields"][0]["field"] == "role"
+        )
         other = await signup(client)
         foreign = await client.delete(
             f"/api/v1/members/{other['user']['id']}", headers=bearer(owner["access_token"])

@@ -238,6 +238,9 @@ async def test_timestamps_overflowing_in_utc_reject_their_rows_not_the_upload(ap
     assert [(x["line"], x["field"]) for x in r.json()["rejected"]] == [
         (3, "timestamp"), (4, "timestamp"),
     ]  # fmt: skip
+    for after in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-14:00"):
+        page = await api.client.get("/api/v1/audit", params={"after": after}, headers=api.auth)
+        assert page.status_code == 422 and _fields(page) == ["after"], page.text
     records = [{"timestamp": "0001-01-01T00:00:00+05:00", "provider": "p", "model": "m",
                 "input_tokens": 1, "output_tokens": 1}]  # fmt: skip
     r = await api.client.post("/api/v1/usage", json={"records": records}, headers=api.auth)

@@ -117,12 +117,12 @@ async def test_reports_are_still_computed_when_redis_goes_down(
         assert how == "bypass" and sum(g["records"] for g in groups) == 12
         assert runtime.metrics.cache.labels("error")._value.get() > errors_before  # type: ignore[attr-defined]
         # Over HTTP too (the revocation list is in the database, not Redis): answered uncached,
-        # while readiness says Redis is down.
+        # while readiness says Redis is down: degraded, still serving (docs/resilience.md).
         r = await client.post("/api/v1/analyses", json={}, headers=who)
         assert r.status_code == 201, r.text
         assert r.headers["x-cache"] == "bypass" and r.json()["records"] == 12
         ready = await client.get("/health/ready")
-        assert ready.status_code == 503
+        assert ready.status_code == 200 and ready.json()["status"] == "degraded"
         assert ready.json()["dependencies"]["redis"]["status"] == "down"
 
         # Redis back on the same address: readiness and caching recover without a restart.
@@ -134,11 +134,11 @@ async def test_reports_are_still_computed_when_redis_goes_down(
         )  # fmt: skip
         try:
             await wait_for_redis(url)
-            for _ in range(50):
-                if (await client.get("/health/ready")).status_code == 200:
-                    break
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 20
+            while (await client.get("/health/ready")).json()["status"] != "ok":
+                assert loop.time() < deadline, "readiness did not recover"
                 await asyncio.sleep(0.1)
-            assert (await client.get("/health/ready")).status_code == 200
             first = await client.post("/api/v1/analyses", json={}, headers=who)
             second = await client.post("/api/v1/analyses", json={}, headers=who)
             assert (first.headers["x-cache"], second.headers["x-cache"]) == ("miss", "hit")

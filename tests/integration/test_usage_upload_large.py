@@ -9,6 +9,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 from netra.auth.keys import load_keys
 from netra.auth.tokens import issue_access_token
@@ -52,6 +53,7 @@ def stored_rows(pg_url: str, org: str) -> int:
     return asyncio.run(count())
 
 
+@pytest.mark.timeout(420)  # a million rows over HTTP: minutes on a busy 2-core machine
 def test_million_row_upload_keeps_memory_flat(tmp_path: Path) -> None:
     small = write_csv(tmp_path / "small.csv", 100_000, prefix="s")
     big = write_csv(tmp_path / "big.csv", 1_000_000, prefix="b", bad_every=250_000)

@@ -12,12 +12,13 @@ from support.services import fresh_postgres_database, new_redis_prefix, redis_se
 
 
 @contextmanager
-def auth_and_api(data_dir: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+def auth_and_api(data_dir: Path, **extra_env: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     with fresh_postgres_database() as pg_url:
         shared = {
             "NETRA_DATABASE_URL": pg_url,
             "NETRA_REDIS_URL": redis_server_url(),
             "NETRA_REDIS_PREFIX": new_redis_prefix(),
+            **extra_env,
         }
         (data_dir / "auth").mkdir(parents=True, exist_ok=True)
         (data_dir / "api").mkdir(parents=True, exist_ok=True)

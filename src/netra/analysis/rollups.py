@@ -33,3 +33,38 @@ def rollup_seconds(frame: pl.DataFrame) -> int:
 
 def describe(period: int) -> str:
     return {DAY_S: "daily", 3_600: "hourly", 60: "per-minute"}.get(period, f"{period}-second")
+
+
+ROLLUP_KEYS = ("provider", "model", "feature", "user", "status", "batch")
+_SUMMED = (
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "requests",
+)
+
+
+def roll_up(
+    frame: pl.DataFrame, every: str = "1h", keys: tuple[str, ...] = ROLLUP_KEYS
+) -> pl.DataFrame:
+    """Usage rows (``frame.SCHEMA``) summed per ``every`` period (a polars duration: ``1h``,
+    ``1d``) and ``keys``: the aggregated rows a rollup kept at ingest would hold. Token counts
+    and ``requests`` add up; ``cost_usd`` adds up apart for billed and unbilled rows (a sum
+    with an unknown part would be wrong); ``latency_ms`` is the mean per call; call links
+    (``request_id``, ``retry_of``) and keys left out are dropped. Every total of a report on the
+    result equals the one on ``frame``; what each finding still sees: ``docs/pricing.md``."""
+    from netra.analysis.frame import conform
+
+    work = conform(frame).with_columns(pl.col("cost_usd").is_not_null().alias("_billed"))
+    rolled = work.group_by(pl.col("timestamp").dt.truncate(every), *keys, "_billed").agg(
+        *[pl.col(c).sum() for c in _SUMMED],
+        pl.col("cost_usd").sum(),
+        ((pl.col("latency_ms") * pl.col("requests")).sum() / pl.col("requests").sum()).alias(
+            "latency_ms"
+        ),
+    )
+    return conform(
+        rolled.with_columns(pl.when(pl.col("_billed")).then(pl.col("cost_usd")).alias("cost_usd"))
+    ).sort("timestamp", maintain_order=True)

@@ -36,8 +36,16 @@ KEYS_NOT_HERE = "API keys are accepted only by the usage, summary and analyses e
 
 # Declares the bearer scheme in the OpenAPI document (``security`` on every operation that
 # depends on it); the header itself is read by ``bearer_token`` so that every refusal is ours.
-bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer")
+bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer", bearerFormat="JWT")
 BearerDeclared = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+# The same header carrying an organisation's API key: declared where keys are accepted.
+api_key_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    bearerFormat="nk_...",
+    description="an API key (POST /api/v1/api-keys) as 'Authorization: Bearer nk_...'",
+)
+ApiKeyDeclared = Annotated[HTTPAuthorizationCredentials | None, Depends(api_key_scheme)]
 
 
 def get_verifier(runtime: Runtime) -> TokenVerifier:
@@ -106,21 +114,35 @@ def require(permission: str, *, api_key: bool = False):  # type: ignore[no-untyp
     if api_key and permission not in KEY_SCOPES:
         raise ValueError(f"'{permission}' is not an API key scope")
 
-    async def check(request: Request, _: BearerDeclared = None) -> UserContext:
-        principal = await authenticate(request)
-        if principal.kind == "api_key" and not api_key:
-            raise Forbidden(KEYS_NOT_HERE)
-        if not principal.can(permission):
-            raise Forbidden(f"missing permission '{permission}'")
-        return principal
+    # Two signatures: the OpenAPI document lists the apiKey scheme only where keys are taken.
+    if api_key:
+
+        async def check(
+            request: Request, _: BearerDeclared = None, __: ApiKeyDeclared = None
+        ) -> UserContext:
+            return await _permitted(request, permission, api_key=True)
+
+    else:
+
+        async def check(request: Request, _: BearerDeclared = None) -> UserContext:  # type: ignore[misc]
+            return await _permitted(request, permission, api_key=False)
 
     return Depends(check)
+
+
+async def _permitted(request: Request, permission: str, *, api_key: bool) -> UserContext:
+    principal = await authenticate(request)
+    if principal.kind == "api_key" and not api_key:
+        raise Forbidden(KEYS_NOT_HERE)
+    if not principal.can(permission):
+        raise Forbidden(f"missing permission '{permission}'")
+    return principal
 
 
 def require_api_key(scope: str):  # type: ignore[no-untyped-def]
     """For machine endpoints: an API key holding ``scope`` (401 for anything else)."""
 
-    async def check(request: Request, _: BearerDeclared = None) -> UserContext:
+    async def check(request: Request, _: ApiKeyDeclared = None) -> UserContext:
         token = bearer_token(request.headers.get("authorization"))
         if not is_api_key(token):
             raise Unauthenticated("this endpoint takes an API key: 'Authorization: Bearer nk_...'")

@@ -36,7 +36,7 @@ from netra.auth.service import load_active_user
 from netra.auth.sessions import start_session
 from netra.auth.state import AuthState, get_auth
 from netra.core.audit import record_audit
-from netra.core.deps import RuntimeDep
+from netra.core.deps import RuntimeDep, SessionDep
 from netra.core.errors import BadInput, NotFound, Unauthenticated
 from netra.core.openapi import responses
 from netra.core.runtime import Runtime
@@ -147,17 +147,18 @@ async def callback(
 
 
 @router.post("/exchange", response_model=TokenPair, responses=responses(401))
-async def exchange(body: CodeIn, request: Request, runtime: RuntimeDep) -> Response:
+async def exchange(
+    body: CodeIn, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> Response:
     """The one-time code of the callback, from the same browser, for a token pair."""
     auth = get_auth(runtime)
     user_id, org_id = await redeem_login_code(
         runtime.cache, body.code, request.cookies.get(BIND_COOKIE)
     )
-    async with runtime.db.unit_of_work() as session:
-        found = await load_active_user(session, user_id, org_id)
-        if found is None:
-            raise Unauthenticated("account not found or disabled")
-        pair = await start_session(session, auth.keys, auth.settings, *found)
+    found = await load_active_user(session, user_id, org_id)
+    if found is None:
+        raise Unauthenticated("account not found or disabled")
+    pair = await start_session(session, auth.keys, auth.settings, *found)
     content: dict[str, Any] = pair.body()
     response = JSONResponse(content)
     response.delete_cookie(BIND_COOKIE, path=COOKIE_PATH)

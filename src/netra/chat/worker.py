@@ -214,7 +214,8 @@ class RunWorker:
         decision, info = await self.runtime.db.run(claim)
         if decision == "busy":
             # A live worker holds the run: this copy of the job goes. Should that worker die,
-            # its own copy is reclaimed, and the sweep ends stale runs whatever the queue says.
+            # its own copy is reclaimed, and the sweep takes stale runs over whatever the queue
+            # says.
             return True
         if decision == "execute" and info is not None:
             await self.execute(info, job)

@@ -6,6 +6,8 @@ only ``flush``; the unit of work is the one boundary that commits.
 
 from __future__ import annotations
 
+import errno
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -199,10 +201,27 @@ def is_transient(exc: BaseException) -> bool:
 _UNAVAILABLE_STATES = ("08", "53", "57", "3D")
 
 
+# errno values of a server that cannot be reached (the driver connecting raises them bare).
+_NETWORK_ERRNOS = frozenset({
+    errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED, errno.EHOSTUNREACH,
+    errno.ENETUNREACH, errno.ETIMEDOUT, errno.EPIPE,
+})  # fmt: skip
+
+
+def _unreachable(exc: OSError) -> bool:
+    """A network failure, not a file's: those stay 500 (a full disk is not a database outage)."""
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    # asyncio's connect to every address of a name: "Multiple exceptions: [Errno 111] ..."
+    return exc.errno in _NETWORK_ERRNOS or str(exc).startswith("Multiple exceptions")
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database cannot be reached (an outage), not that the work was
     wrong; ``core/http_errors.py`` answers these 503 on every router."""
-    if isinstance(exc, OSError | PoolTimeout | InterfaceError | OperationalError):
+    if isinstance(exc, OSError):
+        return _unreachable(exc)
+    if isinstance(exc, PoolTimeout | InterfaceError | OperationalError):
         return True
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated or is_transient(exc):

@@ -59,7 +59,17 @@ DESCRIPTIONS: dict[int, str] = {
 }
 
 _REF = {"$ref": "#/components/schemas/ErrorResponse"}
-_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+_RETRY_AFTER = {
+    "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}},
+    "RateLimit-Policy": {
+        "description": 'the tier\'s quota (IETF draft): "<name>";q=<quota>;w=<window s>',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'what is left (IETF draft): "<name>";r=<remaining>;t=<reset s>',
+        "schema": {"type": "string"},
+    },
+}
 BEARER = "bearer"
 
 
@@ -117,8 +127,8 @@ def contract_schema(app: FastAPI) -> dict[str, Any]:
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
-        "description": "an access token from POST /auth/login (or an API key nk_... where "
-        "the endpoint says so)",
+        "description": "an access token from POST /auth/login; operations that also take an "
+        "API key list the apiKey scheme as an alternative",
     }
     for path_item in schema.get("paths", {}).values():
         for method, operation in path_item.items():

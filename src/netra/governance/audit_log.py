@@ -38,7 +38,12 @@ def parse_after(after: str | None) -> tuple[datetime, str] | None:
         moment = moment.replace(tzinfo=UTC)
     if len(event_id) > 32 or not all(c in "0123456789abcdef" for c in event_id):
         raise ValidationFailed("after: malformed cursor", details={"field": "after"})
-    return moment.astimezone(UTC), event_id
+    try:
+        return moment.astimezone(UTC), event_id
+    except OverflowError:  # 0001-01-01T00:00:00+05:00: before year 1 in UTC
+        raise ValidationFailed(
+            "after: outside the years 1..9999 in UTC", details={"field": "after"}
+        ) from None
 
 
 def event_out(event: AuditEvent, email: str | None) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from netra.auth.deps import VERIFIER
 from netra.core.component import Component
 from netra.governance.router import router
 
 
 def component() -> Component:
-    return Component("governance", routers=[router])
+    return Component("governance", routers=[router], needs=(VERIFIER,))

@@ -28,11 +28,21 @@ from netra.core.context import UserContext
 from netra.core.db import after_commit
 from netra.core.deps import RuntimeDep, SessionDep
 from netra.core.errors import NotFound, ValidationFailed
+from netra.core.inputs import PathId
+from netra.core.openapi import responses
 from netra.governance import members
 from netra.governance.audit_log import MAX_PAGE, audit_page
 from netra.governance.invitation_mail import send_invitation
 from netra.governance.org_data import delete_org_rows, export_lines, member_ids
-from netra.governance.schemas import InvitationIn, OrgDeleteIn, RoleIn
+from netra.governance.schemas import (
+    AuditPage,
+    InvitationCreated,
+    InvitationIn,
+    MemberList,
+    MemberOut,
+    OrgDeleteIn,
+    RoleIn,
+)
 
 log = structlog.get_logger("netra.governance")
 
@@ -46,12 +56,14 @@ Exporter = Annotated[UserContext, require("org:export")]
 Deleter = Annotated[UserContext, require("org:delete")]
 
 
-@router.get("/members")
+@router.get("/members", response_model=MemberList)
 async def list_members(session: SessionDep, user: MembersReader) -> dict[str, Any]:
     return await members.list_members(session, user)
 
 
-@router.post("/invitations", status_code=201)
+@router.post(
+    "/invitations", status_code=201, response_model=InvitationCreated, responses=responses(409)
+)
 async def create_invitation(
     body: InvitationIn,
     request: Request,
@@ -71,17 +83,17 @@ async def create_invitation(
     return out
 
 
-@router.delete("/invitations/{invitation_id}", status_code=204)
+@router.delete("/invitations/{invitation_id}", status_code=204, responses=responses(404))
 async def cancel_invitation(
-    invitation_id: str, request: Request, session: SessionDep, user: MembersWriter
+    invitation_id: PathId, request: Request, session: SessionDep, user: MembersWriter
 ) -> Response:
     await members.cancel_invitation(session, user, invitation_id, ip=request_ip(request))
     return Response(status_code=204)
 
 
-@router.patch("/members/{member_id}")
+@router.patch("/members/{member_id}", response_model=MemberOut, responses=responses(404, 409))
 async def change_role(
-    member_id: str,
+    member_id: PathId,
     body: RoleIn,
     request: Request,
     session: SessionDep,
@@ -94,9 +106,9 @@ async def change_role(
     return members.member_out(changed)
 
 
-@router.delete("/members/{member_id}", status_code=204)
+@router.delete("/members/{member_id}", status_code=204, responses=responses(404, 409))
 async def remove_member(
-    member_id: str,
+    member_id: PathId,
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -108,7 +120,7 @@ async def remove_member(
     return Response(status_code=204)
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=AuditPage)
 async def audit(
     session: SessionDep,
     user: AuditReader,
@@ -118,7 +130,16 @@ async def audit(
     return await audit_page(session, user.org_id, after, limit)
 
 
-@router.get("/org/export")
+@router.get(
+    "/org/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "every row of the organisation, one JSON object per line",
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def export_org(request: Request, runtime: RuntimeDep, user: Exporter) -> StreamingResponse:
     async with runtime.db.unit_of_work() as session:
         record_audit(session, "org.export", org_id=user.org_id, user_id=user.user_id,
@@ -130,7 +151,7 @@ async def export_org(request: Request, runtime: RuntimeDep, user: Exporter) -> S
     )
 
 
-@router.delete("/org", status_code=204)
+@router.delete("/org", status_code=204, responses=responses(404))
 async def delete_org(
     body: OrgDeleteIn,
     request: Request,

@@ -11,34 +11,16 @@ import polars as pl
 import pytest
 
 from netra.analysis.engine import analyze
-from netra.analysis.frame import conform
+from netra.analysis.rollups import roll_up
 from netra.pricing.catalogue import Catalogue
 from netra.pricing.overrides import PriceOverrides
 from support.usage_rows import START, calls, frame
 
-SUMS = (
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-)
-
 
 def rollup(df: pl.DataFrame, every: str = "1h", *, keep_hash: bool = False) -> pl.DataFrame:
-    """A provider-style usage report: one row per period and dimensions, token totals."""
-    keys = ["provider", "model", "feature", "status", "batch"]
-    if keep_hash:
-        keys.append("prompt_hash")
-    rolled = df.group_by(pl.col("timestamp").dt.truncate(every), *keys).agg(
-        *[pl.col(c).sum() for c in SUMS],
-        pl.col("requests").sum(),
-        pl.when(pl.col("cost_usd").is_null().any())
-        .then(None)
-        .otherwise(pl.col("cost_usd").sum())
-        .alias("cost_usd"),
-    )
-    return conform(rolled)
+    """A provider-style usage report: no end-user, optionally the prompt hash."""
+    keys = ("provider", "model", "feature", "status", "batch")
+    return roll_up(df, every, (*keys, "prompt_hash") if keep_hash else keys)
 
 
 def report(df: pl.DataFrame) -> dict[str, Any]:
@@ -203,3 +185,17 @@ def test_reconciliation_explains_the_gap_by_cause() -> None:
     price = causes["gpt-4o-mini"]["price_difference"]
     assert price["billed_to_catalogue_ratio"] == pytest.approx(0.8)
     assert all(len(c) == 1 for c in causes.values())
+
+
+def test_roll_up_keeps_billed_and_unbilled_costs_apart_and_latency_per_call() -> None:
+    billed = calls(10, feature="a", cost_usd=0.01, latency_ms=100.0, every=timedelta(minutes=1))
+    unbilled = calls(10, feature="a", latency_ms=300.0, every=timedelta(minutes=1))
+    rolled = roll_up(frame(billed, unbilled), "1h", ("provider", "model", "feature"))
+    assert rolled.height == 2 and rolled["requests"].to_list() == [10, 10]
+    assert sorted(rolled["cost_usd"].to_list(), key=lambda c: c is None) == [
+        pytest.approx(0.1),
+        None,
+    ]
+    assert sorted(rolled["latency_ms"].to_list()) == [100.0, 300.0]
+    a, b = report(frame(billed, unbilled)), report(rolled)
+    assert b["total_cost_usd"] == pytest.approx(a["total_cost_usd"], rel=1e-9)

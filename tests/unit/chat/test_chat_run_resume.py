@@ -84,17 +84,28 @@ def _shape(events: list[StoredEvent]) -> list[tuple[str, str, str]]:
     return [(e.type, str(e.payload["agent"]), str(e.payload.get("tool", ""))) for e in events]
 
 
-async def _wait_for_events(rt: Runtime, run_id: str, n: int, wait_s: float = 30) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait_s
-    while len(await _events(rt, run_id)) < n:
-        assert loop.time() < deadline, f"the run did not reach {n} events"
-        await asyncio.sleep(0.01)
+class _DyingWriter(EventWriter):
+    """Stores a run's first ``n`` events, then hangs on the next: the process stops there."""
+
+    def __init__(self, rt: Runtime, n: int) -> None:
+        super().__init__(rt.db, rt.bus, rt.metrics)
+        self.left = n
+        self.dead = asyncio.Event()
+        self.buried = asyncio.Event()
+
+    async def append(self, *args: Any, **kwargs: Any) -> StoredEvent:
+        if self.left <= 0:
+            self.dead.set()
+            await self.buried.wait()  # nothing more is stored by this "process"
+            raise RunClosed("the process is gone")
+        self.left -= 1
+        return await super().append(*args, **kwargs)
 
 
 async def _die_after(rt: Runtime, job: Job, run_id: str, n: int) -> RunWorker:
-    """A worker executes the run and dies (no release, no final events) once n are stored."""
-    writer = EventWriter(rt.db, rt.bus, rt.metrics)
+    """A worker executes the run and dies right after its n-th event is stored (no release,
+    no final events), as a SIGKILL at that point would leave it."""
+    writer = _DyingWriter(rt, n)
     await writer.start()
     doomed = RunWorker(rt, writer, name="doomed")
 
@@ -103,10 +114,12 @@ async def _die_after(rt: Runtime, job: Job, run_id: str, n: int) -> RunWorker:
 
     doomed._release = no_release  # type: ignore[method-assign]
     task = asyncio.create_task(doomed.handle(job))
-    await _wait_for_events(rt, run_id, n)
+    await asyncio.wait_for(writer.dead.wait(), 60)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+    writer.buried.set()  # an engine thread still emitting gets an error, not a hang
     await writer.stop()
+    assert len(await _events(rt, run_id)) == n
     # Its heartbeat stopped: once stale, another worker may take the run over.
     await rt.db.run(
         lambda s: s.execute(

@@ -13,8 +13,8 @@ from netra.apps.auth_service import create_app as auth_app
 from netra.core.openapi import responses
 
 ERROR_REF = "#/components/schemas/ErrorResponse"
-# Answers that are not JSON documents by nature: a redirect, no content, OTLP's own encoding.
-UNTYPED_OK = {("POST", "/v1/traces")}
+# Answers that are not JSON documents by nature: OTLP's own encoding, a JSON Lines export.
+UNTYPED_OK = {("POST", "/v1/traces"), ("GET", "/api/v1/org/export")}
 
 
 def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -69,9 +69,20 @@ def test_authenticated_operations_declare_the_bearer_scheme_and_its_refusals(
         assert {"401", "403", "429"} <= set(op["responses"]), (method, path)
     for method, path, op in _operations(schema):
         if path.startswith("/api/"):
-            assert op.get("security") == [{"bearer": []}], (method, path)
+            assert {"bearer": []} in op.get("security", []), (method, path)
         if op.get("parameters") or op.get("requestBody"):
             assert "422" in op["responses"], (method, path)
+
+
+def test_api_key_operations_declare_the_api_key_scheme() -> None:
+    schema = api_app().openapi()
+    assert schema["components"]["securitySchemes"]["apiKey"]["bearerFormat"] == "nk_..."
+    by_key = {(m, p): op.get("security", []) for m, p, op in _operations(schema)}
+    assert by_key[("POST", "/v1/traces")] == [{"apiKey": []}]
+    for operation in [("POST", "/api/v1/usage"), ("GET", "/api/v1/usage/summary"),
+                      ("POST", "/api/v1/analyses")]:  # fmt: skip
+        assert {"apiKey": []} in by_key[operation] and {"bearer": []} in by_key[operation]
+    assert {"apiKey": []} not in by_key[("POST", "/api/v1/budgets")]
 
 
 def test_the_responses_helper_adds_retry_after_to_429() -> None:

@@ -150,6 +150,7 @@ async function openMembers() {
   try {
     const body = await api("/api/v1/members");
     const members = body.members || [];
+    renderInvitations(body.invitations || []);
     renderTable($("members-table"), [
       ["Name", (m) => m.name || ""],
       ["Email", (m) => m.email],
@@ -161,6 +162,20 @@ async function openMembers() {
       }) : "")],
     ], members, "No members.");
   } catch (e) { formErrorTo("member-error")(e); }
+}
+
+function renderInvitations(invitations) {
+  const holder = $("invitations-table");
+  if (!invitations.length) { holder.innerHTML = ""; return; }
+  renderTable(holder, [
+    ["Invited", (i) => i.email],
+    ["Role", (i) => i.role],
+    ["Expires", (i) => when(i.expires_at)],
+    ["", (i) => (can("members:write") ? button("Withdraw", async () => {
+      await api(`/api/v1/invitations/${i.id}`, { method: "DELETE" }).catch(formErrorTo("member-error"));
+      openMembers();
+    }) : "")],
+  ], invitations);
 }
 
 function roleCell(m) {
@@ -187,32 +202,33 @@ $("invite-form").addEventListener("submit", async (ev) => {
     showOnce($("invite-created"), `Invitation for ${inv.email} (${inv.role}):`, link,
       `Send this link; it works once, until ${when(inv.expires_at)}.`);
     ev.target.reset();
+    openMembers();
   } catch (e) { formErrorTo("member-error")(e); }
 });
 
 // ---- audit log -------------------------------------------------------------------------------
 
-const audit = { rows: [], after: null };
-
-async function openAudit(more = false) {
+// The API pages the log oldest first; the page shows the newest first (at most 5,000 entries).
+async function openAudit() {
   $("audit-error").textContent = "";
-  if (!more) { audit.rows = []; audit.after = null; }
   try {
-    const q = new URLSearchParams({ limit: "50" });
-    if (audit.after) q.set("after", audit.after);
-    const body = await api(`/api/v1/audit?${q}`);
-    const entries = body.entries || body.events || [];
-    audit.rows.push(...entries);
-    audit.after = body.next || (entries.length ? entries[entries.length - 1].id : null);
-    $("audit-more").hidden = entries.length < 50;
+    const rows = [];
+    let after = null;
+    for (let page = 0; page < 10; page++) {
+      const q = new URLSearchParams({ limit: "500" });
+      if (after) q.set("after", after);
+      const body = await api(`/api/v1/audit?${q}`);
+      rows.push(...(body.events || []));
+      after = body.next_after;
+      if (!after) break;
+    }
+    rows.reverse();
     renderTable($("audit-table"), [
-      ["When", (a) => when(a.created_at || a.at)],
-      ["Who", (a) => a.actor_email || a.actor || a.user_id || "–"],
-      ["What", (a) => a.action],
-      ["Details", (a) => (a.target ? a.target + " " : "") + (a.details ? JSON.stringify(a.details) : "")],
-      ["From", (a) => a.ip || a.remote_addr || "–"],
-    ], audit.rows, "Nothing recorded yet.");
+      ["When", (a) => when(a.created_at)],
+      ["Who", (a) => a.actor?.email || a.actor?.user_id || "–"],
+      ["What", (a) => a.action + (a.outcome === "failure" ? " (failed)" : "")],
+      ["Details", (a) => (a.details ? JSON.stringify(a.details) : "")],
+      ["From", (a) => a.ip || "–"],
+    ], rows, "Nothing recorded yet.");
   } catch (e) { formErrorTo("audit-error")(e); }
 }
-
-$("audit-more").addEventListener("click", () => openAudit(true));

@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     login_ip_max_failures: int = 50
     login_delay_base_s: float = 1.0  # per account, past login_max_failures: doubling delays
     login_delay_max_s: float = 60.0  # ... up to this (a delay, never a lock)
-    register_ip_max: int = 20  # sign-ups per client address and window
+    register_ip_max: int = 100  # sign-ups (and reset requests) per client address and window
     register_window_s: int = 3600
     # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is
     # believed; from any other peer the header is ignored.

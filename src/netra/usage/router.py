@@ -176,7 +176,7 @@ async def _read_json_body(request: Request, limit: int, read_timeout_s: float) -
     summary="Ingest usage records (JSON, at most usage_max_records_per_call per call)",
     description=__doc__,
     response_model=IngestAnswer,
-    responses=responses(400, 413),
+    responses=responses(400, 408, 413),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -258,7 +258,7 @@ class _Guarded:
     summary="Upload a usage file of any source (CSV, JSON Lines or JSON; any size, streamed)",
     description=__doc__,
     response_model=IngestAnswer,
-    responses=responses(400, 413),
+    responses=responses(400, 408, 413),
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -30,7 +30,6 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from netra.billing.tiers import limits_for
 from netra.chat import service
 from netra.chat.event_writer import EventWriter, publish_events
 from netra.chat.events import append_event
@@ -38,6 +37,7 @@ from netra.core.context import UserContext
 from netra.core.migrate import upgrade
 from netra.core.runtime import build_runtime
 from netra.core.settings import Settings
+from netra.tiers import limits_for
 
 # Run limits no benchmark reaches (it measures the event path, not admission).
 ROOMY = limits_for(

@@ -45,6 +45,7 @@ def make_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
             "data_dir": tmp_path / "netra",
             "webhook_allow_loopback": True,  # test receivers listen on 127.0.0.1
             "secrets_key": TEST_SECRETS_KEY,  # what resolve_dev_secrets would generate
+            "register_ip_max": 10_000,  # suites sign many users up from one address
         }
         values.update(overrides)
         return Settings(**values)

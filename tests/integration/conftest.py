@@ -52,6 +52,7 @@ def pg_settings(tmp_path: Path, pg_url: str, redis_url: str, redis_prefix: str):
             "data_dir": tmp_path / "netra",
             "webhook_allow_loopback": True,  # test receivers listen on 127.0.0.1
             "secrets_key": TEST_SECRETS_KEY,  # what resolve_dev_secrets would generate
+            "register_ip_max": 10_000,  # suites sign many users up from one address
             "database_url": pg_url,
             "redis_url": redis_url,
             "redis_prefix": redis_prefix,

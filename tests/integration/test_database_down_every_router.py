@@ -85,6 +85,10 @@ async def test_every_router_answers_503_in_the_error_shape(
                 "netra.billing.router": lambda: client.get("/api/v1/webhooks", headers=who),
                 "netra.auth.api_keys_router": lambda: client.get("/api/v1/api-keys", headers=who),
                 "netra.governance.router": lambda: client.get("/api/v1/members", headers=who),
+                "netra.auth.password_routes": lambda: client.post(
+                    "/auth/password/reset/confirm",
+                    json={"token": "t" * 43, "new_password": "Another-Long-Passphrase-77"},
+                ),
                 "netra.usage.otlp_router": lambda: client.post(
                     "/v1/traces", content=b'{"resourceSpans": []}', headers=key
                 ),

@@ -97,7 +97,7 @@ async def test_the_tier_step_budget_bounds_the_model(make_settings: Any) -> None
     with fake_openai(script) as url:
         chat = chat_with(make_settings, url, tier="free")
         said = await chat.say(ASK)
-    steps = 4  # the free tier's llm_steps_per_run (billing/tiers.py)
+    steps = 4  # the free tier's llm_steps_per_run (tiers.py)
     assert len(script.requests) == steps
     assert said.status == "succeeded" and said.meta["degraded_reason"] == "llm_step_limit"
     assert usd(REPORT["total_cost_usd"]) in said.text

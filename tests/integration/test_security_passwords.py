@@ -165,3 +165,36 @@ async def test_webhook_secrets_are_stored_encrypted(pg_settings) -> None:  # typ
 
         at_rest = await app.state.runtime.db.run(stored)
         assert at_rest.startswith("enc:v1:") and secret not in at_rest
+
+
+async def test_an_invitation_is_e_mailed_and_its_link_joins(pg_settings) -> None:  # type: ignore[no-untyped-def]
+    with smtp_server() as (mailbox, port):
+        settings = pg_settings(embedded_workers=False, smtp_host="127.0.0.1", smtp_port=port,
+                               smtp_starttls=False)  # fmt: skip
+        async with running_app(create_app(settings)) as client:
+            owner = await signup(client)
+            invited = f"invited-{owner['email']}"
+            made = await client.post(
+                "/api/v1/invitations",
+                json={"email": invited, "role": "viewer"},
+                headers=bearer(owner["access_token"]),
+            )
+            assert made.status_code == 201, made.text
+            [message] = await mailbox.wait(1)
+            assert message["To"] == invited
+            payload = message.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            found = re.search(r"\?invitation=([\w-]+)", payload.decode())
+            assert found and found.group(1) == made.json()["token"]
+            joined = await client.post(
+                "/auth/register",
+                json={"email": invited, "password": STRONG_PASSWORD,
+                      "invitation": found.group(1)},
+            )  # fmt: skip
+            assert joined.status_code == 201, joined.text
+            login = await client.post(
+                "/auth/login", json={"email": invited, "password": STRONG_PASSWORD}
+            )
+            me = await client.get("/auth/me", headers=bearer(login.json()["access_token"]))
+            assert me.json()["role"] == "viewer"
+            assert me.json()["org_id"] == owner["user"]["org_id"]

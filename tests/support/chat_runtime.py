@@ -12,8 +12,8 @@ from typing import Any
 
 from netra.auth.tokens import AccessClaims
 from netra.auth.verifier import TokenVerifier
-from netra.billing.tiers import TierLimits, limits_for
 from netra.core.settings import Settings
+from netra.tiers import TierLimits, limits_for
 
 
 class AcceptingVerifier(TokenVerifier):

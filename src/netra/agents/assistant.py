@@ -4,7 +4,7 @@ tools (OpenAI function calling) over the same deterministic tools the offline pa
 - The model sees the tools' JSON schemas, the thread's memory and the question; each call it
   makes runs here, as a tool call of agent ``assistant`` with its events, and the result goes
   back to it. The numbers are the engine's: the model only chooses and words.
-- It stops at the tier's step and token budgets (``billing.tiers``); past them, or when the model
+- It stops at the tier's step and token budgets (``netra.tiers``); past them, or when the model
   fails, the offline answer is given instead.
 - Its answer is checked before it is sent: a dollar figure that no tool produced means the
   answer is replaced by the offline writer's (:func:`unverified_figures`).

@@ -1,7 +1,7 @@
 """The agent factory: what each tier's runs may use.
 
 One :class:`TierProfile` per tier, built each time (no cache, no singleton) on the tier table
-(``billing/tiers.py``), so the realtime layer (run limits at ``user_message`` time) and the
+(``tiers.py``), so the realtime layer (run limits at ``user_message`` time) and the
 pipeline agree.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netra.agents.engine import DETECTOR_TOOLS
-from netra.billing.tiers import TierLimits, limits_for
 from netra.core.settings import TIERS, Settings
+from netra.tiers import TierLimits, limits_for
 
 AGENTS: tuple[str, ...] = (
     "supervisor", "triage", "data", "optimizer", "actions", "reporting",

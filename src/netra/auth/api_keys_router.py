@@ -1,6 +1,6 @@
 """HTTP endpoints: ``/api/v1/api-keys`` (API.md "Machine access"), for owners and admins.
 
-An organisation holds at most its tier's ``max_api_keys`` active keys (billing/tiers.py; 403
+An organisation holds at most its tier's ``max_api_keys`` active keys (tiers.py; 403
 past it: revoke one or upgrade).
 
 A key is created and revoked by a person (access token with ``api_keys:write``), never by a
@@ -17,12 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from netra.auth import api_keys
 from netra.auth.deps import get_key_verifier, require
-from netra.billing.tiers import Limit, check, limits_for
 from netra.core.audit import record_audit
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep, SessionDep
 from netra.core.inputs import PathId, Text
 from netra.core.openapi import responses
+from netra.tiers import Limit, check, limits_for
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"])
 

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from netra.billing.models import Budget, BudgetAlert
 from netra.billing.repository import BudgetAlertRepository, BudgetRepository
 from netra.billing.schemas import BudgetIn, BudgetOut, Window
-from netra.billing.tiers import Limit, check, limits_for
 from netra.billing.webhooks import deliver_via, emit_event, iso
 from netra.core.context import UserContext
 from netra.core.db import new_id, utcnow
@@ -28,6 +27,7 @@ from netra.core.errors import Conflict, NotFound
 from netra.core.runtime import Runtime
 from netra.core.services import Service
 from netra.core.settings import Settings
+from netra.tiers import Limit, check, limits_for
 
 THRESHOLDS: tuple[int, ...] = (80, 100)  # percent of the limit
 SPEND: Service[SpendFn] = Service("billing_spend")  # how spend is measured (TableSpend)

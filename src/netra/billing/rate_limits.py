@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from netra.billing.tiers import limits_for
 from netra.core.ratelimit import REQUEST_LIMITER, RequestLimiter, build_limiter
 from netra.core.runtime import Runtime
+from netra.tiers import limits_for
 
 
 def install_request_limiter(runtime: Runtime) -> RequestLimiter:

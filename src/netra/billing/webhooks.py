@@ -26,7 +26,6 @@ from netra.billing.models import Webhook, WebhookDelivery, WebhookEvent
 from netra.billing.repository import WebhookDeliveryRepository, WebhookRepository
 from netra.billing.schemas import EVENT_TYPES, WebhookIn
 from netra.billing.signing import new_secret
-from netra.billing.tiers import Limit, check, limits_for
 from netra.core.context import UserContext
 from netra.core.db import after_commit, new_id, utcnow
 from netra.core.errors import NotFound
@@ -34,6 +33,7 @@ from netra.core.runtime import Runtime
 from netra.core.secrets_box import secret_box
 from netra.core.services import Service
 from netra.core.settings import Settings
+from netra.tiers import Limit, check, limits_for
 
 if TYPE_CHECKING:
     from netra.billing.delivery import WebhookDispatcher
@@ -145,19 +145,26 @@ async def record_event(
     return [d.id for d in deliveries]
 
 
-Deliver = Callable[[list[str], str], object]  # (delivery ids, their organisation)
+Deliver = Callable[[list[str]], object]
+
+
+class Handoff:
+    """What :func:`deliver_via` gives: hands ids to this process's dispatcher, within the
+    organisation's share when it is told which one (see ``WebhookDispatcher.submit``)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def __call__(self, ids: list[str], org_id: str | None = None) -> None:
+        dispatcher = self.runtime.services.get(DISPATCHER)
+        if dispatcher is not None:
+            dispatcher.submit(ids, org_id=org_id)
 
 
 def deliver_via(runtime: Runtime) -> Deliver:
     """Hand delivery ids to this process's dispatcher, when one runs (looked up at hand-off,
     so the order in which components start does not matter)."""
-
-    def deliver(ids: list[str], org_id: str) -> None:
-        dispatcher = runtime.services.get(DISPATCHER)
-        if dispatcher is not None:
-            dispatcher.submit(ids, org_id=org_id)  # within the organisation's share
-
-    return deliver
+    return Handoff(runtime)
 
 
 async def emit_event(
@@ -178,7 +185,10 @@ async def emit_event(
 
         async def hand_over() -> None:
             try:
-                deliver(ids, org_id)
+                if isinstance(deliver, Handoff):
+                    deliver(ids, org_id)
+                else:
+                    deliver(ids)
             except Exception:  # the rows are pending: the sweeper delivers them
                 log.exception("webhook hand-off failed", org_id=org_id, type=type)
 

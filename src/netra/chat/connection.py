@@ -21,7 +21,6 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.websockets import WebSocket
 
 from netra.auth.deps import VERIFIER, get_verifier
-from netra.billing.tiers import limits_for
 from netra.chat import service
 from netra.chat.delivery import REPLAY_PAGE, ConnectionGone, RunDelivery
 from netra.chat.event_writer import publish_events
@@ -45,6 +44,7 @@ from netra.core.db_errors import is_data_error
 from netra.core.errors import DependencyUnavailable, Forbidden, NetraError, Unauthenticated
 from netra.core.ratelimit import REQUEST_LIMITER, retry_seconds
 from netra.core.runtime import Runtime
+from netra.tiers import limits_for
 
 if TYPE_CHECKING:
     from netra.chat.hub import ConnectionHub

@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from netra.billing.tiers import Limit, TierLimits, check
 from netra.chat.events import StoredEvent, append_event, events_after
 from netra.chat.models import RUN_FINAL, Message, ProcessedFrame, Run, Thread
 from netra.chat.repository import (
@@ -24,6 +23,7 @@ from netra.chat.repository import (
 from netra.core.context import UserContext
 from netra.core.db import after_commit, new_id, utcnow
 from netra.core.errors import NotFound, ValidationFailed
+from netra.tiers import Limit, TierLimits, check
 
 Enqueue = Callable[[dict[str, Any]], Awaitable[object]]
 Publish = Callable[[list[StoredEvent]], Awaitable[None]]

@@ -14,13 +14,13 @@ import structlog
 from fastapi import APIRouter, WebSocket
 
 from netra.auth.deps import get_verifier
-from netra.billing.tiers import Limit, limits_for, refusal
 from netra.chat.connection import Connection
 from netra.chat.handshake import extract_token, origin_allowed
 from netra.chat.hub import HUB
 from netra.core.db import new_id
 from netra.core.errors import DependencyUnavailable, Unauthenticated
 from netra.core.runtime import Runtime
+from netra.tiers import Limit, limits_for, refusal
 
 log = structlog.get_logger("netra.chat.ws")
 

@@ -70,7 +70,7 @@ LimitKind = Literal["count", "concurrency", "rate"]
 
 
 class LimitReached(NetraError):
-    """A tier limit was reached (``billing/tiers.py`` decides them; ``check`` raises this).
+    """A tier limit was reached (``tiers.py`` decides them; ``check`` raises this).
 
     ``kind`` says whether waiting lifts it: a ``count`` (resources held) does not, a
     ``concurrency`` or ``rate`` does, after ``retry_after_s``. ``code`` is the contract's name for

@@ -48,6 +48,7 @@ DESCRIPTIONS: dict[int, str] = {
     401: "no or bad credentials",
     403: "not allowed",
     404: "not found or not yours",
+    408: "the request body stopped arriving (read deadline)",
     409: "conflict",
     413: "too large",
     415: "unsupported media type",

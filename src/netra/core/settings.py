@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     login_ip_max_failures: int = 50
     login_delay_base_s: float = 1.0  # per account, past login_max_failures: doubling delays
     login_delay_max_s: float = 60.0  # ... up to this (a delay, never a lock)
-    register_ip_max: int = 20  # sign-ups per client address and window
+    register_ip_max: int = 100  # sign-ups (and reset requests) per client address and window
     register_window_s: int = 3600
     # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is
     # believed; from any other peer the header is ignored.
@@ -147,7 +147,7 @@ class Settings(BaseSettings):
     ws_heartbeat_timeout_s: int = 60
     ws_max_message_bytes: int = 65536
     ws_send_queue_max: int = 1000
-    # Tier limits: the defaults are the table in billing/tiers.py; each setting below that is
+    # Tier limits: the defaults are the table in tiers.py; each setting below that is
     # not None overrides its tier's default there (None: the table's number).
     ws_connections_free: PositiveInt | None = None
     ws_connections_early: PositiveInt | None = None
@@ -156,7 +156,7 @@ class Settings(BaseSettings):
     ws_frame_rate_per_s: float = 5.0  # client frames per connection, refilled per second
     ws_frame_burst: int = 30  # and the burst a connection may send at once
 
-    # Tier limits (overrides of billing/tiers.py): concurrent runs per user and per
+    # Tier limits (overrides of tiers.py): concurrent runs per user and per
     # organisation, run timeout, usage records one run analyses, HTTP requests per minute.
     runs_free: PositiveInt | None = None
     runs_early: PositiveInt | None = None
@@ -206,7 +206,7 @@ class Settings(BaseSettings):
     usage_max_body_bytes: int = 4 * 1024 * 1024  # POST /api/v1/usage; files go by upload
     upload_read_timeout_s: float = 30.0  # an upload sending no bytes this long gets 408
     otlp_max_body_bytes: int = 16 * 1024 * 1024  # POST /v1/traces, before and after gunzip
-    # Tier limits (overrides of billing/tiers.py): uploads in flight per user and per
+    # Tier limits (overrides of tiers.py): uploads in flight per user and per
     # organisation, analyses an organisation starts per minute.
     uploads_user_free: PositiveInt | None = None
     uploads_user_early: PositiveInt | None = None
@@ -222,7 +222,7 @@ class Settings(BaseSettings):
     analyses_per_min_enterprise: PositiveInt | None = None
     analysis_cache_ttl_s: int = 3600
 
-    # Tier limits (overrides of billing/tiers.py): budgets and webhooks an organisation keeps.
+    # Tier limits (overrides of tiers.py): budgets and webhooks an organisation keeps.
     budgets_max_free: PositiveInt | None = None
     budgets_max_early: PositiveInt | None = None
     budgets_max_mid: PositiveInt | None = None

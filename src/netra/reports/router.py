@@ -88,6 +88,7 @@ def _iso(value: datetime | None) -> str | None:
         "unchanged answers the report already stored (same id), with no new webhook event."
     ),
     response_model=AnalysisReport,
+    responses=responses(403, 429),
 )
 async def create_analysis(
     runtime: RuntimeDep,

@@ -17,7 +17,6 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.analysis.engine import analyze, summary
-from netra.billing.tiers import Limit, check, limits_for
 from netra.billing.webhooks import Deliver, deliver_via, emit_event
 from netra.core.context import UserContext
 from netra.core.db import after_commit
@@ -26,6 +25,7 @@ from netra.core.runtime import Runtime
 from netra.core.window_limit import WindowLimit
 from netra.reports.cache import ANALYSIS_CACHE, AnalysisCache, cache_key
 from netra.reports.repository import AnalysisRepository
+from netra.tiers import Limit, check, limits_for
 from netra.usage.models import UsageRow
 from netra.usage.repository import UsageRepository
 from netra.usage.service import data_version, load_frame

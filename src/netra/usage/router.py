@@ -32,7 +32,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.auth.deps import require
-from netra.billing.tiers import Limit, limits_for, refusal
 from netra.core.audit import record_audit, request_ip
 from netra.core.context import UserContext
 from netra.core.db import new_id
@@ -43,6 +42,7 @@ from netra.core.openapi import responses
 from netra.core.runtime import Runtime
 from netra.core.slots import Slots
 from netra.records.record import RowError, UsageRecord
+from netra.tiers import Limit, limits_for, refusal
 from netra.usage.ingest import (
     BatchWriter,
     IngestResult,
@@ -176,7 +176,7 @@ async def _read_json_body(request: Request, limit: int, read_timeout_s: float) -
     summary="Ingest usage records (JSON, at most usage_max_records_per_call per call)",
     description=__doc__,
     response_model=IngestAnswer,
-    responses=responses(400, 413),
+    responses=responses(400, 408, 413),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -258,7 +258,7 @@ class _Guarded:
     summary="Upload a usage file of any source (CSV, JSON Lines or JSON; any size, streamed)",
     description=__doc__,
     response_model=IngestAnswer,
-    responses=responses(400, 413),
+    responses=responses(400, 408, 413),
     openapi_extra={
         "requestBody": {
             "required": True,

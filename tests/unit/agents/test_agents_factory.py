@@ -7,9 +7,9 @@ import itertools
 import pytest
 
 from netra.agents.factory import AGENTS, ALL_TOOLS, all_profiles, profile_for
-from netra.billing.tiers import Limit, check, limits_for
 from netra.core.errors import LimitReached
 from netra.core.settings import TIERS
+from netra.tiers import Limit, check, limits_for
 
 
 def test_default_concurrency_per_tier(make_settings) -> None:  # type: ignore[no-untyped-def]

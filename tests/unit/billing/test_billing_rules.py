@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from netra.billing.budgets import crossed, window
 from netra.billing.schemas import EVENT_TYPES, BudgetIn, WebhookIn, parse_scope
-from netra.billing.tiers import DEFAULTS, TIER_NAMES, Limit, check, limits_for
 from netra.core.errors import LimitReached
+from netra.tiers import DEFAULTS, TIER_NAMES, Limit, check, limits_for
 
 
 def test_scopes() -> None:

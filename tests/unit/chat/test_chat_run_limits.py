@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from netra.billing.tiers import limits_for
 from netra.chat import service
 from netra.core.context import UserContext
 from netra.core.errors import LimitReached
 from netra.core.runtime import Runtime
+from netra.tiers import limits_for
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ async def test_the_final_event_and_run_completed_commit_together(runtime: Runtim
     assert await _state(runtime, run_id) == ("queued", [])  # neither the end nor the event
 
     handed: list[list[str]] = []
-    await runtime.db.run(lambda s: append_events(s, batch, lambda ids, _org: handed.append(ids)))
+    await runtime.db.run(lambda s: append_events(s, batch, handed.append))
     status, [body] = await _state(runtime, run_id)
     assert status == "succeeded"
     assert '"type":"run.completed"' in body and f'"run_id":"{run_id}"' in body

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from netra.billing.tiers import DEFAULTS, SETTING_OF, TIER_NAMES, Limit, check, limits_for
 from netra.core.errors import LimitReached
 from netra.core.http_errors import install_error_handlers, status_for
 from netra.core.settings import Settings
+from netra.tiers import DEFAULTS, SETTING_OF, TIER_NAMES, Limit, check, limits_for
 
 
 def test_request_rates_are_the_contracts_defaults() -> None:

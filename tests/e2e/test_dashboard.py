@@ -25,7 +25,11 @@ PASSWORD = "a-long-dashboard-passphrase-7"
 
 @pytest.fixture(scope="module")
 def netra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with server("serve", {"NETRA_DATA_DIR": str(tmp_path_factory.mktemp("netra"))}) as srv:
+    env = {
+        "NETRA_DATA_DIR": str(tmp_path_factory.mktemp("netra")),
+        "NETRA_WEBHOOK_ALLOW_LOOPBACK": "true",  # the webhooks page adds a loopback receiver
+    }
+    with server("serve", env) as srv:
         yield srv
 
 

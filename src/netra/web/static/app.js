@@ -75,7 +75,9 @@ async function api(path, options = {}, retried = false) {
 function problems(e) {
   const d = e.body?.error?.details;
   const list = Array.isArray(d) ? d : Array.isArray(d?.fields) ? d.fields : [];
-  return e.message + (list.length ? ": " + list.map((x) => `${x.field} ${x.message}`).join("; ") : "");
+  const extra = list.filter((x) => !e.message.includes(x.message))
+    .map((x) => `${x.field} ${x.message}`);
+  return e.message + (extra.length ? ": " + extra.join("; ") : "");
 }
 
 // ---- formatting and rendering -------------------------------------------------------------

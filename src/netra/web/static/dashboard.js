@@ -130,12 +130,15 @@ function renderTimeline(days) {
   $("chart-time").setAttribute("aria-label", `Daily spend in US dollars, stacked by ${by}`);
 }
 
+// A model is named with its provider: the same model bought from two providers is two lines.
+const groupLabel = (g) => (g.provider && g.provider !== g.key ? `${g.key} (${g.provider})` : g.key);
+
 function renderTop(dimension, groups) {
   const rows = groups.filter((g) => g.key !== "" && g.key !== null).slice(0, 10);
   chartOf(`chart-${dimension}`, {
     type: "bar",
     data: {
-      labels: rows.map((g) => g.key),
+      labels: rows.map(groupLabel),
       datasets: [{ label: "spend", data: rows.map((g) => g.cost_usd || 0), backgroundColor: PALETTE[0] }],
     },
     options: {
@@ -146,7 +149,7 @@ function renderTop(dimension, groups) {
     },
   });
   renderTable($(`table-${dimension}`), [
-    [dimension, (g) => g.key],
+    [dimension, groupLabel],
     ["Calls", (g) => count(g.requests ?? g.records), "num"],
     ["Spend", (g) => cost(g.cost_usd), "num"],
     ["Share", (g) => (g.share_pct === undefined ? "" : `${g.share_pct}%`), "num"],

@@ -15,24 +15,20 @@ the rows of ``POST /v1/request/query-clickhouse``). One row per request.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from netra.records.record import RowError
-from netra.usage.parse import Parsed
 from netra.usage.sources.base import (
     FieldError,
-    Notes,
     Unit,
     count,
     first,
     nested,
     number,
-    record,
     text,
 )
 from netra.usage.sources.providers import provider_of_model, split_prefix
-from netra.usage.sources.source import Source
+from netra.usage.sources.source import FlatSource
 
 _KNOWN = frozenset(
     {
@@ -93,7 +89,7 @@ _KNOWN = frozenset(
 )
 
 
-class Helicone(Source):
+class Helicone(FlatSource):
     name = "helicone"
     title = "Helicone request export (JSON Lines, JSON or CSV)"
     expects = "columns / keys request_id, request_created_at, prompt_tokens, completion_tokens"
@@ -102,16 +98,11 @@ class Helicone(Source):
     def recognise(self, keys: frozenset[str], unit: Unit | None) -> bool:
         return {"request_id", "request_created_at", "prompt_tokens"} <= keys
 
-    def rows(self, unit: Unit, notes: Notes) -> Iterator[Parsed]:
-        row = unit.data
-        if not row.keys() <= _KNOWN:
-            notes.ignore(row, _KNOWN)
-        try:
-            mapping = _mapping(row)
-        except FieldError as bad:
-            yield RowError(unit.line, bad.field, bad.message)
-            return
-        yield record(mapping, unit.line, _NAMES)
+    def mapping(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        return _mapping(row)
+
+    def field_names(self) -> Mapping[str, str]:
+        return _NAMES
 
 
 def _mapping(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,26 +17,22 @@ Lines, e.g. from ``GET /spend/logs``). One row per request.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from netra.records.record import RowError
-from netra.usage.parse import Parsed
 from netra.usage.sources.base import (
     FieldError,
-    Notes,
     Unit,
     absent,
     count,
     first,
     listed,
     nested,
-    record,
     text,
     timestamp,
 )
 from netra.usage.sources.providers import provider_of_model, split_prefix
-from netra.usage.sources.source import Source
+from netra.usage.sources.source import FlatSource
 
 _KNOWN = frozenset(
     {
@@ -75,7 +71,7 @@ _KNOWN = frozenset(
 )
 
 
-class LiteLLM(Source):
+class LiteLLM(FlatSource):
     name = "litellm"
     title = "LiteLLM proxy SpendLogs (CSV or JSON)"
     expects = "columns / keys request_id, call_type, spend, startTime, prompt_tokens, model"
@@ -84,16 +80,11 @@ class LiteLLM(Source):
     def recognise(self, keys: frozenset[str], unit: Unit | None) -> bool:
         return {"call_type", "spend", "starttime"} <= keys
 
-    def rows(self, unit: Unit, notes: Notes) -> Iterator[Parsed]:
-        row = unit.data
-        if not row.keys() <= _KNOWN:
-            notes.ignore(row, _KNOWN)
-        try:
-            mapping = _mapping(row)
-        except FieldError as bad:
-            yield RowError(unit.line, bad.field, bad.message)
-            return
-        yield record(mapping, unit.line, _NAMES)
+    def mapping(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        return _mapping(row)
+
+    def field_names(self) -> Mapping[str, str]:
+        return _NAMES
 
 
 def _mapping(row: Mapping[str, Any]) -> dict[str, Any]:

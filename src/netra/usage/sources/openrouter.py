@@ -11,20 +11,15 @@ finished with an error; ``feature`` = ``app_name``, else ``api_key_name``; ``use
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from netra.records.record import RowError
-from netra.usage.parse import Parsed
 from netra.usage.sources.base import (
-    FieldError,
-    Notes,
     Unit,
     absent,
-    record,
     text,
 )
-from netra.usage.sources.source import Source
+from netra.usage.sources.source import FlatSource
 
 _KNOWN = frozenset(
     {
@@ -58,7 +53,7 @@ _KNOWN = frozenset(
 _TRUE = frozenset({"true", "1", "yes", "t", "y"})
 
 
-class OpenRouter(Source):
+class OpenRouter(FlatSource):
     name = "openrouter"
     title = "OpenRouter activity export (CSV)"
     expects = "columns generation_id, created_at, model_permaslug, tokens_prompt, cost_total"
@@ -67,16 +62,11 @@ class OpenRouter(Source):
     def recognise(self, keys: frozenset[str], unit: Unit | None) -> bool:
         return {"generation_id", "model_permaslug", "tokens_prompt"} <= keys
 
-    def rows(self, unit: Unit, notes: Notes) -> Iterator[Parsed]:
-        row = unit.data
-        if not row.keys() <= _KNOWN:
-            notes.ignore(row, _KNOWN)
-        try:
-            mapping = _mapping(row)
-        except FieldError as bad:
-            yield RowError(unit.line, bad.field, bad.message)
-            return
-        yield record(mapping, unit.line, _NAMES)
+    def mapping(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        return _mapping(row)
+
+    def field_names(self) -> Mapping[str, str]:
+        return _NAMES
 
 
 def _mapping(row: Mapping[str, Any]) -> dict[str, Any]:

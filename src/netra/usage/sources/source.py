@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
+from netra.records.record import RowError
 from netra.usage.parse import Parsed
-from netra.usage.sources.base import Notes, Unit
+from netra.usage.sources.base import FieldError, Notes, Unit, record
 
 
 def lowered(keys: Iterable[str]) -> frozenset[str]:
@@ -37,6 +38,29 @@ class Source:
     def jsonl_lines(self, lines: Iterator[str], notes: Notes, name: str) -> Iterator[Parsed] | None:
         """A faster path over a whole JSON Lines file's lines, or None."""
         return None
+
+
+class FlatSource(Source):
+    """A source whose every unit (CSV row, JSON object) is one call: ``mapping`` turns its
+    fields into a record's, ``field_names`` says which field of the source each came from (so
+    a row error names the user's own column)."""
+
+    def mapping(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def field_names(self) -> Mapping[str, str]:
+        raise NotImplementedError
+
+    def rows(self, unit: Unit, notes: Notes) -> Iterator[Parsed]:
+        row = unit.data
+        if not row.keys() <= self.known:
+            notes.ignore(row, self.known)
+        try:
+            mapping = self.mapping(row)
+        except FieldError as bad:
+            yield RowError(unit.line, bad.field, bad.message)
+            return
+        yield record(mapping, unit.line, self.field_names())
 
 
 class Refusal:

@@ -7,9 +7,6 @@ right reason. The auth service runs this periodically; it is safe on every repli
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
@@ -46,30 +43,3 @@ async def purge_expired(db: Database, now: datetime | None = None) -> dict[str, 
         }
 
     return await db.run(work)
-
-
-@dataclass
-class Housekeeper:
-    db: Database
-    interval_s: float
-    _task: asyncio.Task[None] | None = field(default=None, init=False)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="auth-housekeeping")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                deleted = await purge_expired(self.db)
-            except Exception as exc:  # the next round tries again
-                log.warning("auth housekeeping failed", error=str(exc))
-                continue
-            if any(deleted.values()):
-                log.info("auth housekeeping", **deleted)

@@ -4,16 +4,21 @@ service."""
 
 from __future__ import annotations
 
-from netra.auth.housekeeping import Housekeeper
+from netra.auth.housekeeping import purge_expired
 from netra.core.component import Component
+from netra.core.periodic import PeriodicPurge
 from netra.core.runtime import Runtime
 from netra.core.services import Service
 
-HOUSEKEEPER: Service[Housekeeper] = Service("auth_housekeeper")
+HOUSEKEEPER: Service[PeriodicPurge] = Service("auth_housekeeper")
 
 
 async def _start(runtime: Runtime) -> None:
-    housekeeper = Housekeeper(runtime.db, runtime.settings.auth_housekeeping_interval_s)
+    housekeeper = PeriodicPurge(
+        "auth-housekeeping",
+        runtime.settings.auth_housekeeping_interval_s,
+        lambda: purge_expired(runtime.db),
+    )
     housekeeper.start()
     runtime.services.provide(HOUSEKEEPER, housekeeper)
 

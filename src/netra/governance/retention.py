@@ -8,10 +8,7 @@ analysis still shows purged records. Safe on every replica at once (deletes are 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -113,31 +110,3 @@ async def purge_once(
         return totals
 
     return await db.run(work)
-
-
-@dataclass
-class RetentionJob:
-    db: Database
-    settings: Settings
-    _task: asyncio.Task[None] | None = field(default=None, init=False)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="retention")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            # First round one interval after start: a restart loop never hammers the tables.
-            await asyncio.sleep(self.settings.retention_interval_s)
-            try:
-                deleted = await purge_once(self.db, self.settings)
-            except Exception as exc:  # the next round tries again
-                log.warning("retention purge failed", error=str(exc))
-            else:
-                if any(deleted.values()):
-                    log.info("retention purge", **deleted)

@@ -4,15 +4,20 @@ Registered in the task list of the apps that serve the API (``netra api``, ``net
 from __future__ import annotations
 
 from netra.core.component import Component
+from netra.core.periodic import PeriodicPurge
 from netra.core.runtime import Runtime
 from netra.core.services import Service
-from netra.governance.retention import RetentionJob
+from netra.governance.retention import purge_once
 
-RETENTION: Service[RetentionJob] = Service("retention_job")
+RETENTION: Service[PeriodicPurge] = Service("retention_job")
 
 
 async def _start(runtime: Runtime) -> None:
-    job = RetentionJob(runtime.db, runtime.settings)
+    job = PeriodicPurge(
+        "retention",
+        runtime.settings.retention_interval_s,
+        lambda: purge_once(runtime.db, runtime.settings),
+    )
     job.start()
     runtime.services.provide(RETENTION, job)
 

@@ -8,8 +8,6 @@ their own run; signing out ends access.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +15,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from support.browser import ask, chromium, sign_up, upload
+from support.browser import ask, sign_up, upload
+from support.faults import demo_usage
 from support.servers import ServerProcess, server
 
 QUESTION = "where is my money going and how do I cut it?"
@@ -32,19 +31,7 @@ def netra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="module")
 def usage_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("usage") / "usage.csv"
-    subprocess.run(
-        [sys.executable, "-m", "netra", "demo-data", "--records", "4000", "--seed", "31",
-         "--out", str(out)],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    return out
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
+    return demo_usage(tmp_path_factory.mktemp("usage") / "usage.csv", 4000, seed=31)
 
 
 def test_first_value_journey_and_sign_out(

@@ -6,8 +6,6 @@ budgets and webhooks pages round-trip through the API."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from support.browser import chromium
+from support.faults import demo_usage
 from support.servers import ServerProcess, server
 
 PASSWORD = "a-long-dashboard-passphrase-7"
@@ -35,19 +33,7 @@ def netra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="module")
 def usage_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("usage") / "usage.csv"
-    subprocess.run(
-        [sys.executable, "-m", "netra", "demo-data", "--records", "3000", "--seed", "8",
-         "--out", str(out)],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    return out
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
+    return demo_usage(tmp_path_factory.mktemp("usage") / "usage.csv", 3000, seed=8)
 
 
 def sign_up(page: Page, base_url: str) -> str:

@@ -118,10 +118,11 @@ def scaled_env(data_dir: Path, pg_url: str, redis_url: str, **extra: str) -> dic
     return env
 
 
-def demo_usage(path: Path, records: int = 2000) -> Path:
+def demo_usage(path: Path, records: int = 2000, seed: int = 11) -> Path:
+    """A demo workload written by the real ``netra demo-data`` command."""
     subprocess.run(
-        [sys.executable, "-m", "netra", "demo-data", "--records", str(records), "--seed", "11",
-         "--out", str(path)],
+        [sys.executable, "-m", "netra", "demo-data", "--records", str(records), "--seed",
+         str(seed), "--out", str(path)],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     return path

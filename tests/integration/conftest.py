@@ -36,6 +36,14 @@ def redis_url() -> str:
 
 
 @pytest.fixture
+def own_database() -> Iterator[str]:
+    """A migrated database of this test's own, for a test whose background sweeps must not see
+    what other tests left in the session's database (pending webhook deliveries, queued runs)."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
 def redis_prefix(redis_url: str) -> Iterator[str]:
     prefix = new_redis_prefix()
     yield prefix

@@ -194,3 +194,34 @@ async def test_stored_usage_raises_each_alert_once_with_a_signed_webhook(pg_sett
             assert all(r.signature_ok for r in requests)
             assert await evaluate_budgets(runtime, org_id) == []
             assert await evaluate_budgets(runtime, other["user"]["org_id"]) == []  # no budgets
+
+
+async def test_a_runs_budget_is_created_once_however_often_its_step_runs(pg_settings) -> None:  # type: ignore[no-untyped-def]
+    """A run's "create a budget" action executed again by the worker that took the run over
+    returns the budget the first execution created, where any other create of it conflicts."""
+    from netra.billing.budgets import create_budget
+    from netra.billing.schemas import BudgetIn
+    from netra.core.context import UserContext
+    from netra.core.db import derived_id
+    from netra.core.errors import Conflict
+
+    settings = pg_settings(**FAST)
+    app = create_app(settings)
+    async with running_app(app) as client:
+        account = await signup(client)
+        me = (await client.get("/auth/me", headers=bearer(account["access_token"]))).json()
+        ctx = UserContext(user_id=me["id"], org_id=me["org_id"], tier="free", role="owner")
+        body = BudgetIn(scope="org", period="month", limit_usd=100)
+        key = derived_id("run", "run-1", "budget")
+        db = app.state.runtime.db
+        first = await db.run(lambda s: create_budget(s, ctx, body, settings, budget_id=key))
+        again = await db.run(lambda s: create_budget(s, ctx, body, settings, budget_id=key))
+        assert again.id == first.id == key
+        listed = await client.get("/api/v1/budgets", headers=bearer(account["access_token"]))
+        assert [b["id"] for b in listed.json()["budgets"]] == [key]
+        try:
+            await db.run(lambda s: create_budget(s, ctx, body, settings))
+        except Conflict:
+            pass
+        else:
+            raise AssertionError("a second budget for the same scope and period was created")

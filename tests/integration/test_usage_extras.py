@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
 from netra.agents.contract import RECORD_LOADER, REPORT_STORE
 from netra.apps.all_in_one import create_app
 from netra.apps.factory import create_netra_app
 from netra.reports.component import services_component
+from netra.reports.models import StoredAnalysis
 from support.accounts import bearer, signup
 from support.apps import running_app
 
@@ -47,9 +50,22 @@ async def test_record_loader_and_report_store(pg_settings) -> None:  # type: ign
         assert [r.request_id for r in latest] == ["x-3-1", "x-3-2", "x-3-3"]
 
         store = app.state.runtime.services[REPORT_STORE]
-        report_id = await store(org, {"period": {"start": None, "end": None}, "records": 12})
+        report_id = await store(org, {"period": {"start": None, "end": None}, "records": 12}, "r1")
         mine = await client.get(f"/api/v1/analyses/{report_id}", headers=alice)
         assert mine.status_code == 200 and mine.json()["records"] == 12
+        # The same run's step executed again (its worker died before journaling it): the
+        # report stored the first time is returned, not stored twice.
+        again = await store(org, {"period": {"start": None, "end": None}, "records": 99}, "r1")
+        assert again == report_id
+        stored = await app.state.runtime.db.run(
+            lambda s: s.scalars(select(StoredAnalysis.id).where(StoredAnalysis.org_id == org))
+        )
+        assert list(stored) == [report_id]
+        assert (await client.get(f"/api/v1/analyses/{report_id}", headers=alice)).json()[
+            "records"
+        ] == 12
+        other_run = await store(org, {"period": {"start": None, "end": None}, "records": 1}, "r2")
+        assert other_run != report_id
         theirs = await client.get(f"/api/v1/analyses/{report_id}", headers=bob)
         assert theirs.status_code == 404
 

@@ -88,7 +88,9 @@ class Pipeline(Protocol):
 
 
 RecordLoader = Callable[[str, datetime | None, datetime | None, int], Awaitable[list[UsageRecord]]]
-ReportStore = Callable[[str, dict[str, Any]], Awaitable[str]]
+# (org_id, report, run_id) -> report id; the same run's report is stored once, however many
+# times its step is executed (a worker that dies after the write and before its journal entry).
+ReportStore = Callable[[str, dict[str, Any], str], Awaitable[str]]
 
 # What the pipeline's process is lent (core/services.py): the pipeline (set by the agents
 # component), the org's records (org_id, start, end, limit) and a report store (-> report id).

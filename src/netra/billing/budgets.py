@@ -66,9 +66,20 @@ def crossed(spend_usd: float, limit_usd: float) -> list[int]:
 
 
 async def create_budget(
-    session: AsyncSession, user: UserContext, body: BudgetIn, settings: Settings
+    session: AsyncSession,
+    user: UserContext,
+    body: BudgetIn,
+    settings: Settings,
+    *,
+    budget_id: str | None = None,
 ) -> Budget:
+    """Create a budget. With ``budget_id`` (a run's action, executed again after its worker
+    died), the budget already created under that id is returned instead of a conflict."""
     repo = BudgetRepository(session, user.org_id)
+    if budget_id is not None:
+        mine = await repo.get(budget_id)
+        if mine is not None:
+            return mine
     check(limits_for(settings, user.tier), Limit.MAX_BUDGETS, await repo.count())
     taken = await session.scalar(
         repo.select(Budget.id).where(Budget.scope == body.scope, Budget.period == body.period)
@@ -77,7 +88,7 @@ async def create_budget(
         raise _duplicate(body)
     budget = repo.add(
         Budget(
-            id=new_id(),
+            id=budget_id or new_id(),
             scope=body.scope,
             period=body.period,
             limit_usd=body.limit_usd,

@@ -49,7 +49,7 @@ from netra.chat.repository import MessageRepository, RunRepository, queued_runs,
 from netra.chat.sink import RunSink
 from netra.chat.steps import StepJournal
 from netra.core.context import UserContext
-from netra.core.db import utcnow
+from netra.core.db import derived_id, utcnow
 from netra.core.errors import ConfigurationError, Forbidden
 from netra.core.queue import Job
 from netra.core.runtime import Runtime
@@ -241,7 +241,7 @@ class RunWorker:
         async def save_report(report: dict[str, Any]) -> str:
             if store is None:
                 raise RuntimeError("no report store is configured in this process")
-            return str(await store(info.org_id, report))
+            return str(await store(info.org_id, report, info.run_id))
 
         async def save_assistant_message(text: str, meta: dict[str, Any]) -> str:
             return await db.run(
@@ -282,7 +282,13 @@ class RunWorker:
             body = BudgetIn(scope=scope, period=period, limit_usd=limit_usd)
 
             async def create(session: AsyncSession) -> dict[str, Any]:
-                budget = await budget_service.create_budget(session, ctx, body, self.settings)
+                budget = await budget_service.create_budget(
+                    session,
+                    ctx,
+                    body,
+                    self.settings,
+                    budget_id=derived_id("run", info.run_id, "budget"),
+                )
                 return {
                     "id": budget.id,
                     "scope": budget.scope,

@@ -44,6 +44,12 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def derived_id(*parts: str) -> str:
+    """The same id for the same parts, shaped as ``new_id``: what a step re-executed after its
+    worker died creates again (a run's report, its budget) is found, not created twice."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, "netra:" + "/".join(parts)).hex
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.agents.contract import RecordLoader, ReportStore
 from netra.billing.webhooks import deliver_via
+from netra.core.db import derived_id
 from netra.core.runtime import Runtime
 from netra.records.record import UsageRecord
 from netra.reports import service
@@ -33,9 +34,11 @@ def record_loader(runtime: Runtime) -> RecordLoader:
 def report_store(runtime: Runtime) -> ReportStore:
     deliver = deliver_via(runtime)
 
-    async def store(org_id: str, report: dict[str, Any]) -> str:
+    async def store(org_id: str, report: dict[str, Any], run_id: str) -> str:
         stored = await runtime.db.run(
-            lambda session: service.store_report(session, org_id, report, deliver)
+            lambda session: service.store_report(
+                session, org_id, report, deliver, report_id=derived_id("run", run_id, "report")
+            )
         )
         return str(stored["id"])
 

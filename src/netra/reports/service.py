@@ -176,12 +176,23 @@ async def _count(
 
 
 async def store_report(
-    session: AsyncSession, org_id: str, report: dict[str, Any], deliver: Deliver | None = None
+    session: AsyncSession,
+    org_id: str,
+    report: dict[str, Any],
+    deliver: Deliver | None = None,
+    *,
+    report_id: str | None = None,
 ) -> dict[str, Any]:
     """Store ``report`` in the caller's unit of work, with the org's ``analysis.completed``
-    webhook event (delivered once committed); returns it with its ``id`` and ``created_at``."""
+    webhook event (delivered once committed); returns it with its ``id`` and ``created_at``.
+    With ``report_id``, a report already stored under that id is returned as it is (no second
+    row, no second event)."""
+    if report_id is not None:
+        existing = await stored_report(session, org_id, report_id)
+        if existing is not None:
+            return existing
     clean = plain_json(report)
-    stored = await AnalysisRepository(session, org_id).save(clean)
+    stored = await AnalysisRepository(session, org_id).save(clean, report_id)
     saved = {"id": stored.id, "created_at": stored.created_at.isoformat(), **clean}
     await emit_event(session, org_id, "analysis.completed", completed_event(saved), deliver=deliver)
     return saved

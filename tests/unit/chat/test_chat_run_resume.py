@@ -52,9 +52,11 @@ async def _runtime(
         async def load(org_id: str, start: Any, end: Any, limit: int) -> list[Any]:
             return data[:limit]
 
-        async def store(org_id: str, report: dict[str, Any]) -> str:
-            reports.append(report)
-            return f"rep_{len(reports)}"
+        async def store(org_id: str, report: dict[str, Any], run_id: str) -> str:
+            # Keyed by run as the real store is: the step executed again finds its report.
+            if not any(r.get("run_id") == run_id for r in reports):
+                reports.append({**report, "run_id": run_id})
+            return f"rep_{next(i for i, r in enumerate(reports) if r['run_id'] == run_id) + 1}"
 
         rt.services.provide(RECORD_LOADER, load)
         rt.services.provide(REPORT_STORE, store)

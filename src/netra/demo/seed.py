@@ -13,6 +13,7 @@ import structlog
 
 from netra.auth.service import create_account, find_user_by_email
 from netra.core.component import Component
+from netra.core.db import utcnow
 from netra.core.errors import ConfigurationError
 from netra.core.runtime import Runtime
 from netra.demo import workload as demo_data
@@ -56,6 +57,7 @@ async def load_demo(runtime: Runtime) -> tuple[str, str, int]:
     usage_file = settings.data_dir / "demo-usage.csv"
     if not usage_file.exists():
         frame, labels = demo_data.generate(DEMO_RECORDS, DEMO_SEED)
+        frame, labels = demo_data.moved_to_recent(frame, labels, utcnow())
         demo_data.write(frame, labels, usage_file)
     result = IngestResult()
     async with BatchWriter(runtime.db, org_id, result, metrics=runtime.metrics) as writer:

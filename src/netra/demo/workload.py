@@ -1,6 +1,7 @@
 """``netra demo-data``: a realistic synthetic workload with injected, labelled waste.
 
-Four weeks (2026-10-23 .. 2026-11-20 UTC) of one company's LLM traffic: 19 features on eight
+Four weeks (2026-10-23 .. 2026-11-20 UTC; ``netra serve --demo`` moves them to the weeks before
+it starts) of one company's LLM traffic: 19 features on eight
 providers, hundreds of end-users, a diurnal and weekly rhythm, prompt and completion lengths
 drawn from the Azure LLM inference trace 2023 (``trace_lengths``); the cast is in
 ``demo_features``. Most features are clean,
@@ -18,7 +19,7 @@ model, or day for an anomaly), so precision and recall per finding kind are exac
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,24 @@ def generate(records: int, seed: int) -> tuple[pl.DataFrame, dict[str, Any]]:
         "waste": labels,
     }
     return out, meta
+
+
+def moved_to_recent(
+    frame: pl.DataFrame, labels: dict[str, Any], now: datetime
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The workload moved forward by whole weeks (weekdays stay weekdays) so that it ends in the
+    week before ``now``: a demo shows recent usage whatever the day it is started."""
+    end = START + timedelta(days=DAYS)
+    weeks = max(0, (now - end).days // 7)
+    shift = timedelta(weeks=weeks)
+    moved = frame.with_columns(pl.col("timestamp") + shift)
+    meta = json.loads(json.dumps(labels))  # a deep copy of plain JSON
+    meta["period"] = {"start": (START + shift).isoformat(), "end": (end + shift).isoformat()}
+    for label in meta["waste"]:
+        if "day" in label["scope"]:
+            day = date.fromisoformat(label["scope"]["day"]) + shift
+            label["scope"]["day"] = day.isoformat()
+    return moved, meta
 
 
 def _inject_anomalies(

@@ -38,3 +38,27 @@ def test_token_lengths_come_from_the_traces() -> None:
     _, conv_out = pairs("conv")
     chat = df.filter((pl.col("feature") == "support-chat") & (pl.col("status") == "ok"))
     assert set(chat["output_tokens"].to_list()) <= set(conv_out)
+
+
+def test_the_served_demo_ends_in_the_week_before_it_is_started() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from netra.demo.workload import moved_to_recent
+
+    df, labels = generate(3000, 5)
+    for now in (datetime(2027, 3, 14, 9, tzinfo=UTC), datetime(2031, 1, 2, tzinfo=UTC)):
+        moved, meta = moved_to_recent(df, labels, now)
+        last = moved["timestamp"].max()
+        assert now - timedelta(days=8) < last <= now, (now, last)
+        shift = moved["timestamp"].min() - df["timestamp"].min()
+        assert shift.days % 7 == 0 and shift.seconds == 0  # weekdays stay weekdays
+        assert moved.drop("timestamp").equals(df.drop("timestamp"))
+        assert datetime.fromisoformat(meta["period"]["end"]) <= now + timedelta(days=1)
+        days = [w["scope"]["day"] for w in meta["waste"] if "day" in w["scope"]]
+        assert days and all(
+            moved.filter(pl.col("timestamp").dt.date().cast(pl.String) == d).height > 0
+            for d in days
+        )
+    # Started before the workload's own end, it is left where it is.
+    kept, _ = moved_to_recent(df, labels, datetime(2026, 1, 1, tzinfo=UTC))
+    assert kept.equals(df)

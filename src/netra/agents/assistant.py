@@ -191,7 +191,7 @@ async def run_assistant(st: RunState, em: RunEmitter, settings: Any) -> str | No
             outcome = "token_limit"
             break
         try:
-            reply = await st.writer.chat(messages, TOOLS)
+            reply = await _model_reply(st, messages, step)
         except Exception as exc:
             log.warning("run %s: the language model failed: %s", st.request.run_id, exc)
             outcome = "llm_error"
@@ -233,6 +233,21 @@ async def run_assistant(st: RunState, em: RunEmitter, settings: Any) -> str | No
     await em.completed(AGENT, result={"outcome": outcome, "llm_calls": usage.calls,
                                       "tokens": usage.tokens})  # fmt: skip
     return answer
+
+
+async def _model_reply(st: RunState, messages: list[dict[str, Any]], step: int) -> dict[str, Any]:
+    """The model's reply at ``step``, journaled: a run executed again after its worker died
+    reads the replies its first execution got, so the same tools are called (the same events,
+    matched with the stored ones) instead of a model's different second thoughts."""
+    steps = st.deps.steps
+    name = f"llm_reply_{step}"
+    kept = await steps.peek(name) if steps is not None else None
+    if kept is not None:
+        return kept
+    reply: dict[str, Any] = await st.writer.chat(messages, TOOLS)
+    if steps is not None:
+        await steps.record(name, json.loads(json.dumps(reply, default=str)))
+    return reply
 
 
 async def _execute(st: RunState, em: RunEmitter, call: dict[str, Any]) -> Any:

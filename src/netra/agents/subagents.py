@@ -196,11 +196,24 @@ async def _ask_the_llm(
     """Free text the rules could not place: the language model picks an intent (or none)."""
     await em.thinking(agent, "No spend topic recognised; asking the language model.", 0.3)
     labels = [i.value for i in Intent]
+    steps = st.deps.steps
+
+    async def ask() -> tuple[str | None, dict[str, Any]]:
+        # Journaled: a run executed again after its worker died keeps the first verdict (a
+        # second one could differ, and with it the plan and the events already sent).
+        kept = await steps.peek("llm_classification") if steps is not None else None
+        if kept is not None:
+            return kept["label"], dict(kept["meta"])
+        verdict, meta = await st.writer.classify(st.request.text, labels)
+        if steps is not None:
+            await steps.record("llm_classification", {"label": verdict, "meta": meta})
+        return verdict, meta
+
     label, st.classifier_meta = await em.tool(
         agent,
         "classify_request",
         {"labels": labels},
-        lambda: st.writer.classify(st.request.text, labels),
+        ask,
         lambda r: {"intent": r[0], **r[1]},
     )
     if label is None or label == Intent.OUT_OF_SCOPE.value:

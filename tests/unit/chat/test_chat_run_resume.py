@@ -41,10 +41,10 @@ ASK = "where is my money going and how do I cut it?"
 
 @asynccontextmanager
 async def _runtime(
-    make_settings: Callable[..., Any],
+    make_settings: Callable[..., Any], model: Any = None
 ) -> AsyncIterator[tuple[Runtime, list[dict[str, Any]]]]:
     async with started_runtime(make_settings(run_stale_after_s=1)) as rt:
-        writer = ResilientWriter(None, OfflineWriter(), CircuitBreaker("llm"))
+        writer = ResilientWriter(model, OfflineWriter(), CircuitBreaker("llm"))
         rt.services.provide(PIPELINE, AgentPipeline(rt.settings, writer, FakeEngine()))
         data = records(600)
         reports: list[dict[str, Any]] = []
@@ -271,3 +271,55 @@ async def test_a_run_past_its_deadline_is_not_resumed(make_settings: Callable[..
         events = await _take_over(rt, job)
         assert [e.seq for e in events] == [1, 2]
         assert events[-1].payload["error"]["code"] == "timeout"
+
+
+class _FickleModel:
+    """A language model that never answers the same twice: its first reply calls a tool, every
+    later one answers at once. Executed again from scratch, a run would take another path."""
+
+    name = "fickle"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def write(self, brief: Any) -> str:
+        raise RuntimeError("not used: the model drives the tools")
+
+    async def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
+        self.calls += 1
+        usage = {"prompt_tokens": 10, "completion_tokens": 5}
+        if self.calls == 1:
+            function = {"name": "spend_breakdown", "arguments": '{"by": "feature"}'}
+            call = {"id": "call-1", "type": "function", "function": function}
+            message = {"role": "assistant", "content": None, "tool_calls": [call]}
+            return {"message": message, "usage": usage}
+        return {"message": {"role": "assistant", "content": "Mostly one feature."}, "usage": usage}
+
+
+async def test_a_model_driven_run_resumes_with_the_models_first_choices(
+    make_settings: Callable[..., Any],
+) -> None:
+    """The worker dies right after the model's tool call started: the heir reads the model's
+    journaled reply instead of asking again, so it calls the same tool and the run completes."""
+    async with _runtime(make_settings, _FickleModel()) as (rt, _reports):
+        ack, job = await _submit(rt)
+        writer = EventWriter(rt.db, rt.bus, rt.metrics)
+        await writer.start()
+        await RunWorker(rt, writer, name="alone").handle(job)
+        await writer.stop()
+        expected = _shape(await _events(rt, ack.run_id))
+    assert ("tool_executing", "assistant", "spend_breakdown") in expected
+    dies_after = expected.index(("tool_executing", "assistant", "spend_breakdown")) + 1
+
+    model = _FickleModel()
+    async with _runtime(make_settings, model) as (rt, _reports):
+        ack, job = await _submit(rt)
+        await _die_after(rt, job, ack.run_id, dies_after)
+        assert model.calls == 1
+        events = await _take_over(rt, job)
+        assert model.calls == 2  # the first reply was read from the journal, not asked again
+        assert _shape(events) == expected
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        final = events[-1].payload
+        assert final["status"] == "succeeded", final
+        assert final["result"]["text"] == "Mostly one feature."

@@ -323,7 +323,7 @@ def test_bad_requests_get_clear_errors(srv: ServerProcess) -> None:
     r = post({**proto, **bearer(org.reader)})  # a key without usage:write
     assert r.status_code == 403 and "usage:write" in r.json()["error"]["message"]
     r = post({**bearer(org.writer), "Content-Type": "text/plain"}, b"hello")
-    assert r.status_code == 400 and "application/x-protobuf" in r.json()["error"]["message"]
+    assert r.status_code == 415 and "application/x-protobuf" in r.json()["error"]["message"]
     r = post({**bearer(org.writer), **proto}, b"\xff\xff\xff\xff garbage")
     assert r.status_code == 400 and "ExportTraceServiceRequest" in r.json()["error"]["message"]
     r = post({**bearer(org.writer), **proto}, b"\0" * (BODY_CAP + 1))

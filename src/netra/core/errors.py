@@ -44,6 +44,12 @@ class TooLarge(NetraError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(NetraError):
+    """A body in a media type or content coding the endpoint does not read (OTLP: 415)."""
+
+    code = "unsupported_media_type"
+
+
 class RequestTimeout(NetraError):
     """The client stopped sending its request body (a read deadline passed)."""
 

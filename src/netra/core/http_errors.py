@@ -38,6 +38,7 @@ STATUS: dict[type[errors.NetraError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.TooLarge: 413,
+    errors.UnsupportedMediaType: 415,
     errors.RequestTimeout: 408,
     errors.ValidationFailed: 422,
     errors.RateLimited: 429,

@@ -4,7 +4,8 @@
 in hex, enums as numbers or names, 64-bit integers as strings or numbers), each optionally
 ``Content-Encoding: gzip``. The body is capped before and after decompression, so a small
 gzip bomb is refused as 413 like a large body. Everything unreadable is a 400 that says what
-was expected; nothing here knows about usage records.
+was expected (415 for a media type or content coding OTLP/HTTP does not define, as its
+specification requires); nothing here knows about usage records.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from netra.core.errors import BadInput, TooLarge
+from netra.core.errors import BadInput, TooLarge, UnsupportedMediaType
 from netra.usage.otlp_spans import Span
 
 Encoding = Literal["protobuf", "json"]
@@ -41,7 +42,7 @@ def body_encoding(content_type: str | None) -> Encoding:
         return "protobuf"
     if media == JSON:
         return "json"
-    raise BadInput(
+    raise UnsupportedMediaType(
         f"unsupported Content-Type {media or '(none)'!r}: send OTLP as {PROTOBUF} or {JSON}",
         details={"field": "Content-Type", "expected": [PROTOBUF, JSON]},
     )
@@ -52,7 +53,7 @@ def decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
     if coding in ("identity", ""):
         return body
     if coding not in ("gzip", "x-gzip"):
-        raise BadInput(
+        raise UnsupportedMediaType(
             f"unsupported Content-Encoding {coding!r}: send the body as is or gzip-compressed",
             details={"field": "Content-Encoding", "expected": ["gzip", "identity"]},
         )

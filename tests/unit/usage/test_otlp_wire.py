@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
-from netra.core.errors import BadInput, TooLarge
+from netra.core.errors import BadInput, TooLarge, UnsupportedMediaType
 from netra.usage.otlp_wire import (
     body_encoding,
     decode_request,
@@ -118,7 +118,7 @@ def test_content_types() -> None:
     assert body_encoding("application/x-protobuf") == "protobuf"
     assert body_encoding("application/json; charset=utf-8") == "json"
     for bad in (None, "text/plain", "multipart/form-data; boundary=x"):
-        with pytest.raises(BadInput, match="application/x-protobuf"):
+        with pytest.raises(UnsupportedMediaType, match="application/x-protobuf"):
             body_encoding(bad)
 
 
@@ -134,7 +134,7 @@ def test_gzip_is_inflated_within_the_cap() -> None:
         decompress(b"not gzip at all", "gzip", 10_000)
     with pytest.raises(BadInput, match="truncated"):
         decompress(gzip.compress(body)[:-12], "gzip", 10_000)
-    with pytest.raises(BadInput, match="br"):
+    with pytest.raises(UnsupportedMediaType, match="br"):
         decompress(body, "br", 10_000)
 
 

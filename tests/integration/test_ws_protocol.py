@@ -301,6 +301,13 @@ async def test_handshake_refusals(srv: LiveServer) -> None:
             origin=websockets.Origin("https://evil.example"),
         )
     assert refused.value.response.status_code == 403
+    # A valid token whose role may not read chats (an unknown role has no permission): the
+    # handshake is refused with HTTP 403, PROTOCOL.md's refusal (4403 is no close code of it).
+    with pytest.raises(InvalidStatus) as refused:
+        await websockets.connect(
+            srv.ws_url, additional_headers={"Authorization": f"Bearer {mint_token(srv, role='x')}"}
+        )
+    assert refused.value.response.status_code == 403
     # The browser way: token in a subprotocol; the server selects netra.v1.
     ws = await websockets.connect(
         srv.ws_url,

@@ -2,7 +2,8 @@
 
 Refusals, in order: a browser Origin not allowed gets HTTP 403 (no socket); a missing, invalid,
 expired or revoked token gets the socket closed with 4401 (never 1011, never a session); a
-dependency down during the check gets 1013; the user's connection limit gets 4429. There is no
+dependency down during the check gets 1013; a token whose role may not read chats gets HTTP
+403; the user's connection limit gets 4429. There is no
 bypass of any of these in any environment.
 """
 
@@ -66,7 +67,10 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         return
     ctx = claims.context(connection_id=new_id())
     if not ctx.can("chat:read"):
-        await _refuse(ws, runtime, auth.subprotocol, 4403, "missing permission 'chat:read'")
+        # Not allowed (a valid token of a role without chats): the handshake is refused with
+        # HTTP 403 like a foreign Origin; PROTOCOL.md has no close code for it.
+        runtime.metrics.ws_closes.labels("403").inc()
+        await ws.close(1008)
         return
     hub = runtime.services[HUB]
     limits = limits_for(settings, ctx.tier)

@@ -3,7 +3,8 @@
 Design:
 - A delivery row is the unit of work. A process *claims* a due delivery with one atomic
   UPDATE (``claimed_by`` = its token, ``next_attempt_at`` = now + lease); only the winner sends.
-- Each attempt is one HTTP POST of the stored body (same bytes, same signature every time),
+- Each attempt is one HTTP POST of the stored body (the same bytes every time, signed at the
+  attempt: ``t`` is the attempt's time, so a retry hours later is not refused as stale),
   made outside any transaction, with a timeout, no redirects followed, the response body
   never read. 2xx: delivered. 408/425/429/5xx, timeouts and network errors: retried after an
   exponential back-off with jitter, up to ``webhook_max_attempts``. Other answers, a refused

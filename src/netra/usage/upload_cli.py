@@ -6,15 +6,19 @@ disk in chunks, never whole, with ``Authorization: Bearer <NETRA_API_KEY>``. A p
 shows the bytes sent on a terminal. For each file it prints the recognised source, accepted,
 duplicates and rejected rows (the first ``MAX_SHOWN`` as ``FILE:LINE: field: reason``).
 
+A 429 (the organisation's request rate, or the tier's concurrent uploads) is not the file's
+fault: the file is sent again after the answer's ``Retry-After``, up to ``MAX_TRIES`` times.
+
 Exit codes (API.md): 0 every file was taken (rows the server rejected are listed, as
-``netra analyze`` does); 1 the work failed (server unreachable, a server error, the answer
-unreadable); 2 bad usage or bad input (no key, a missing file, the server refused a file or
-the credentials: its message is printed).
+``netra analyze`` does); 1 the work failed (server unreachable, a server error, the server
+still busy after the retries, the answer unreadable); 2 bad usage or bad input (no key, a
+missing file, the server refused a file or the credentials: its message is printed).
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -26,6 +30,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TransferS
 UPLOAD_PATH = "/api/v1/usage/upload"
 MAX_SHOWN = 20
 CHUNK = 1 << 20
+MAX_TRIES = 5  # sends of one file while the server answers 429
+MAX_WAIT_S = 300  # the longest Retry-After honoured
 
 
 class _Counted:
@@ -80,11 +86,36 @@ def upload_command(files: list[Path], url: str, source: str, api_key: str | None
 
 
 def _send(client: httpx.Client, target: str, path: Path) -> int:
+    response = _post(client, target, path)
+    for _ in range(MAX_TRIES - 1):
+        if isinstance(response, int) or response.status_code != 429:
+            break
+        wait = _retry_after(response)
+        _err(f"{path}: the server is busy ({_message(response)}): sending again in {wait} s")
+        time.sleep(wait)
+        response = _post(client, target, path)
+    if isinstance(response, int):
+        return response
+    try:
+        body = response.json()
+    except ValueError:
+        _err(f"error: {path}: the server answered {response.status_code} without JSON")
+        return 1
+    if response.status_code != 200:
+        _err(f"error: {path}: {response.status_code} {_message(response)}")
+        # A rate or a timeout is not the file's fault: the work failed, the input may be fine.
+        return 1 if response.status_code >= 500 or response.status_code in (408, 429) else 2
+    _report(path, body)
+    return 0
+
+
+def _post(client: httpx.Client, target: str, path: Path) -> httpx.Response | int:
+    """The server's answer to one send of ``path``, or the exit code when it could not be sent."""
     bar = _progress(path) if sys.stderr.isatty() else None
     try:
         with path.open("rb") as handle:
             files: Any = {"file": (path.name, _Counted(handle, bar), "application/octet-stream")}
-            response = client.post(target, files=files)
+            return client.post(target, files=files)
     except httpx.HTTPError as exc:
         _err(f"error: {path}: could not send to {target}: {exc}")
         return 1
@@ -94,17 +125,20 @@ def _send(client: httpx.Client, target: str, path: Path) -> int:
     finally:
         if bar is not None:
             bar[0].stop()
+
+
+def _retry_after(response: httpx.Response) -> int:
+    value = response.headers.get("retry-after", "")
+    return min(MAX_WAIT_S, max(1, int(value))) if value.isdigit() else 5
+
+
+def _message(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        _err(f"error: {path}: the server answered {response.status_code} without JSON")
-        return 1
-    if response.status_code != 200:
-        error = body.get("error", {}) if isinstance(body, dict) else {}
-        _err(f"error: {path}: {response.status_code} {error.get('message', response.text)}")
-        return 1 if response.status_code >= 500 else 2
-    _report(path, body)
-    return 0
+        return response.text[:200]
+    error = body.get("error", {}) if isinstance(body, dict) else {}
+    return str(error.get("message", response.text[:200])) if isinstance(error, dict) else ""
 
 
 def _report(path: Path, body: dict[str, Any]) -> None:

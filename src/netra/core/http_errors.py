@@ -128,8 +128,18 @@ def _is_branch_tag(part: object) -> bool:
 
 def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    errors_ = exc.errors()
+    unparsed = next((e for e in errors_ if e.get("type") == "json_invalid"), None)
+    if unparsed is not None:
+        # A body that does not parse has no field to name: bad input (400), not validation.
+        reason = (unparsed.get("ctx") or {}).get("error") or unparsed.get("msg", "")
+        where = [p for p in unparsed.get("loc", ()) if isinstance(p, int)]
+        at = f" (at character {where[0]})" if where else ""
+        return JSONResponse(
+            error_body("bad_request", f"request body is not valid JSON: {reason}{at}"), 400
+        )
     fields: list[dict[str, str]] = []
-    for e in exc.errors():
+    for e in errors_:
         parts = [str(p) for p in e.get("loc", ()) if p != "body" and not _is_branch_tag(p)]
         field = ".".join(parts) or "body"
         if all(f["field"] != field for f in fields):  # one entry per field, even for unions

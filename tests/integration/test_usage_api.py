@@ -100,6 +100,19 @@ async def test_json_ingest_stores_good_rows_and_reports_bad_ones(api: Api) -> No
     assert records_in(await summary(api, api.alice)) == before + 5
 
 
+async def test_json_ingest_lists_the_keys_it_does_not_read(api: Api) -> None:
+    """Nothing is silently dropped (API.md): an unknown key (a typo of an optional field) is
+    named once in ``ignored_fields``, as uploads do; the records are still stored."""
+    records = [rec(0, "keys", cached_tokens=10, region="eu"), rec(1, "keys", region="us")]
+    r = await api.client.post("/api/v1/usage", json={"records": records}, headers=api.alice)
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 2 and r.json()["ignored_fields"] == ["cached_tokens", "region"]
+    clean = await api.client.post(
+        "/api/v1/usage", json={"records": [rec(2, "keys")]}, headers=api.alice
+    )
+    assert clean.json()["ignored_fields"] == []
+
+
 async def test_duplicates_within_one_call_store_once(api: Api) -> None:
     records = [rec(1, "twice"), rec(1, "twice"), rec(2, "twice")]
     r = await api.client.post("/api/v1/usage", json={"records": records}, headers=api.alice)

@@ -41,7 +41,7 @@ from netra.core.http_errors import error_body
 from netra.core.openapi import responses
 from netra.core.runtime import Runtime
 from netra.core.slots import Slots
-from netra.records.record import RowError, UsageRecord
+from netra.records.record import FIELDS, RowError, UsageRecord
 from netra.tiers import Limit, limits_for, refusal
 from netra.usage.ingest import (
     BatchWriter,
@@ -62,6 +62,7 @@ from netra.usage.stream import FileChunks, Spool, multipart_boundary, with_read_
 BATCH_SIZE = 5000
 MAX_LISTED = 1000
 UPLOAD_BUSY_RETRY_S = 5
+KNOWN_FIELDS = frozenset(FIELDS)
 
 _RAW_TYPES: dict[str, Layout] = {
     "text/csv": "csv",
@@ -115,10 +116,14 @@ async def _after_ingest(
 
 
 def _outcome(
-    result: IngestResult, writer: BatchWriter, rejected: bool, notes: Notes | None = None
+    result: IngestResult,
+    writer: BatchWriter,
+    rejected: bool,
+    notes: Notes | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     writer.count_rejected()
-    extra = _notes(notes)
+    extra = {**_notes(notes), **(extra or {})}
     if rejected:
         return JSONResponse(
             error_body(
@@ -217,17 +222,25 @@ async def post_usage(
         )
     result = IngestResult(max_listed=MAX_LISTED)
     writer = BatchWriter(runtime.db, user.org_id, result, metrics=runtime.metrics, atomic=atomic)
+    # Keys no record field has are named once in the answer: nothing is silently dropped.
+    notes = Notes()
+
+    def parse_all() -> list[UsageRecord | RowError]:
+        for item in records:
+            if isinstance(item, dict):
+                notes.ignore(item, KNOWN_FIELDS)
+        return [parse_record(item, n) for n, item in enumerate(records, start=1)]
+
     # Validation is CPU work (up to 10,000 records): off the event loop.
-    items = await anyio.to_thread.run_sync(
-        lambda: [parse_record(item, n) for n, item in enumerate(records, start=1)]
-    )
+    items = await anyio.to_thread.run_sync(parse_all)
+    extra = {"ignored_fields": notes.ignored_fields}
     try:
         async with writer:
             await ingest_records(items, writer, BATCH_SIZE)
     except RejectedRows:
-        return _outcome(result, writer, rejected=True)
+        return _outcome(result, writer, rejected=True, extra=extra)
     await _after_ingest(runtime, user.org_id, result, audit=(user, request, "usage"))
-    return _outcome(result, writer, rejected=False)
+    return _outcome(result, writer, rejected=False, extra=extra)
 
 
 class _Guarded:

@@ -34,6 +34,7 @@ class IngestAnswer(BaseModel):
     rejected_truncated: bool = Field(description="more rows were rejected than listed")
     source: str | None = Field(default=None, description="the source recognised (uploads)")
     ignored_fields: list[str] | None = Field(
-        default=None, description="columns or keys of the file that are not read, listed once"
+        default=None,
+        description="columns or keys (of the file or the records) that are not read, listed once",
     )
     skipped: int | None = Field(default=None, description="rows the source marks as not usage")

@@ -47,7 +47,7 @@ def _records(tag: str, days_ago: list[int]) -> dict[str, Any]:
         "records": [
             {"timestamp": (now - timedelta(days=d)).isoformat(), "provider": "openai",
              "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 100,
-             "request_id": f"{tag}-{n}", "feature": "search"}
+             "request_id": f"{tag}-{n}", "feature": "search", "prompt_hash": f"prompt-{n}"}
             for n, d in enumerate(days_ago)
         ]
     }  # fmt: skip
@@ -186,6 +186,10 @@ async def test_export_then_deletion_leaves_nothing_of_the_organisation(srv: Live
         for line in lines[1:]:
             tables.setdefault(line["table"], []).append(line["row"])
         assert len(tables["usage_records"]) == 5 and len(tables["users"]) == 2
+        # Every field of the organisation's records: a prompt's hash is its data, no credential.
+        assert {r["prompt_hash"] for r in tables["usage_records"]} == {
+            f"prompt-{n}" for n in range(5)
+        }
         for name in ("organisations", "invitations", "chat_threads", "chat_messages", "chat_runs",
                      "chat_run_events", "analyses", "budgets", "budget_alerts", "webhooks",
                      "webhook_events", "webhook_deliveries", "refresh_families", "audit_events",

@@ -29,8 +29,11 @@ NOT_ORG_DATA = {
     "token_revocations": "denylist of access tokens, no content, expires with the tokens",
 }
 
-# Credentials are never exported (hashes of passwords and tokens, webhook secrets).
+# Credentials are never exported (hashes of passwords, tokens and keys, webhook secrets).
 SECRET_MARKERS = ("hash", "secret")
+# Columns those markers would catch that are the organisation's data, not credentials: a
+# usage record's prompt_hash is the customer's own field (API.md "Usage record").
+NOT_SECRET = frozenset({"prompt_hash"})
 
 EXPORT_BATCH = 1000
 
@@ -78,7 +81,11 @@ def _json_value(value: Any) -> Any:
 
 
 def _exported_columns(table: Table) -> list[Any]:
-    return [c for c in table.c if not any(m in c.name.lower() for m in SECRET_MARKERS)]
+    return [
+        c
+        for c in table.c
+        if c.name in NOT_SECRET or not any(m in c.name.lower() for m in SECRET_MARKERS)
+    ]
 
 
 def _line(table: Table, columns: list[Any], row: Any) -> dict[str, Any]:

@@ -121,9 +121,9 @@ def _from_unix(number: float) -> datetime:
     return datetime.fromtimestamp(number, tz=UTC)
 
 
-def _int(field: str, value: Any) -> int:
+def _int(field: str, value: Any, minimum: int = 0) -> int:
     if isinstance(value, bool):
-        raise _Bad(field, "expected an integer >= 0, got a boolean")
+        raise _Bad(field, f"expected an integer >= {minimum}, got a boolean")
     if isinstance(value, int):
         number = value
     else:
@@ -134,12 +134,12 @@ def _int(field: str, value: Any) -> int:
             try:
                 as_float = float(text)
             except ValueError:
-                raise _Bad(field, f"expected an integer >= 0, got {shown(text)}") from None
+                raise _Bad(field, f"expected an integer >= {minimum}, got {shown(text)}") from None
             if not as_float.is_integer():
-                raise _Bad(field, f"expected an integer >= 0, got {shown(text)}") from None
+                raise _Bad(field, f"expected an integer >= {minimum}, got {shown(text)}") from None
             number = int(as_float)
-    if number < 0:
-        raise _Bad(field, f"must be >= 0, got {number}")
+    if number < minimum:
+        raise _Bad(field, f"must be >= {minimum}, got {number}")
     if number > MAX_TOKENS:
         raise _Bad(field, f"must be <= {MAX_TOKENS:.0e}, got {number}")
     return number
@@ -228,9 +228,7 @@ def _build(get: Mapping[str, Any]) -> UsageRecord:
     raw = get.get("batch")
     batch = False if _absent(raw) else _bool("batch", raw)
     raw = get.get("requests")
-    requests = 1 if _absent(raw) else _int("requests", raw)
-    if requests < 1:
-        raise _Bad("requests", f"must be >= 1, got {requests}")
+    requests = 1 if _absent(raw) else _int("requests", raw, minimum=1)
     raw = get.get("cache_write_1h_tokens")
     writes_1h = 0 if _absent(raw) else _int("cache_write_1h_tokens", raw)
     if writes_1h > writes:

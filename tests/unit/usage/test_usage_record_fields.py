@@ -56,6 +56,8 @@ def test_bad_values_name_their_field() -> None:
     for change, field in cases:
         error = parse_record({**base, **change}, 4)
         assert isinstance(error, RowError) and error.field == field, (change, error)
+        if field == "requests":  # the bound it states is the field's own (>= 1), not 0
+            assert ">= 1" in error.message and ">= 0" not in error.message, error
     text = HEADER + "2026-11-01T10:00:00Z,openai,gpt-4o,10,1,4,5,1,\n"
     text += "2026-11-01T10:00:00Z,openai,gpt-4o,10,1,4,1,0,\n"
     errors = list(iter_csv(io.StringIO(text)))

@@ -46,7 +46,7 @@ def _report_figures(report: dict[str, Any]) -> set[str]:
     for f in report["findings"]:
         values += [f["current_cost_usd"], f["projected_cost_usd"], f["savings_usd"]]
     for rows in report["breakdown"].values():
-        values += [r["cost_usd"] for r in rows]
+        values += [r["cost_usd"] for r in rows if r["cost_usd"] is not None]  # None: unpriced
     return {usd(v) for v in values}
 
 

@@ -102,7 +102,8 @@ def test_dashboard_upload_totals_charts_and_chat(
     # Top models: the report's by_model, most expensive first.
     by_model = [g for g in report["breakdown"]["by_model"] if g["key"]][:10]
     [model_points] = chart_points(page, "chart-model")
-    assert model_points == pytest.approx([g["cost_usd"] for g in by_model])
+    # An unpriced model (cost_usd null) is drawn as a zero bar and listed as "unpriced".
+    assert model_points == pytest.approx([g["cost_usd"] or 0.0 for g in by_model])
 
     # Stacking by feature redraws the chart from the API's feature split.
     page.select_option("#stack-by", "feature")

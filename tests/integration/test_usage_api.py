@@ -390,6 +390,34 @@ async def test_analysis_report_has_the_documented_shape_and_counts(api: Api) -> 
     assert backwards.status_code == 422
 
 
+async def test_a_model_without_a_price_is_never_shown_as_zero_dollars(api: Api) -> None:
+    """API.md: a model the catalogue does not know is reported as unpriced with its record
+    count, never priced as $0: its groups' cost_usd is null (the web UI prints "unpriced"),
+    and a group that is partly priced keeps the priced part beside its unpriced count."""
+    start, end = "2026-08-01T00:00:00Z", "2026-08-02T00:00:00Z"
+    day = {"timestamp": "2026-08-01T09:00:00Z", "feature": "unpriced-check"}
+    records = [
+        rec(0, "noprice", **day, provider="acme", model="acme-mystery-1"),
+        rec(1, "noprice", **day, provider="acme", model="acme-mystery-1"),
+        rec(2, "noprice", **day),
+    ]
+    stored = await api.client.post("/api/v1/usage", json={"records": records}, headers=api.bob)
+    assert stored.json()["accepted"] == 3, stored.text
+    period = {"start": start, "end": end}
+    models = {g["key"]: g for g in (await summary(api, api.bob, **period))["groups"]}
+    mystery = models["acme-mystery-1"]
+    assert (mystery["records"], mystery["unpriced_records"], mystery["cost_usd"]) == (2, 2, None)
+    assert models["gpt-4o"]["cost_usd"] > 0
+    [feature] = (await summary(api, api.bob, group_by="feature", **period))["groups"]
+    assert feature["unpriced_records"] == 2 and feature["cost_usd"] == models["gpt-4o"]["cost_usd"]
+    r = await api.client.post("/api/v1/analyses", json=period, headers=api.bob)
+    assert r.status_code == 201, r.text
+    report = r.json()
+    assert report["unpriced"] == [{"provider": "acme", "model": "acme-mystery-1", "records": 2}]
+    by_model = {g["key"]: g for g in report["breakdown"]["by_model"]}
+    assert by_model["acme-mystery-1"]["cost_usd"] is None
+
+
 async def test_ingest_moves_the_usage_metrics(api: Api) -> None:
     def counter(text: str, result: str) -> float:
         for line in text.splitlines():

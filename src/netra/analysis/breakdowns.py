@@ -54,13 +54,22 @@ def _aggregate(priced: pl.DataFrame, keys: list[pl.Expr]) -> pl.DataFrame:
     )
 
 
+def _group_cost(row: dict[str, Any]) -> float | None:
+    """A group's cost; None when none of its records has a price (API.md: usage no price is
+    known for is never priced as $0; ``unpriced_records`` says how many there are)."""
+    if row["records"] and row["unpriced_records"] >= row["records"]:
+        return None
+    return usd(row["cost_usd"])
+
+
 def _rows(table: pl.DataFrame, total: float) -> list[dict[str, Any]]:
     out = []
     for row in table.iter_rows(named=True):
         key = row["key"]
         row["key"] = key.isoformat() if hasattr(key, "isoformat") else key
-        row["cost_usd"] = usd(row["cost_usd"])
-        row["share_pct"] = pct(100.0 * row["cost_usd"] / total) if total > 0 else 0.0
+        cost = row["cost_usd"] = _group_cost(row)
+        # The share of the priced spend (0 for a group with none).
+        row["share_pct"] = pct(100.0 * (cost or 0.0) / total) if total > 0 else 0.0
         out.append(row)
     return out
 
@@ -194,7 +203,7 @@ def split_summary(
         key = row.pop("key")
         key = key.isoformat() if hasattr(key, "isoformat") else key
         row["key"] = row.pop("split_key")
-        row["cost_usd"] = usd(row["cost_usd"])
+        row["cost_usd"] = _group_cost(row)
         splits.setdefault(key, []).append(row)
     for group in groups:
         group["split"] = splits.get(group["key"], [])

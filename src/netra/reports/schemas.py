@@ -39,7 +39,9 @@ class Group(_Open):
     requests: int | None = Field(
         default=None, description="calls the records add up (a rollup row counts many)"
     )
-    cost_usd: float | None
+    cost_usd: float | None = Field(
+        description="the priced records' cost; null when none of the group's records is priced"
+    )
     input_tokens: int | None = None
     output_tokens: int | None = None
     cached_input_tokens: int | None = None

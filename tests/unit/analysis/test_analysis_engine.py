@@ -71,9 +71,11 @@ def test_totals_breakdowns_and_unpriced() -> None:
     for name in ("by_model", "by_provider", "by_feature", "by_day"):
         rows = report["breakdown"][name]
         assert sum(r["records"] for r in rows) == 157
-        assert sum(r["cost_usd"] for r in rows) == pytest.approx(report["total_cost_usd"], abs=1e-5)
+        priced = sum(r["cost_usd"] or 0.0 for r in rows)
+        assert priced == pytest.approx(report["total_cost_usd"], abs=1e-5)
     by_model = {r["key"]: r for r in report["breakdown"]["by_model"]}
-    assert by_model["acme-1"]["unpriced_records"] == 7 and by_model["acme-1"]["cost_usd"] == 0.0
+    # Never priced as $0 (API.md): no price known, no cost.
+    assert by_model["acme-1"]["unpriced_records"] == 7 and by_model["acme-1"]["cost_usd"] is None
     assert report["breakdown"]["by_model"][0]["key"] == "gpt-4o"  # most expensive first
 
 

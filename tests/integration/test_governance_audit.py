@@ -137,3 +137,33 @@ async def test_audit_trail_of_each_kind_readable_by_owners_only(pg_settings: Any
             "/api/v1/audit", params={"after": events[-1]["created_at"]}, headers=who
         )
         assert all(e["created_at"] > events[-1]["created_at"] for e in later.json()["events"])
+
+
+async def test_from_where_is_the_client_behind_a_trusted_proxy_for_every_action(
+    pg_settings: Any,
+) -> None:
+    """Every audit row names the same client address: behind a trusted proxy, the forwarded
+    one (sign-ins already did; key, member, budget, webhook and upload rows gave the proxy's)."""
+    client_ip = "203.0.113.9"
+    settings = pg_settings(
+        requests_per_min_free=10_000, embedded_workers=False, trusted_proxies="127.0.0.1"
+    )
+    async with running_app(create_app(settings)) as client:
+        client.headers["X-Forwarded-For"] = client_ip
+        owner = await signup(client, org_name="Proxied")
+        who = bearer(owner["access_token"])
+        calls = [
+            ("/api/v1/api-keys", {"name": "ci", "scopes": ["usage:write"]}),
+            ("/api/v1/budgets", {"scope": "org", "period": "month", "limit_usd": 10}),
+            ("/api/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["budget.alert"]}),
+            ("/api/v1/invitations", {"email": "invited@example.com", "role": "viewer"}),
+            ("/api/v1/usage", {"records": [_record(1, 1)]}),
+        ]
+        for path, body in calls:
+            answer = await client.post(path, json=body, headers=who)
+            assert answer.status_code in (200, 201), (path, answer.text)
+        events = await _all_events(client, owner["access_token"], page=50)
+        seen = {e["action"]: e["ip"] for e in events}
+        for action in ("auth.signup", "auth.login", "api_key.create", "budget.create",
+                       "webhook.create", "member.invite", "usage.upload"):  # fmt: skip
+            assert seen.get(action) == client_ip, (action, seen)

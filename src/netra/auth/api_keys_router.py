@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from netra.auth import api_keys
 from netra.auth.deps import get_key_verifier, require
-from netra.core.audit import record_audit
+from netra.core.audit import record_audit, request_ip
 from netra.core.context import UserContext
 from netra.core.deps import RuntimeDep, SessionDep
 from netra.core.inputs import PathId, Text
@@ -59,10 +59,6 @@ class ApiKeyList(BaseModel):
     api_keys: list[ApiKeyOut]
 
 
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 @router.post(
     "",
     status_code=201,
@@ -84,7 +80,7 @@ async def create_api_key(
         "api_key.create",
         org_id=user.org_id,
         user_id=user.user_id,
-        ip=_ip(request),
+        ip=request_ip(request),
         key_id=row.id,
         name=row.name,
         scopes=row.scopes,
@@ -125,7 +121,7 @@ async def revoke_api_key(
             "api_key.revoke",
             org_id=user.org_id,
             user_id=user.user_id,
-            ip=_ip(request),
+            ip=request_ip(request),
             key_id=row.id,
             name=row.name,
         )

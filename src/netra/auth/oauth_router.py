@@ -35,7 +35,7 @@ from netra.auth.schemas import CodeIn, TokenPair
 from netra.auth.service import load_active_user
 from netra.auth.sessions import start_session
 from netra.auth.state import AuthState, get_auth
-from netra.core.audit import record_audit
+from netra.core.audit import record_audit, request_ip
 from netra.core.deps import RuntimeDep, SessionDep
 from netra.core.errors import BadInput, NotFound, Unauthenticated
 from netra.core.openapi import responses
@@ -106,9 +106,8 @@ async def callback(
 ) -> Response:
     auth = get_auth(runtime)
     client = oidc_client(runtime, provider)
-    from netra.auth.router import client_ip
 
-    ip = client_ip(request)
+    ip = request_ip(request)
     # The state is checked first: a forged or replayed callback gets nothing further.
     pending = await consume_state(runtime.cache, state, request.cookies.get(STATE_COOKIE))
     try:

@@ -28,11 +28,10 @@ from sqlalchemy import select, update
 from netra.auth.deps import CurrentUser
 from netra.auth.models import PasswordReset, User
 from netra.auth.passwords import check_password_policy
-from netra.auth.router import client_ip
 from netra.auth.service import find_user_by_email, normalize_email
 from netra.auth.sessions import revoke_user_families
 from netra.auth.state import AuthState, get_auth
-from netra.core.audit import record_audit
+from netra.core.audit import record_audit, request_ip
 from netra.core.db import utcnow
 from netra.core.deps import RuntimeDep
 from netra.core.email import Email, build_email_sender
@@ -73,7 +72,7 @@ async def change_password(
     body: PasswordChangeIn, request: Request, user: CurrentUser, runtime: RuntimeDep
 ) -> Response:
     auth = get_auth(runtime)
-    ip = client_ip(request)
+    ip = request_ip(request)
     async with runtime.db.unit_of_work() as session:
         account = await session.get(User, user.user_id)
         if account is None or account.disabled or account.password_hash is None:
@@ -108,9 +107,9 @@ async def request_reset(
     body: ResetRequestIn, request: Request, runtime: RuntimeDep
 ) -> dict[str, str]:
     auth = get_auth(runtime)
-    await auth.throttle.limit_address("reset", client_ip(request))
+    await auth.throttle.limit_address("reset", request_ip(request))
     email = normalize_email(body.email)
-    task = asyncio.create_task(_send_reset(auth, email, client_ip(request)))
+    task = asyncio.create_task(_send_reset(auth, email, request_ip(request)))
     _background.add(task)
     task.add_done_callback(_background.discard)
     return {"status": "if an account has this address, a reset e-mail is on its way"}
@@ -182,7 +181,7 @@ async def confirm_reset(body: ResetConfirmIn, request: Request, runtime: Runtime
         )
         await revoke_user_families(session, user.id, "password reset")
         record_audit(session, "auth.password_reset", org_id=user.org_id, user_id=user.id,
-                     ip=client_ip(request))  # fmt: skip
+                     ip=request_ip(request))  # fmt: skip
         user_id = user.id
     await auth.revoke_user(user_id)
     return Response(status_code=204)

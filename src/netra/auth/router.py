@@ -32,8 +32,7 @@ from netra.auth.service import (
 from netra.auth.sessions import revoke_family, rotate_refresh_token, start_session
 from netra.auth.state import get_auth
 from netra.auth.wellknown import service_configuration
-from netra.core.audit import record_audit
-from netra.core.client_address import client_address
+from netra.core.audit import record_audit, request_ip
 from netra.core.deps import RuntimeDep, SessionDep
 from netra.core.errors import Unauthenticated
 from netra.core.openapi import responses
@@ -41,13 +40,6 @@ from netra.core.openapi import responses
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 INVALID_LOGIN = "invalid e-mail or password"
-
-
-def client_ip(request: Request) -> str | None:
-    """The client's address (X-Forwarded-For only from NETRA_TRUSTED_PROXIES)."""
-    peer = request.client.host if request.client else None
-    settings = request.app.state.runtime.settings
-    return client_address(peer, request.headers, settings.trusted_proxies)
 
 
 # Routes whose outcome must be committed before they answer (a failed sign-in's audit row and
@@ -62,7 +54,7 @@ async def register(
     body: RegisterIn, request: Request, runtime: RuntimeDep, session: SessionDep
 ) -> dict[str, Any]:
     auth = get_auth(runtime)
-    await auth.throttle.register(client_ip(request))
+    await auth.throttle.register(request_ip(request))
     joining = None
     if body.invitation is not None:
         # Consumed in this unit of work: a failed sign-up leaves the invitation unused.
@@ -74,13 +66,13 @@ async def register(
         name=body.name,
         org_name=body.org_name,
         passwords=auth.passwords,
-        ip=client_ip(request),
+        ip=request_ip(request),
         org_id=joining.org_id if joining else None,
         role=joining.role if joining else "owner",
     )
     if joining is not None:
         record_audit(
-            session, "member.join", org_id=org.id, user_id=user.id, ip=client_ip(request),
+            session, "member.join", org_id=org.id, user_id=user.id, ip=request_ip(request),
             invitation_id=joining.invitation_id, email=user.email, role=user.role,
         )  # fmt: skip
     return {"user": profile(user, org)}
@@ -89,7 +81,7 @@ async def register(
 @router.post("/login", response_model=TokenPair, responses=responses(401, 429))
 async def login(body: LoginIn, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     auth = get_auth(runtime)
-    email, ip = normalize_email(body.email), client_ip(request)
+    email, ip = normalize_email(body.email), request_ip(request)
     reservation = await auth.throttle.reserve(email, ip)  # before the password is checked
     async with runtime.db.unit_of_work() as session:
         found = await authenticate(session, auth.passwords, email, body.password)
@@ -122,7 +114,7 @@ async def refresh(body: RefreshIn, request: Request, runtime: RuntimeDep) -> dic
         raise Unauthenticated("missing refresh token")
     async with runtime.db.unit_of_work() as session:
         outcome = await rotate_refresh_token(
-            session, auth.keys, auth.settings, body.refresh_token, ip=client_ip(request)
+            session, auth.keys, auth.settings, body.refresh_token, ip=request_ip(request)
         )
     if outcome.reused and outcome.user_id and outcome.family_id:
         # Committed above: the family stays revoked even though this request fails.
@@ -148,7 +140,7 @@ async def logout(request: Request, runtime: RuntimeDep) -> Response:
         if claims.sid is not None:
             await revoke_family(session, claims.sid, "logout")
         record_audit(
-            session, "auth.logout", org_id=claims.org, user_id=claims.sub, ip=client_ip(request)
+            session, "auth.logout", org_id=claims.org, user_id=claims.sub, ip=request_ip(request)
         )
     if claims.sid is not None:
         await auth.revoke_session(user_id=claims.sub, sid=claims.sid)

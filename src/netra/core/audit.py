@@ -18,6 +18,7 @@ from sqlalchemy import JSON, Index, String
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from netra.core.client_address import client_address
 from netra.core.db import Base, IdMixin, UtcDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -55,5 +56,9 @@ def record_audit(
 
 
 def request_ip(request: HTTPConnection) -> str | None:
-    """Where a request came from, for the audit log (the peer address)."""
-    return request.client.host if request.client else None
+    """Where a request came from: the peer, or behind a trusted proxy (``NETRA_TRUSTED_PROXIES``)
+    the client it forwarded for. The one answer for the audit log and the address throttles."""
+    peer = request.client.host if request.client else None
+    runtime = getattr(request.app.state, "runtime", None)
+    proxies = runtime.settings.trusted_proxies if runtime is not None else ""
+    return client_address(peer, request.headers, proxies)

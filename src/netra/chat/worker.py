@@ -357,6 +357,7 @@ class RunWorker:
                 raise
             finally:
                 beat.cancel()
+        await sink.drain()  # what the pipeline emitted is settled before the run is ended
         if sink.lost:
             return
         if sink.diverged:

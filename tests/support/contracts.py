@@ -96,6 +96,14 @@ class BusContract:
             got = [int(await asyncio.wait_for(sub.get(), 2) or b"-1") for _ in range(100)]
             assert got == list(range(100))
 
+    async def test_publish_many_keeps_order_across_channels(self, bus: Bus) -> None:
+        async with bus.subscribe("m1") as m1, bus.subscribe("m2") as m2:
+            await _subscribed(bus, "m1", "m2")
+            await bus.publish_many([(f"m{1 + i % 2}", str(i).encode()) for i in range(50)])
+            got1 = [int(await asyncio.wait_for(m1.get(), 2) or b"-1") for _ in range(25)]
+            got2 = [int(await asyncio.wait_for(m2.get(), 2) or b"-1") for _ in range(25)]
+            assert got1 == list(range(0, 50, 2)) and got2 == list(range(1, 50, 2))
+
     async def test_slow_subscriber_is_marked_overflowed(self, bus: Bus) -> None:
         async with bus.subscribe("slow", maxsize=3) as sub:
             await _subscribed(bus, "slow")

@@ -34,20 +34,20 @@ OUTBOX_MAX = 10_000
 
 
 async def publish_events(bus: Bus, events: list[StoredEvent]) -> None:
-    """Publish stored events in order. A failure is logged, not raised: the event is durable,
-    and clients fill any gap from the store (gap-fill on seq, or ``resume``). After one failure
-    the rest of the batch is not tried (the bus is away: each would wait its timeout)."""
-    for event in events:
-        try:
-            await asyncio.wait_for(
-                bus.publish(user_channel(event.user_id), event.wire()), PUBLISH_TIMEOUT_S
-            )
-        except Exception as exc:
-            log.warning(
-                "event publish failed", run_id=event.run_id, seq=event.seq,
-                error=str(exc) or type(exc).__name__, skipped=len(events) - events.index(event),
-            )  # fmt: skip
-            return
+    """Publish stored events in order, in one round trip (a Redis pipeline). A failure is
+    logged, not raised: the events are durable, and clients fill any gap from the store
+    (gap-fill on seq, or ``resume``)."""
+    if not events:
+        return
+    messages = [(user_channel(e.user_id), e.wire()) for e in events]
+    try:
+        await asyncio.wait_for(bus.publish_many(messages), PUBLISH_TIMEOUT_S)
+    except Exception as exc:
+        first = events[0]
+        log.warning(
+            "event publish failed", run_id=first.run_id, seq=first.seq,
+            error=str(exc) or type(exc).__name__, skipped=len(events),
+        )  # fmt: skip
 
 
 _Pending = tuple[NewEvent, "asyncio.Future[StoredEvent]", "asyncio.Future[StoredEvent] | None"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -77,6 +77,10 @@ class Bus(Protocol):
     url: str
 
     async def publish(self, channel: str, message: bytes) -> None: ...
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Publish in order, in one round trip where the bus can."""
+        ...
+
     def subscribe(self, channel: str, maxsize: int = 1000) -> Subscription: ...
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
@@ -114,6 +118,10 @@ class MemoryBus(BusBase):
     async def publish(self, channel: str, message: bytes) -> None:
         self._dispatch(channel, message)
 
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        for channel, message in messages:
+            self._dispatch(channel, message)
+
     async def ping(self) -> None:
         return None
 
@@ -140,6 +148,12 @@ class RedisBus(BusBase):
 
     async def publish(self, channel: str, message: bytes) -> None:
         await self.client.publish(self.prefix + "bus:" + channel, message)
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for channel, message in messages:
+            pipe.publish(self.prefix + "bus:" + channel, message)
+        await pipe.execute()
 
     async def _subscribe(self, sub: Subscription) -> None:
         async with self._lock:

@@ -26,6 +26,7 @@ import time
 from collections import deque
 from typing import Any
 
+from netra.chat.cancels import FAST_POLL_S, CancelWatch
 from netra.chat.event_writer import EventWriter
 from netra.chat.events import (
     EVENT_TYPES,
@@ -45,7 +46,6 @@ class ResumeDiverged(RunClosed):
 
 
 class RunSink:
-    CANCEL_CHECK_EVERY_S = 0.25
     # Events of one run queued and not yet committed before ``emit`` waits for the oldest: a
     # pipeline emitting faster than the database stores cannot grow the queue without bound.
     MAX_IN_FLIGHT = 256
@@ -60,6 +60,7 @@ class RunSink:
         *,
         worker_id: str | None = None,
         replay: list[StoredEvent] | None = None,
+        cancels: CancelWatch | None = None,
     ) -> None:
         self.writer = writer
         self.db = db
@@ -80,7 +81,9 @@ class RunSink:
         self._failed: BaseException | None = None  # the first write of the run that failed
         self._ended = False  # the final event was emitted: nothing may follow
         self.replayed = 0  # events matched instead of stored (observability, tests)
-        self._cancel_checked = 0.0
+        self._cancels = cancels  # the worker's ear on the bus (None: poll the database)
+        self._cancel_heard = cancels.watch(run_id) if cancels is not None else None
+        self._cancel_checked: float | None = None  # the first check always asks the database
         self._cancel = False
 
     @property
@@ -169,10 +172,14 @@ class RunSink:
         self._seq = max(self._seq, seq)
 
     async def cancelled(self) -> bool:
-        if self._cancel:
+        """Whether a cancel was requested: heard on the bus, else asked of the database (see
+        :mod:`netra.chat.cancels` for when)."""
+        if self._cancel or (self._cancel_heard is not None and self._cancel_heard.is_set()):
+            self._cancel = True
             return True
+        every = self._cancels.poll_every_s() if self._cancels is not None else FAST_POLL_S
         now = time.monotonic()
-        if now - self._cancel_checked >= self.CANCEL_CHECK_EVERY_S:
+        if self._cancel_checked is None or now - self._cancel_checked >= every:
             self._cancel_checked = now
             run_id, org_id = self.run_id, self.org_id
             self._cancel = await self.db.run(

@@ -15,6 +15,8 @@ from typing import Protocol
 
 import redis.asyncio as aioredis
 
+from netra.core.redis_driver import CLIENT_OPTIONS
+
 _CLOSED = object()
 
 
@@ -141,7 +143,7 @@ class RedisBus(BusBase):
         # No client-side health checks: on a pub/sub connection redis-py runs them inside
         # SUBSCRIBE as a PING *and a read*, which races the reader task for the reply and can
         # wait forever. The reader's bounded get_message notices a dead connection instead.
-        self.client = aioredis.from_url(url, socket_connect_timeout=2)
+        self.client = aioredis.from_url(url, socket_connect_timeout=2, **CLIENT_OPTIONS)
         self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()

@@ -13,6 +13,8 @@ from typing import Protocol
 
 import redis.asyncio as aioredis
 
+from netra.core.redis_driver import CLIENT_OPTIONS
+
 
 class Cache(Protocol):
     url: str
@@ -116,7 +118,7 @@ class RedisCache:
         # failing with "too many connections" (a 503 to every request past the pool's size).
         pool = aioredis.BlockingConnectionPool.from_url(
             url, max_connections=64, timeout=5, socket_connect_timeout=2, socket_timeout=5,
-            health_check_interval=15,
+            health_check_interval=15, **CLIENT_OPTIONS,
         )  # fmt: skip
         self.client = aioredis.Redis(connection_pool=pool)
         self._pool = pool

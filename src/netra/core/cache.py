@@ -22,6 +22,10 @@ class Cache(Protocol):
     async def get(self, key: str) -> bytes | None: ...
     async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None: ...
     async def set_if_absent(self, key: str, value: bytes, ttl_s: float | None = None) -> bool: ...
+    async def set_first_absent(self, keys: list[str], value: bytes, ttl_s: float) -> str | None:
+        """Set the first of ``keys`` that is absent (one round trip); the key set, or None."""
+        ...
+
     async def delete(self, *keys: str) -> None: ...
     async def incr(self, key: str, ttl_s: float | None = None, by: int = 1) -> int: ...
     async def ttl(self, key: str) -> float | None: ...
@@ -83,6 +87,14 @@ class MemoryCache:
             self._store(key, (value, self._expiry(ttl_s)))
             return True
 
+    async def set_first_absent(self, keys: list[str], value: bytes, ttl_s: float) -> str | None:
+        async with self._lock:
+            for key in keys:
+                if self._alive(key) is None:
+                    self._store(key, (value, self._expiry(ttl_s)))
+                    return key
+            return None
+
     async def delete(self, *keys: str) -> None:
         for key in keys:
             self._data.pop(self.prefix + key, None)
@@ -110,6 +122,15 @@ class MemoryCache:
         self._data.clear()
 
 
+# KEYS: candidates in order; ARGV: value, TTL in ms. Returns the 1-based index set, or 0.
+_SET_FIRST_ABSENT = """
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'PX', ARGV[2], 'NX') then return i end
+end
+return 0
+"""
+
+
 class RedisCache:
     def __init__(self, url: str, prefix: str = "netra:") -> None:
         self.url = url
@@ -122,6 +143,7 @@ class RedisCache:
         )  # fmt: skip
         self.client = aioredis.Redis(connection_pool=pool)
         self._pool = pool
+        self._set_first_absent = self.client.register_script(_SET_FIRST_ABSENT)
 
     async def get(self, key: str) -> bytes | None:
         value = await self.client.get(self.prefix + key)
@@ -136,6 +158,13 @@ class RedisCache:
     async def set_if_absent(self, key: str, value: bytes, ttl_s: float | None = None) -> bool:
         px = None if ttl_s is None else max(1, int(ttl_s * 1000))
         return bool(await self.client.set(self.prefix + key, value, px=px, nx=True))
+
+    async def set_first_absent(self, keys: list[str], value: bytes, ttl_s: float) -> str | None:
+        if not keys:
+            return None
+        px = max(1, int(ttl_s * 1000))
+        taken = await self._set_first_absent(keys=[self.prefix + k for k in keys], args=[value, px])
+        return keys[int(taken) - 1] if int(taken) else None
 
     async def delete(self, *keys: str) -> None:
         if keys:

@@ -33,12 +33,9 @@ class Slots:
     async def acquire(self, owner: str, limit: int, holder: str) -> str | None:
         """The slot key taken, ``"local:<owner>"`` when the cache is down and the local count
         allowed it, or None when all ``limit`` are held."""
+        keys = [self._key(owner, index) for index in range(max(0, limit))]
         try:
-            for index in range(max(0, limit)):
-                key = self._key(owner, index)
-                if await self.cache.set_if_absent(key, holder.encode(), self.ttl_s):
-                    return key
-            return None
+            return await self.cache.set_first_absent(keys, holder.encode(), self.ttl_s)
         except Exception as exc:
             log.warning("slot registry unavailable: local count", error=str(exc))
             if self._local[owner] >= limit:

@@ -71,15 +71,16 @@ class CacheContract:
         assert sorted(results) == list(range(1, 51))
 
     async def test_set_first_absent_takes_the_first_free_key(self, cache: Cache) -> None:
-        keys = ["slot:0", "slot:1", "slot:2"]
         await cache.set("slot:0", b"held", 5)
-        taken = await asyncio.gather(*(cache.set_first_absent(keys, b"me", 5) for _ in range(4)))
+        taken = await asyncio.gather(
+            *(cache.set_first_absent("slot:", 3, b"me", 5) for _ in range(4))
+        )
         assert sorted(t for t in taken if t is not None) == ["slot:1", "slot:2"]
         assert taken.count(None) == 2  # all held: nothing overwritten
         assert await cache.get("slot:0") == b"held" and await cache.get("slot:2") == b"me"
         ttl = await cache.ttl("slot:1")
         assert ttl is not None and 0 < ttl <= 5
-        assert await cache.set_first_absent([], b"x", 5) is None
+        assert await cache.set_first_absent("slot:", 0, b"x", 5) is None
 
     async def test_set_if_absent_has_one_winner(self, cache: Cache) -> None:
         wins = await asyncio.gather(*(cache.set_if_absent("once", b"x", 5) for _ in range(10)))

@@ -22,8 +22,11 @@ class Cache(Protocol):
     async def get(self, key: str) -> bytes | None: ...
     async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None: ...
     async def set_if_absent(self, key: str, value: bytes, ttl_s: float | None = None) -> bool: ...
-    async def set_first_absent(self, keys: list[str], value: bytes, ttl_s: float) -> str | None:
-        """Set the first of ``keys`` that is absent (one round trip); the key set, or None."""
+    async def set_first_absent(
+        self, key_prefix: str, count: int, value: bytes, ttl_s: float
+    ) -> str | None:
+        """Set the first absent of the keys ``key_prefix + "0"`` .. ``key_prefix + str(count -
+        1)``, in one round trip (the keys are not sent); the key set, or None."""
         ...
 
     async def delete(self, *keys: str) -> None: ...
@@ -87,9 +90,11 @@ class MemoryCache:
             self._store(key, (value, self._expiry(ttl_s)))
             return True
 
-    async def set_first_absent(self, keys: list[str], value: bytes, ttl_s: float) -> str | None:
+    async def set_first_absent(
+        self, key_prefix: str, count: int, value: bytes, ttl_s: float
+    ) -> str | None:
         async with self._lock:
-            for key in keys:
+            for key in (f"{key_prefix}{i}" for i in range(count)):
                 if self._alive(key) is None:
                     self._store(key, (value, self._expiry(ttl_s)))
                     return key
@@ -122,10 +127,10 @@ class MemoryCache:
         self._data.clear()
 
 
-# KEYS: candidates in order; ARGV: value, TTL in ms. Returns the 1-based index set, or 0.
+# ARGV: key prefix, count, value, TTL in ms. Returns 1 + the index of the key set, or 0.
 _SET_FIRST_ABSENT = """
-for i, key in ipairs(KEYS) do
-  if redis.call('SET', key, ARGV[1], 'PX', ARGV[2], 'NX') then return i end
+for i = 0, tonumber(ARGV[2]) - 1 do
+  if redis.call('SET', ARGV[1] .. i, ARGV[3], 'PX', ARGV[4], 'NX') then return i + 1 end
 end
 return 0
 """
@@ -159,12 +164,14 @@ class RedisCache:
         px = None if ttl_s is None else max(1, int(ttl_s * 1000))
         return bool(await self.client.set(self.prefix + key, value, px=px, nx=True))
 
-    async def set_first_absent(self, keys: list[str], value: bytes, ttl_s: float) -> str | None:
-        if not keys:
+    async def set_first_absent(
+        self, key_prefix: str, count: int, value: bytes, ttl_s: float
+    ) -> str | None:
+        if count <= 0:
             return None
         px = max(1, int(ttl_s * 1000))
-        taken = await self._set_first_absent(keys=[self.prefix + k for k in keys], args=[value, px])
-        return keys[int(taken) - 1] if int(taken) else None
+        taken = int(await self._set_first_absent(args=[self.prefix + key_prefix, count, value, px]))
+        return f"{key_prefix}{taken - 1}" if taken else None
 
     async def delete(self, *keys: str) -> None:
         if keys:

@@ -1,6 +1,7 @@
 """Run-event throughput and delivery on PostgreSQL and Redis, with a baseline in the same run.
 
     .venv/bin/python bench/realtime_events.py [--runs 50] [--events 40] [--clients 20]
+        [--acks 300] [--parts store,acks,e2e]
 
 Creates a throwaway database on the local server (migrated) and a fresh Redis prefix.
 
@@ -8,7 +9,10 @@ Creates a throwaway database on the local server (migrated) and a fresh Redis pr
    ``EventWriter`` (group commit: appends arriving during a transaction share the next one;
    seq assigned in the transaction; published after the commit). Baseline: the same events,
    each in its own transaction (``db.run(append_event)``) then published.
-2. end to end: an API (``/ws``) and a worker on PostgreSQL and Redis, served by uvicorn;
+2. ack path: ``acks`` user messages submitted one after another on a warm pool (the work
+   behind a ``user_message`` frame's ack: ``submit_user_message`` in one transaction, then the
+   enqueue): latency p50/p99 and statements per message (round trips, BEGIN/COMMIT included).
+3. end to end: an API (``/ws``) and a worker on PostgreSQL and Redis, served by uvicorn;
    ``clients`` users connect at once and each asks one question (placeholder pipeline, no
    pauses). Measures ack and completion latencies and checks every client received its run's
    events exactly once, in order, and nothing of anyone else's.
@@ -121,6 +125,62 @@ async def store_path(settings: Settings, runs: int, events: int) -> None:
           f"{statistics.mean(sizes):.1f} events")  # fmt: skip
 
 
+async def ack_path(settings: Settings, n: int) -> None:
+    from sqlalchemy import event, update
+
+    from netra.chat.models import Run
+
+    # A queue of its own: the end-to-end worker below must not execute these runs.
+    runtime = build_runtime(
+        settings.model_copy(update={"redis_prefix": settings.redis_prefix + "acks:"})
+    )
+    await runtime.start()
+    statements = [0]
+
+    def count(*_: Any) -> None:
+        statements[0] += 1
+
+    # BEGIN and COMMIT are round trips too (asyncpg sends them as statements).
+    sync_engine = runtime.db.engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", count)
+    event.listen(sync_engine, "begin", count)
+    event.listen(sync_engine, "commit", count)
+    try:
+        ctx = UserContext(uuid.uuid4().hex, uuid.uuid4().hex, "enterprise", "member")
+        queue = runtime.queue
+
+        async def submit(i: int) -> None:
+            await runtime.db.run(
+                lambda s: service.submit_user_message(
+                    s, ctx, text=f"q{i}", thread_id=None, frame_id=uuid.uuid4().hex,
+                    limits=ROOMY, enqueue=queue.enqueue,
+                )
+            )  # fmt: skip
+
+        for i in range(20):  # warm the pool and the statement caches
+            await submit(i)
+        statements[0] = 0
+        took = []
+        cpu0 = time.process_time()
+        for i in range(n):
+            t0 = time.perf_counter()
+            await submit(i)
+            took.append((time.perf_counter() - t0) * 1000)
+        cpu_ms = (time.process_time() - cpu0) * 1000 / n
+        await runtime.db.run(  # ended: no sweep takes them up
+            lambda s: s.execute(
+                update(Run).where(Run.user_id == ctx.user_id).values(status="cancelled")
+            )
+        )
+    finally:
+        await runtime.stop()
+    took.sort()
+    print(f"ack path: {n} user messages one after another (submit + enqueue, warm pool)")
+    p50, p99 = took[len(took) // 2], took[int(len(took) * 0.99)]
+    print(f"  latency p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   (this process's CPU {cpu_ms:.2f} ms)")
+    print(f"  statements (round trips to PostgreSQL) per message: {statements[0] / n:.1f}")
+
+
 async def end_to_end(settings: Settings, clients: int) -> None:
     from netra.agents import component as agents
     from netra.apps.factory import create_netra_app
@@ -178,6 +238,8 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--events", type=int, default=40)
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--acks", type=int, default=300)
+    parser.add_argument("--parts", default="store,acks,e2e", help="which measures to run")
     parser.add_argument("--database-url", default=DEFAULT_SERVER)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
@@ -195,8 +257,13 @@ async def main() -> None:
         runtime = build_runtime(settings)
         await upgrade(runtime.db.engine)
         await runtime.db.close()
-        await store_path(settings, args.runs, args.events)
-        await end_to_end(settings, args.clients)
+        parts = set(args.parts.split(","))
+        if "store" in parts:
+            await store_path(settings, args.runs, args.events)
+        if "acks" in parts:
+            await ack_path(settings, args.acks)
+        if "e2e" in parts:
+            await end_to_end(settings, args.clients)
     finally:
         await _admin(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         import redis

@@ -70,6 +70,18 @@ class CacheContract:
         results = await asyncio.gather(*(cache.incr("c") for _ in range(50)))
         assert sorted(results) == list(range(1, 51))
 
+    async def test_set_first_absent_takes_the_first_free_key(self, cache: Cache) -> None:
+        await cache.set("slot:0", b"held", 5)
+        taken = await asyncio.gather(
+            *(cache.set_first_absent("slot:", 3, b"me", 5) for _ in range(4))
+        )
+        assert sorted(t for t in taken if t is not None) == ["slot:1", "slot:2"]
+        assert taken.count(None) == 2  # all held: nothing overwritten
+        assert await cache.get("slot:0") == b"held" and await cache.get("slot:2") == b"me"
+        ttl = await cache.ttl("slot:1")
+        assert ttl is not None and 0 < ttl <= 5
+        assert await cache.set_first_absent("slot:", 0, b"x", 5) is None
+
     async def test_set_if_absent_has_one_winner(self, cache: Cache) -> None:
         wins = await asyncio.gather(*(cache.set_if_absent("once", b"x", 5) for _ in range(10)))
         assert wins.count(True) == 1
@@ -95,6 +107,14 @@ class BusContract:
                 await bus.publish("ordered", str(i).encode())
             got = [int(await asyncio.wait_for(sub.get(), 2) or b"-1") for _ in range(100)]
             assert got == list(range(100))
+
+    async def test_publish_many_keeps_order_across_channels(self, bus: Bus) -> None:
+        async with bus.subscribe("m1") as m1, bus.subscribe("m2") as m2:
+            await _subscribed(bus, "m1", "m2")
+            await bus.publish_many([(f"m{1 + i % 2}", str(i).encode()) for i in range(50)])
+            got1 = [int(await asyncio.wait_for(m1.get(), 2) or b"-1") for _ in range(25)]
+            got2 = [int(await asyncio.wait_for(m2.get(), 2) or b"-1") for _ in range(25)]
+            assert got1 == list(range(0, 50, 2)) and got2 == list(range(1, 50, 2))
 
     async def test_slow_subscriber_is_marked_overflowed(self, bus: Bus) -> None:
         async with bus.subscribe("slow", maxsize=3) as sub:

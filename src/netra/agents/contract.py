@@ -30,7 +30,8 @@ class RunRequest:
 
 class EventSink(Protocol):
     async def emit(self, type: str, payload: dict[str, Any]) -> int:
-        """Store then publish one run event; returns its ``seq``."""
+        """Store then publish one run event; returns its ``seq``. It may return before the
+        event is committed: a failed write is raised by a later ``emit``."""
         ...
 
     async def cancelled(self) -> bool:

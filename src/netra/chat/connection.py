@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket
 
 from netra.auth.deps import VERIFIER, get_verifier
 from netra.chat import service
+from netra.chat.cancels import announce_cancel
 from netra.chat.delivery import REPLAY_PAGE, ConnectionGone, RunDelivery
 from netra.chat.event_writer import publish_events
 from netra.chat.events import StoredEvent, events_after, user_channel
@@ -37,6 +38,7 @@ from netra.chat.frames import (
     server_frame,
 )
 from netra.chat.limits import ConnectionSlots, TokenBucket
+from netra.chat.models import RUN_FINAL
 from netra.core.bus import Subscription
 from netra.core.context import UserContext
 from netra.core.db import database_unavailable, new_id
@@ -329,7 +331,11 @@ class Connection:
         async def publish(events: list[StoredEvent]) -> None:
             await publish_events(bus, events)
 
-        await self.runtime.db.run(lambda s: service.cancel_run(s, ctx, payload.run_id, publish))
+        run = await self.runtime.db.run(
+            lambda s: service.cancel_run(s, ctx, payload.run_id, publish)
+        )
+        if run.status not in RUN_FINAL:  # a worker holds it (or will): tell it now
+            await announce_cancel(bus, run.id)
 
     # ---- outbound run events --------------------------------------------------------------
 

@@ -1,8 +1,11 @@
 """The worker's event writer: store run events in batches, then publish them.
 
-Every ``append`` waits until its event is committed (durable before it is sent). Appends that
-arrive while a transaction is being written are gathered into the next one (group commit): one
-event per transaction when idle, up to ``run_event_batch_max`` under load. Only after the commit
+``submit`` queues an event and returns the future of its stored form: a run's sink queues its
+next event without waiting for the previous one's commit, and events are written in the order
+they were submitted (one writer task), so each run's order is kept. An event submitted
+``after`` one that failed is refused with the same error, never written past the gap. Events
+that arrive while a transaction is being written are gathered into the next one (group commit):
+one event per transaction when idle, up to ``run_event_batch_max`` under load. Only after the commit
 are the events published on their user's bus channel, in order, by a publisher task of their
 own: a slow or frozen Redis delays delivery, never the run (its events are durable; clients fill
 any gap from the store). Each publish is bounded; past ``OUTBOX_MAX`` waiting batches the oldest
@@ -31,20 +34,30 @@ OUTBOX_MAX = 10_000
 
 
 async def publish_events(bus: Bus, events: list[StoredEvent]) -> None:
-    """Publish stored events in order. A failure is logged, not raised: the event is durable,
-    and clients fill any gap from the store (gap-fill on seq, or ``resume``). After one failure
-    the rest of the batch is not tried (the bus is away: each would wait its timeout)."""
-    for event in events:
-        try:
-            await asyncio.wait_for(
-                bus.publish(user_channel(event.user_id), event.wire()), PUBLISH_TIMEOUT_S
-            )
-        except Exception as exc:
-            log.warning(
-                "event publish failed", run_id=event.run_id, seq=event.seq,
-                error=str(exc) or type(exc).__name__, skipped=len(events) - events.index(event),
-            )  # fmt: skip
-            return
+    """Publish stored events in order, in one round trip (a Redis pipeline). A failure is
+    logged, not raised: the events are durable, and clients fill any gap from the store
+    (gap-fill on seq, or ``resume``)."""
+    if not events:
+        return
+    messages = [(user_channel(e.user_id), e.wire()) for e in events]
+    try:
+        await asyncio.wait_for(bus.publish_many(messages), PUBLISH_TIMEOUT_S)
+    except Exception as exc:
+        first = events[0]
+        log.warning(
+            "event publish failed", run_id=first.run_id, seq=first.seq,
+            error=str(exc) or type(exc).__name__, skipped=len(events),
+        )  # fmt: skip
+
+
+_Pending = tuple[NewEvent, "asyncio.Future[StoredEvent]", "asyncio.Future[StoredEvent] | None"]
+
+
+def _failure(fut: asyncio.Future[StoredEvent] | None) -> BaseException | None:
+    """The error a finished future ended with (a cancelled wait still stored its event)."""
+    if fut is None or not fut.done() or fut.cancelled():
+        return None
+    return fut.exception()
 
 
 class EventWriter:
@@ -61,7 +74,7 @@ class EventWriter:
         self.bus = bus
         self.metrics = metrics
         self.batch_max = max(1, batch_max)
-        self._queue: asyncio.Queue[tuple[NewEvent, asyncio.Future[StoredEvent]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[list[StoredEvent]] = asyncio.Queue()
         self._publisher: asyncio.Task[None] | None = None
@@ -87,9 +100,24 @@ class EventWriter:
                 await self._publisher
             self._publisher = None
         while not self._queue.empty():
-            _, fut = self._queue.get_nowait()
+            _, fut, _ = self._queue.get_nowait()
             if not fut.done():
                 fut.set_exception(RuntimeError("event writer stopped"))
+
+    def submit(
+        self,
+        event: NewEvent,
+        after: asyncio.Future[StoredEvent] | None = None,
+    ) -> asyncio.Future[StoredEvent]:
+        """Queue ``event`` (stored only while its ``worker_id`` holds the run, when given, then
+        published); refused with ``after``'s error if ``after`` (the run's previous event)
+        failed. The future resolves once it is committed."""
+        if self._task is None:
+            raise RuntimeError("event writer not started")
+        fut: asyncio.Future[StoredEvent] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(_failure)  # marks the error seen: a run that stopped drops its own
+        self._queue.put_nowait((event, fut, after))
+        return fut
 
     async def append(
         self,
@@ -99,12 +127,8 @@ class EventWriter:
         payload: dict[str, Any],
         worker_id: str | None = None,
     ) -> StoredEvent:
-        """Store (only while ``worker_id`` holds the run, when given), then publish."""
-        if self._task is None:
-            raise RuntimeError("event writer not started")
-        fut: asyncio.Future[StoredEvent] = asyncio.get_running_loop().create_future()
-        await self._queue.put((NewEvent(run_id, org_id, type_, payload, worker_id), fut))
-        return await fut
+        """Store one event and wait for its commit."""
+        return await self.submit(NewEvent(run_id, org_id, type_, payload, worker_id))
 
     async def _loop(self) -> None:
         while True:
@@ -113,7 +137,17 @@ class EventWriter:
                 batch.append(self._queue.get_nowait())
             await self._write(batch)
 
-    async def _write(self, batch: list[tuple[NewEvent, asyncio.Future[StoredEvent]]]) -> None:
+    async def _write(self, queued: list[_Pending]) -> None:
+        batch: list[tuple[NewEvent, asyncio.Future[StoredEvent]]] = []
+        for event, fut, after in queued:
+            failure = _failure(after)
+            if failure is not None:
+                if not fut.done():
+                    fut.set_exception(failure)
+            else:
+                batch.append((event, fut))
+        if not batch:
+            return
         pending = [p for p, _ in batch]
         try:
             results = await self.db.run(lambda s: append_events(s, pending, self.deliver))

@@ -48,16 +48,15 @@ class ConnectionSlots:
         self.cache = cache
 
     @staticmethod
-    def _key(user_id: str, index: int) -> str:
+    def _key(user_id: str, index: int | str) -> str:
         return f"ws:slot:{user_id}:{index}"
 
     async def acquire(self, user_id: str, connection_id: str, limit: int) -> str | None:
-        """The slot key taken for this connection, or None when all ``limit`` are held."""
-        for index in range(max(0, limit)):
-            key = self._key(user_id, index)
-            if await self.cache.set_if_absent(key, connection_id.encode(), self.TTL_S):
-                return key
-        return None
+        """The slot key taken for this connection (the first free one, one round trip), or
+        None when all ``limit`` are held."""
+        return await self.cache.set_first_absent(
+            self._key(user_id, ""), limit, connection_id.encode(), self.TTL_S
+        )
 
     async def refresh(self, key: str, connection_id: str) -> None:
         held = await self.cache.get(key)

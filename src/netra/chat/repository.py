@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.chat.models import RUN_ACTIVE, Message, ProcessedFrame, Run, Thread
@@ -56,12 +56,13 @@ class RunRepository(OrgRepository[Run]):
         stmt = self.select().where(Run.id == run_id, Run.user_id == user_id)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def count_active(self, user_id: str | None = None) -> int:
-        """Queued or running runs of the user, or of the whole organisation."""
-        stmt = self.select(func.count()).where(Run.status.in_(RUN_ACTIVE))
-        if user_id is not None:
-            stmt = stmt.where(Run.user_id == user_id)
-        return int((await self.session.execute(stmt)).scalar_one())
+    async def count_active(self, user_id: str) -> tuple[int, int]:
+        """Queued or running runs of the user, and of the whole organisation (one query)."""
+        stmt = self.select(func.count().filter(Run.user_id == user_id), func.count()).where(
+            Run.status.in_(RUN_ACTIVE)
+        )
+        mine, org = (await self.session.execute(stmt)).one()
+        return int(mine), int(org)
 
     async def claim_queued(self, run_id: str, worker_id: str) -> bool:
         """Take a queued run for execution; only one worker can win."""
@@ -136,22 +137,20 @@ class ProcessedFrameRepository(OrgRepository[ProcessedFrame]):
     model = ProcessedFrame
 
     async def recent(self, user_id: str, frame_id: str) -> ProcessedFrame | None:
+        found = await self.find(user_id, frame_id)
+        return found if found is not None and is_recent(found) else None
+
+    async def find(self, user_id: str, frame_id: str) -> ProcessedFrame | None:
+        """The record of this id, however old (an expired one is deleted by its reuser)."""
         stmt = self.select().where(
-            ProcessedFrame.user_id == user_id,
-            ProcessedFrame.frame_id == frame_id,
-            ProcessedFrame.created_at > utcnow() - IDEMPOTENCY_WINDOW,
+            ProcessedFrame.user_id == user_id, ProcessedFrame.frame_id == frame_id
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def forget_expired(self, user_id: str, frame_id: str) -> None:
-        """Drop an expired record of this id so the id can be used again."""
-        stmt = delete(ProcessedFrame).where(
-            ProcessedFrame.org_id == self.org_id,
-            ProcessedFrame.user_id == user_id,
-            ProcessedFrame.frame_id == frame_id,
-            ProcessedFrame.created_at <= utcnow() - IDEMPOTENCY_WINDOW,
-        )
-        await self.session.execute(stmt)
+
+def is_recent(frame: ProcessedFrame) -> bool:
+    """Whether the id is still answered with its first ack (``IDEMPOTENCY_WINDOW``)."""
+    return frame.created_at > utcnow() - IDEMPOTENCY_WINDOW
 
 
 async def stale_running_runs(

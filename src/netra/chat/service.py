@@ -19,6 +19,7 @@ from netra.chat.repository import (
     ProcessedFrameRepository,
     RunRepository,
     ThreadRepository,
+    is_recent,
 )
 from netra.core.context import UserContext
 from netra.core.db import after_commit, new_id, utcnow
@@ -90,10 +91,14 @@ async def submit_user_message(
     ack and starts nothing (a concurrent duplicate fails the commit on the frames' primary key;
     the caller then reads the first ack with :func:`previous_ack`).
     """
+    frames = ProcessedFrameRepository(session, ctx.org_id)
     if frame_id:
-        seen = await previous_ack(session, ctx, frame_id)
-        if seen is not None:
-            return seen
+        seen = await frames.find(ctx.user_id, frame_id)
+        if seen is not None and is_recent(seen):
+            return Ack(seen.thread_id, seen.run_id, seen.message_id, duplicate=True)
+        if seen is not None:  # expired: the id may be used again
+            await session.delete(seen)
+            await session.flush()
     if not text or not text.strip():
         raise ValidationFailed("payload.text must not be empty", details={"field": "text"})
     threads = ThreadRepository(session, ctx.org_id)
@@ -106,8 +111,9 @@ async def submit_user_message(
         thread = threads.add(Thread(id=new_id(), user_id=ctx.user_id, title=_title(text)))
     runs = RunRepository(session, ctx.org_id)
     # The tier's concurrency, per user and per organisation (error code run_limit).
-    check(limits, Limit.RUNS_PER_USER, await runs.count_active(ctx.user_id))
-    check(limits, Limit.RUNS_PER_ORG, await runs.count_active())
+    mine, org = await runs.count_active(ctx.user_id)
+    check(limits, Limit.RUNS_PER_USER, mine)
+    check(limits, Limit.RUNS_PER_ORG, org)
     # Ids chosen here so the rows go in one flush (inserted in foreign-key order).
     message_id, run_id = new_id(), new_id()
     MessageRepository(session, ctx.org_id).add(
@@ -136,8 +142,6 @@ async def submit_user_message(
         )
     )
     if frame_id:
-        frames = ProcessedFrameRepository(session, ctx.org_id)
-        await frames.forget_expired(ctx.user_id, frame_id)
         frames.add(
             ProcessedFrame(
                 user_id=ctx.user_id,

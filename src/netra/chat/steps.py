@@ -57,6 +57,7 @@ class StepJournal:
         return None if found is None else found[1]
 
     async def record(self, name: str, result: dict[str, Any]) -> None:
+        await self.sink.flush()  # the step's events are stored before the step is
         seq = self.sink.last_seq
         run_id, org_id, worker = self.run_id, self.org_id, self.worker_id
 

@@ -42,6 +42,7 @@ from netra.agents.contract import (
 from netra.agents.conversation.memory import Turn
 from netra.auth.tokens import permissions_for
 from netra.chat import service
+from netra.chat.cancels import CancelWatch
 from netra.chat.event_writer import EventWriter
 from netra.chat.events import FINAL_STATUSES, OpenItems, RunClosed, StoredEvent, events_after
 from netra.chat.models import RUN_FINAL, Message, Run
@@ -114,11 +115,13 @@ class RunWorker:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._running: set[asyncio.Task[Any]] = set()
         self._executing: set[str] = set()  # run ids this process executes right now
+        self.cancels = CancelWatch(runtime.bus)
 
     # ---- life -------------------------------------------------------------------------
 
     async def start(self) -> None:
         self.pipeline()  # no pipeline, no worker: refuse to start rather than answer nonsense
+        await self.cancels.start()
         for i in range(max(1, self.settings.worker_concurrency)):
             self._spawn(self._consume(), f"run-consumer-{i}", self._tasks)
         self._spawn(self._maintain(), "run-maintenance", self._tasks)
@@ -139,6 +142,7 @@ class RunWorker:
         for task in list(self._running):
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
+        await self.cancels.stop()
 
     def _spawn(self, coro: Any, name: str, into: set[asyncio.Task[Any]]) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -321,6 +325,7 @@ class RunWorker:
             await self._execute(info, job)
         finally:
             self._executing.discard(info.run_id)
+            self.cancels.forget(info.run_id)
 
     async def _execute(self, info: RunInfo, job: Job | None) -> None:
         stored = await self._stored_events(info) if info.last_seq else []
@@ -329,7 +334,7 @@ class RunWorker:
             items.track(event.type, event.payload)
         sink = RunSink(
             self.writer, self.runtime.db, info.run_id, info.org_id, items,
-            worker_id=info.holder, replay=stored,
+            worker_id=info.holder, replay=stored, cancels=self.cancels,
         )  # fmt: skip
         deps = self._deps(info)
         journal = StepJournal(self.runtime.db, info.run_id, info.org_id, info.holder, sink)
@@ -357,6 +362,7 @@ class RunWorker:
                 raise
             finally:
                 beat.cancel()
+        await sink.drain()  # what the pipeline emitted is settled before the run is ended
         if sink.lost:
             return
         if sink.diverged:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 import redis.asyncio as aioredis
+
+from netra.core.redis_driver import CLIENT_OPTIONS
 
 _CLOSED = object()
 
@@ -77,6 +79,10 @@ class Bus(Protocol):
     url: str
 
     async def publish(self, channel: str, message: bytes) -> None: ...
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """Publish in order, in one round trip where the bus can."""
+        ...
+
     def subscribe(self, channel: str, maxsize: int = 1000) -> Subscription: ...
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
@@ -114,6 +120,10 @@ class MemoryBus(BusBase):
     async def publish(self, channel: str, message: bytes) -> None:
         self._dispatch(channel, message)
 
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        for channel, message in messages:
+            self._dispatch(channel, message)
+
     async def ping(self) -> None:
         return None
 
@@ -133,13 +143,19 @@ class RedisBus(BusBase):
         # No client-side health checks: on a pub/sub connection redis-py runs them inside
         # SUBSCRIBE as a PING *and a read*, which races the reader task for the reply and can
         # wait forever. The reader's bounded get_message notices a dead connection instead.
-        self.client = aioredis.from_url(url, socket_connect_timeout=2)
+        self.client = aioredis.from_url(url, socket_connect_timeout=2, **CLIENT_OPTIONS)
         self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
     async def publish(self, channel: str, message: bytes) -> None:
         await self.client.publish(self.prefix + "bus:" + channel, message)
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for channel, message in messages:
+            pipe.publish(self.prefix + "bus:" + channel, message)
+        await pipe.execute()
 
     async def _subscribe(self, sub: Subscription) -> None:
         async with self._lock:

@@ -13,6 +13,8 @@ from typing import Protocol
 
 import redis.asyncio as aioredis
 
+from netra.core.redis_driver import CLIENT_OPTIONS
+
 
 class Cache(Protocol):
     url: str
@@ -20,6 +22,13 @@ class Cache(Protocol):
     async def get(self, key: str) -> bytes | None: ...
     async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None: ...
     async def set_if_absent(self, key: str, value: bytes, ttl_s: float | None = None) -> bool: ...
+    async def set_first_absent(
+        self, key_prefix: str, count: int, value: bytes, ttl_s: float
+    ) -> str | None:
+        """Set the first absent of the keys ``key_prefix + "0"`` .. ``key_prefix + str(count -
+        1)``, in one round trip (the keys are not sent); the key set, or None."""
+        ...
+
     async def delete(self, *keys: str) -> None: ...
     async def incr(self, key: str, ttl_s: float | None = None, by: int = 1) -> int: ...
     async def ttl(self, key: str) -> float | None: ...
@@ -81,6 +90,16 @@ class MemoryCache:
             self._store(key, (value, self._expiry(ttl_s)))
             return True
 
+    async def set_first_absent(
+        self, key_prefix: str, count: int, value: bytes, ttl_s: float
+    ) -> str | None:
+        async with self._lock:
+            for key in (f"{key_prefix}{i}" for i in range(count)):
+                if self._alive(key) is None:
+                    self._store(key, (value, self._expiry(ttl_s)))
+                    return key
+            return None
+
     async def delete(self, *keys: str) -> None:
         for key in keys:
             self._data.pop(self.prefix + key, None)
@@ -108,6 +127,15 @@ class MemoryCache:
         self._data.clear()
 
 
+# ARGV: key prefix, count, value, TTL in ms. Returns 1 + the index of the key set, or 0.
+_SET_FIRST_ABSENT = """
+for i = 0, tonumber(ARGV[2]) - 1 do
+  if redis.call('SET', ARGV[1] .. i, ARGV[3], 'PX', ARGV[4], 'NX') then return i + 1 end
+end
+return 0
+"""
+
+
 class RedisCache:
     def __init__(self, url: str, prefix: str = "netra:") -> None:
         self.url = url
@@ -116,10 +144,11 @@ class RedisCache:
         # failing with "too many connections" (a 503 to every request past the pool's size).
         pool = aioredis.BlockingConnectionPool.from_url(
             url, max_connections=64, timeout=5, socket_connect_timeout=2, socket_timeout=5,
-            health_check_interval=15,
+            health_check_interval=15, **CLIENT_OPTIONS,
         )  # fmt: skip
         self.client = aioredis.Redis(connection_pool=pool)
         self._pool = pool
+        self._set_first_absent = self.client.register_script(_SET_FIRST_ABSENT)
 
     async def get(self, key: str) -> bytes | None:
         value = await self.client.get(self.prefix + key)
@@ -134,6 +163,15 @@ class RedisCache:
     async def set_if_absent(self, key: str, value: bytes, ttl_s: float | None = None) -> bool:
         px = None if ttl_s is None else max(1, int(ttl_s * 1000))
         return bool(await self.client.set(self.prefix + key, value, px=px, nx=True))
+
+    async def set_first_absent(
+        self, key_prefix: str, count: int, value: bytes, ttl_s: float
+    ) -> str | None:
+        if count <= 0:
+            return None
+        px = max(1, int(ttl_s * 1000))
+        taken = int(await self._set_first_absent(args=[self.prefix + key_prefix, count, value, px]))
+        return f"{key_prefix}{taken - 1}" if taken else None
 
     async def delete(self, *keys: str) -> None:
         if keys:

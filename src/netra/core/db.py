@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, String, event, text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -96,7 +96,10 @@ def engine_options(settings: Settings) -> dict[str, Any]:
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
         "pool_timeout": settings.db_pool_timeout_s,
-        "pool_pre_ping": True,
+        # No pre-ping (a round trip before every transaction): a connection the server closed
+        # is replaced at checkout when its driver saw it close (``_replace_closed``), and one
+        # that dies unnoticed fails its first statement, which ``Database.run`` retries.
+        "pool_pre_ping": False,
         "pool_recycle": 1800,
     }
 
@@ -106,6 +109,8 @@ def build_engine(settings: Settings) -> AsyncEngine:
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, **engine_options(settings))
+    if not url.startswith("sqlite"):
+        event.listen(engine.sync_engine, "checkout", _replace_closed)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -117,6 +122,14 @@ def build_engine(settings: Settings) -> AsyncEngine:
             cur.close()
 
     return engine
+
+
+def _replace_closed(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection its driver knows closed (a restarted server, an idle timeout) is
+    replaced by the pool before use: no round trip, unlike a pre-ping."""
+    driver = getattr(dbapi_conn, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the database closed this pooled connection")
 
 
 class Database:

@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
+from netra.core.redis_driver import CLIENT_OPTIONS
+
 
 @dataclass(frozen=True, slots=True)
 class Job:
@@ -100,6 +102,7 @@ class RedisQueue:
             socket_connect_timeout=2,
             socket_timeout=self.MAX_BLOCK_S + 5,
             health_check_interval=15,
+            **CLIENT_OPTIONS,
         )
         self._group_ready = False
 

@@ -27,18 +27,16 @@ class Slots:
         self.ttl_s = ttl_s
         self._local: Counter[str] = Counter()
 
-    def _key(self, owner: str, index: int) -> str:
+    def _key(self, owner: str, index: int | str) -> str:
         return f"slot:{self.namespace}:{owner}:{index}"
 
     async def acquire(self, owner: str, limit: int, holder: str) -> str | None:
         """The slot key taken, ``"local:<owner>"`` when the cache is down and the local count
         allowed it, or None when all ``limit`` are held."""
         try:
-            for index in range(max(0, limit)):
-                key = self._key(owner, index)
-                if await self.cache.set_if_absent(key, holder.encode(), self.ttl_s):
-                    return key
-            return None
+            return await self.cache.set_first_absent(
+                self._key(owner, ""), limit, holder.encode(), self.ttl_s
+            )
         except Exception as exc:
             log.warning("slot registry unavailable: local count", error=str(exc))
             if self._local[owner] >= limit:

@@ -22,7 +22,7 @@ from netra.agents.llm.resilient import ResilientWriter
 from netra.agents.pipeline import AgentPipeline
 from netra.chat import service
 from netra.chat.event_writer import EventWriter
-from netra.chat.events import RunClosed, StoredEvent, events_after
+from netra.chat.events import NewEvent, RunClosed, StoredEvent, events_after
 from netra.chat.models import Message, Run, RunStep
 from netra.chat.repository import RunRepository
 from netra.chat.worker import RunInfo, RunWorker
@@ -94,14 +94,30 @@ class _DyingWriter(EventWriter):
         self.left = n
         self.dead = asyncio.Event()
         self.buried = asyncio.Event()
+        self._hanging: set[asyncio.Task[None]] = set()
 
-    async def append(self, *args: Any, **kwargs: Any) -> StoredEvent:
-        if self.left <= 0:
-            self.dead.set()
-            await self.buried.wait()  # nothing more is stored by this "process"
-            raise RunClosed("the process is gone")
-        self.left -= 1
-        return await super().append(*args, **kwargs)
+    def submit(
+        self, event: NewEvent, after: asyncio.Future[StoredEvent] | None = None
+    ) -> asyncio.Future[StoredEvent]:
+        if self.left > 0:
+            self.left -= 1
+            return super().submit(event, after)
+        fut: asyncio.Future[StoredEvent] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(lambda f: f.exception())  # the dead sink never reads it
+        task = asyncio.create_task(self._hang(fut, after))
+        self._hanging.add(task)
+        task.add_done_callback(self._hanging.discard)
+        return fut
+
+    async def _hang(
+        self, fut: asyncio.Future[StoredEvent], after: asyncio.Future[StoredEvent] | None
+    ) -> None:
+        if after is not None:
+            await asyncio.wait({after})  # the n-th event is committed: the process stops here
+        self.dead.set()
+        await self.buried.wait()  # nothing more is stored by this "process"
+        if not fut.done():
+            fut.set_exception(RunClosed("the process is gone"))
 
 
 async def _die_after(rt: Runtime, job: Job, run_id: str, n: int) -> RunWorker:

@@ -287,3 +287,42 @@ async def test_a_worker_without_a_pipeline_refuses_to_start(make_settings: Any) 
         assert PIPELINE not in rt.services
         with pytest.raises(ConfigurationError, match="no agent pipeline"):
             await worker.start()
+
+
+async def test_a_cancel_heard_on_the_bus_stops_the_run_without_polling(
+    make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netra.chat import cancels
+
+    monkeypatch.setattr(cancels, "SLOW_POLL_S", 3600.0)  # the database is asked once, at start
+    asked: list[str] = []
+    real = RunRepository.cancel_requested
+
+    async def counted(self: RunRepository, run_id: str) -> bool:
+        asked.append(run_id)
+        return await real(self, run_id)
+
+    monkeypatch.setattr(RunRepository, "cancel_requested", counted)
+    async with _worker(make_settings, placeholder_step_delay_s=0.2) as (rt, worker):
+        await worker.cancels.start()
+        assert worker.cancels.listening.is_set()
+        ack, job = await _submit(rt)
+        task = asyncio.create_task(worker.handle(job))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while not asked:  # the run's first check asked the database: it is executing
+            assert loop.time() < deadline, "the run never started"
+            await asyncio.sleep(0.01)
+        published: list[StoredEvent] = []
+
+        async def publish(events: list[StoredEvent]) -> None:
+            published.extend(events)
+
+        await rt.db.run(lambda s: service.cancel_run(s, CTX, ack.run_id, publish))
+        await cancels.announce_cancel(rt.bus, ack.run_id)
+        await asyncio.wait_for(task, 30)
+        await worker.cancels.stop()
+        assert asked == [ack.run_id]  # heard, not polled
+        assert (await _run_row(rt, ack.run_id)).status == "cancelled"
+        assert (await _events(rt, ack.run_id))[-1].payload["status"] == "cancelled"
+        assert worker.cancels._flags == {}  # forgotten once the run ended

@@ -134,7 +134,7 @@ def test_pool_settings_come_from_configuration(make_settings) -> None:  # type: 
                       db_max_overflow=3, db_pool_timeout_s=4.5)  # fmt: skip
     opts = engine_options(s)
     assert (opts["pool_size"], opts["max_overflow"], opts["pool_timeout"]) == (7, 3, 4.5)
-    assert opts["pool_pre_ping"] is True
+    assert opts["pool_pre_ping"] is False  # closed connections: replaced or retried instead
 
 
 async def test_repository_requires_and_applies_org_scope(db: Database) -> None:

@@ -331,9 +331,10 @@ async def test_a_model_driven_run_resumes_with_the_models_first_choices(
     async with _runtime(make_settings, model) as (rt, _reports):
         ack, job = await _submit(rt)
         await _die_after(rt, job, ack.run_id, dies_after)
-        assert model.calls == 1
+        asked = model.calls  # 1, or 2 when the dying worker had asked again before it stopped
         events = await _take_over(rt, job)
-        assert model.calls == 2  # the first reply was read from the journal, not asked again
+        # The first reply was read from the journal, not asked again: one more call answers.
+        assert model.calls == asked + 1
         assert _shape(events) == expected
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
         final = events[-1].payload

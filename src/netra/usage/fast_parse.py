@@ -25,7 +25,16 @@ import numpy as np
 import polars as pl
 
 from netra.analysis.frame import conform, frame_from_records
-from netra.records.record import FIELDS, REQUIRED_FIELDS, STATUSES, RowError, UsageRecord
+from netra.records.record import (
+    FIELDS,
+    MAX_COST_USD,
+    MAX_LATENCY_MS,
+    MAX_TOKENS,
+    REQUIRED_FIELDS,
+    STATUSES,
+    RowError,
+    UsageRecord,
+)
 from netra.usage.parse import Parsed, iter_csv, iter_jsonl
 
 _MAX_TEXT = 512
@@ -60,13 +69,21 @@ def _blank(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return blank
 
 
+_MAX_NUMBER = {"latency_ms": MAX_LATENCY_MS, "cost_usd": MAX_COST_USD}
+
+
 def _unpadded(col: pl.Expr) -> pl.Expr:
     """No white space at either end (Python's definition of white space)."""
     return col.str.strip_chars(_PY_SPACE).str.len_bytes() == col.str.len_bytes()
 
 
 def _plain_text(col: pl.Expr) -> pl.Expr:
-    return _unpadded(col) & (col.str.len_chars() <= _MAX_TEXT)
+    # NUL cannot be stored: the careful parser names it.
+    return (
+        _unpadded(col)
+        & (col.str.len_chars() <= _MAX_TEXT)
+        & ~col.str.contains("\x00", literal=True)
+    )
 
 
 def _timestamps(raw: pl.Series) -> pl.Series:
@@ -98,7 +115,11 @@ def _validated(raw: pl.DataFrame) -> pl.DataFrame:
     ints = {
         c: g(c).cast(pl.Int64, strict=False) for c in (*_INTS, "requests", "cache_write_1h_tokens")
     }
-    digits = {c: g(c).str.strip_chars(_DIGITS).str.len_bytes() == 0 for c in ints}
+    # Digits only and within the careful parser's bound (MAX_TOKENS).
+    digits = {
+        c: (g(c).str.strip_chars(_DIGITS).str.len_bytes() == 0) & (ints[c] <= MAX_TOKENS)
+        for c in ints
+    }
     floats = {c: g(c).cast(pl.Float64, strict=False) for c in ("latency_ms", "cost_usd")}
     lowered = g("batch").str.to_lowercase()
     batch = pl.when(lowered.is_in(_TRUE)).then(True).when(lowered.is_in(_FALSE)).then(False)
@@ -114,7 +135,8 @@ def _validated(raw: pl.DataFrame) -> pl.DataFrame:
         ],
         g("requests").is_null() | (digits["requests"] & (ints["requests"] >= 1)),
         *[
-            g(c).is_null() | (floats[c].is_finite() & (floats[c] >= 0) & _unpadded(g(c)))
+            g(c).is_null()
+            | (floats[c].is_between(0, _MAX_NUMBER[c]) & floats[c].is_finite() & _unpadded(g(c)))
             for c in floats
         ],
         g("status").is_null() | g("status").is_in(STATUSES),
@@ -185,7 +207,7 @@ def _careful_lines(
     out: list[tuple[int, Parsed]] = []
     for i in rows:
         line = line_of(int(i))
-        text = data[starts[line - 1] : ends[line - 1]].decode("utf-8")
+        text = data[starts[line - 1] : ends[line - 1]].decode("utf-8", "surrogateescape")
         for item in parse_one(text, line):
             out.append((line, item))
     return out
@@ -194,7 +216,8 @@ def _careful_lines(
 def _careful_whole(
     parse: Callable[..., Iterator[Parsed]], data: bytes, source: str
 ) -> tuple[pl.DataFrame, list[RowError]]:
-    text = io.StringIO(data.decode("utf-8-sig"), newline="")
+    # Bytes that are not UTF-8 are kept as the streamed reader keeps them (its row is rejected).
+    text = io.StringIO(data.decode("utf-8", "surrogateescape"), newline="")
     records: list[UsageRecord] = []
     errors: list[RowError] = []
     for item in parse(text, source=source):

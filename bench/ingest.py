@@ -5,9 +5,11 @@
 Creates a throwaway database on the server (default: the local test server), migrates it,
 and measures, each into an empty organisation:
 
-- store path: parsed records -> ``BatchWriter`` (COPY into a temp table, then
-  ``INSERT ... SELECT ... ON CONFLICT (org_id, request_id) DO NOTHING``, 5,000 per batch,
-  one transaction per batch): what every upload and JSON call goes through;
+- store path: parsed records -> ``BatchWriter`` (the batch's frame written as CSV by Polars,
+  ``COPY``-ed into a temp table, then ``INSERT ... SELECT ... ON CONFLICT (org_id,
+  request_id) DO NOTHING``, 5,000 per batch, one transaction per batch): what every upload
+  and JSON call goes through; and the same for records without a request_id, which are
+  ``COPY``-ed straight into the table (nothing to deduplicate);
 - file path: CSV bytes -> ``UsageStream`` (source recognised, streamed line reader, parser,
   validation) -> store path, exactly the upload pipeline minus HTTP (parsing runs in a worker
   thread, as in the server);
@@ -31,13 +33,14 @@ import asyncpg
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from netra.analysis.frame import frame_from_records
 from netra.core.db import Database
 from netra.core.migrate import upgrade
 from netra.core.settings import Settings
 from netra.records.record import UsageRecord
 from netra.usage.ingest import BatchWriter, IngestResult, ingest_in_thread, ingest_records
 from netra.usage.models import UsageRow
-from netra.usage.repository import COLUMNS, UsageRepository, record_row
+from netra.usage.repository import UsageRepository, stored_columns
 from netra.usage.router import BATCH_SIZE as DEFAULT_BATCH
 from netra.usage.sources import UsageStream
 
@@ -51,7 +54,8 @@ def batch_size() -> int:
     return _batch["size"]
 
 
-def make_records(n: int, tag: str) -> list[UsageRecord]:
+def make_records(n: int, tag: str, *, ids: bool = True) -> list[UsageRecord]:
+    """``n`` records; with ``ids`` each has a request_id (``tag``-i), else none."""
     out = []
     for i in range(n):
         provider, model = MODELS[i % 3]
@@ -67,7 +71,7 @@ def make_records(n: int, tag: str) -> list[UsageRecord]:
                 feature=("chat", "search", "summarise")[i % 3],
                 user=f"user-{i % 97}",
                 prompt_hash=f"h{i % 1000}",
-                request_id=f"{tag}-{i}",
+                request_id=f"{tag}-{i}" if ids else None,
             )
         )
     return out
@@ -107,7 +111,7 @@ async def file_path(db: Database, org: str, data: bytes) -> IngestResult:
     chunks = [data[i : i + 65536] for i in range(0, len(data), 65536)]
     chunks.reverse()
 
-    async def next_chunk() -> bytes | None:
+    def next_chunk() -> bytes | None:  # the server reads its spooled file the same way
         return chunks.pop() if chunks else None
 
     result = IngestResult()
@@ -121,15 +125,17 @@ async def file_path(db: Database, org: str, data: bytes) -> IngestResult:
     return result
 
 
+def rows(org: str, records: list[UsageRecord]) -> list[dict[str, object]]:
+    """Stored rows as statement parameters (the baselines' input)."""
+    return stored_columns(org, frame_from_records(records)).to_dicts()
+
+
 async def executemany(db: Database, org: str, records: list[UsageRecord]) -> None:
     stmt = pg_insert(UsageRow).on_conflict_do_nothing(
         index_elements=["org_id", "request_id"], index_where=UsageRow.request_id.isnot(None)
     )
     for i in range(0, len(records), batch_size()):
-        params = [
-            dict(zip(COLUMNS, record_row(org, r), strict=True))
-            for r in records[i : i + batch_size()]
-        ]
+        params = rows(org, records[i : i + batch_size()])
 
         async def work(session: AsyncSession, params: list[dict[str, object]] = params) -> None:
             await session.execute(stmt, params)
@@ -144,8 +150,8 @@ async def naive(db: Database, org: str, records: list[UsageRecord]) -> None:
     )
 
     async def work(session: AsyncSession) -> None:
-        for r in records:
-            await session.execute(stmt.values(dict(zip(COLUMNS, record_row(org, r), strict=True))))
+        for row in rows(org, records):
+            await session.execute(stmt.values(row))
 
     await db.run(work)
 
@@ -167,10 +173,16 @@ async def main(args: argparse.Namespace) -> None:
         n, sample = args.records, min(args.naive, args.records)
         records = make_records(n, "a")
         data = make_csv(make_records(n, "f"))
+        anonymous = make_records(n, "n", ids=False)
         print(f"ingest into PostgreSQL ({n:,} records, CSV {len(data) / 2**20:.1f} MiB, "
               f"batch {batch_size():,}, cpus {os.cpu_count()})")  # fmt: skip
         store = await timed(
             "store path (COPY + ON CONFLICT)", n, lambda: store_path(db, "o1", records)
+        )
+        await timed(
+            "store path, no request_id (COPY straight)",
+            n,
+            lambda: store_path(db, "o5", anonymous),
         )
         whole = await timed(
             "file path (CSV parse + validate + store)", n, lambda: file_path(db, "o2", data)

@@ -27,8 +27,10 @@ from typing import Any, Protocol
 import anyio
 import anyio.from_thread
 import anyio.to_thread
+import polars as pl
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from netra.analysis.frame import frame_from_records
 from netra.core.db import Database
 from netra.core.observability import Metrics
 from netra.records.record import RowError, UsageRecord
@@ -178,8 +180,9 @@ class BatchWriter:
             self._count("accepted", self.result.accepted)
             self._count("duplicate", self.result.duplicates)
 
-    async def submit(self, batch: list[UsageRecord]) -> None:
-        """Start storing ``batch`` after the previous one finished (its errors surface here)."""
+    async def submit(self, batch: pl.DataFrame) -> None:
+        """Start storing ``batch`` (records as a frame, ``analysis.frame.SCHEMA``) after the
+        previous one finished (its errors surface here)."""
         await self.drain()
         self._pending = asyncio.ensure_future(self._store(batch))
 
@@ -188,24 +191,24 @@ class BatchWriter:
             pending, self._pending = self._pending, None
             await pending
 
-    async def _store(self, batch: list[UsageRecord]) -> None:
+    async def _store(self, batch: pl.DataFrame) -> None:
         if self._session is not None:
-            inserted = await UsageRepository(self._session, self.org_id).insert(batch)
+            inserted = await UsageRepository(self._session, self.org_id).insert_frame(batch)
         else:
 
             async def work(session: AsyncSession) -> int:
                 repo = UsageRepository(session, self.org_id)
-                count = await repo.insert(batch)
+                count = await repo.insert_frame(batch)
                 if count:
                     await repo.bump_version()
                 return count
 
             inserted = await self.db.run(work)
             self._count("accepted", inserted)
-            self._count("duplicate", len(batch) - inserted)
+            self._count("duplicate", batch.height - inserted)
         self._stored_any = self._stored_any or inserted > 0
         self.result.accepted += inserted
-        self.result.duplicates += len(batch) - inserted
+        self.result.duplicates += batch.height - inserted
 
     def _count(self, label: str, n: int) -> None:
         if self.metrics is not None and n:
@@ -248,7 +251,7 @@ async def ingest_records(
 ) -> None:
     """Store already-parsed rows (the JSON API: at most a few thousand, in memory)."""
     for batch in split_rows(items, writer.result, batch_size):
-        await writer.submit(batch)
+        await writer.submit(frame_from_records(batch))
 
 
 class ParsedStream(Protocol):
@@ -276,6 +279,6 @@ async def ingest_in_thread(
     def work() -> None:
         rows = produce(read_chunk)
         for batch in split_rows(rows, writer.result, batch_size, lambda: rows.line):
-            anyio.from_thread.run(writer.submit, batch)
+            anyio.from_thread.run(writer.submit, frame_from_records(batch))
 
     await anyio.to_thread.run_sync(work)

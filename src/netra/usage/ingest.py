@@ -231,19 +231,51 @@ def split_rows(
     """
     batch: list[UsageRecord] = []
     for n, item in enumerate(items, start=1):
-        if isinstance(item, RowError):
-            result.reject(item)
-            continue
-        problem = storable(item, current_line() if current_line else n)
-        if problem is not None:
-            result.reject(problem)
-            continue
-        batch.append(item)
-        if len(batch) >= batch_size:
-            yield batch
-            batch = []
+        if _kept(item, result, current_line() if current_line else n):
+            batch.append(item)  # type: ignore[arg-type]
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
     if batch:
         yield batch
+
+
+def _kept(item: UsageRecord | RowError, result: IngestResult, line: int) -> bool:
+    """Whether ``item`` is a storable record; a rejected row goes to ``result``."""
+    if isinstance(item, RowError):
+        result.reject(item)
+        return False
+    problem = storable(item, line)
+    if problem is not None:
+        result.reject(problem)
+        return False
+    return True
+
+
+def frame_batches(
+    items: Iterable[UsageRecord | RowError | pl.DataFrame],
+    result: IngestResult,
+    batch_size: int,
+    current_line: Callable[[], int],
+) -> Iterator[pl.DataFrame]:
+    """Batches (frames) of a streamed file's rows: a frame of records the fast parser accepted
+    (checked there: storable) is sliced; single records are gathered, checked as in
+    :func:`split_rows`; every rejected row goes to ``result``."""
+    batch: list[UsageRecord] = []
+    for item in items:
+        if isinstance(item, pl.DataFrame):
+            if batch:
+                yield frame_from_records(batch)
+                batch = []
+            for start in range(0, item.height, batch_size):
+                yield item.slice(start, batch_size)
+        elif _kept(item, result, current_line()):
+            batch.append(item)  # type: ignore[arg-type]
+            if len(batch) >= batch_size:
+                yield frame_from_records(batch)
+                batch = []
+    if batch:
+        yield frame_from_records(batch)
 
 
 async def ingest_records(
@@ -255,12 +287,13 @@ async def ingest_records(
 
 
 class ParsedStream(Protocol):
-    """Parsed rows of a streamed file and where reading is (``line``)."""
+    """Parsed rows of a streamed file (records, rejected rows, frames of records) and where
+    reading is (``line``)."""
 
     @property
     def line(self) -> int: ...
 
-    def __iter__(self) -> Iterator[UsageRecord | RowError]: ...
+    def __iter__(self) -> Iterator[UsageRecord | RowError | pl.DataFrame]: ...
 
 
 async def ingest_in_thread(
@@ -278,7 +311,7 @@ async def ingest_in_thread(
 
     def work() -> None:
         rows = produce(read_chunk)
-        for batch in split_rows(rows, writer.result, batch_size, lambda: rows.line):
-            anyio.from_thread.run(writer.submit, frame_from_records(batch))
+        for batch in frame_batches(rows, writer.result, batch_size, lambda: rows.line):
+            anyio.from_thread.run(writer.submit, batch)
 
     await anyio.to_thread.run_sync(work)

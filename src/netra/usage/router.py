@@ -21,9 +21,8 @@ per user and per organisation are capped by the tier (429 with ``Retry-After``).
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Literal
 
 import anyio.to_thread
@@ -41,7 +40,6 @@ from netra.core.http_errors import error_body
 from netra.core.openapi import responses
 from netra.core.runtime import Runtime
 from netra.core.slots import Slots
-from netra.records.record import RowError, UsageRecord
 from netra.tiers import Limit, limits_for, refusal
 from netra.usage.ingest import (
     BatchWriter,
@@ -53,11 +51,12 @@ from netra.usage.ingest import (
 from netra.usage.parse import parse_record
 from netra.usage.schemas import IngestAnswer
 from netra.usage.service import usage_stored
-from netra.usage.sources import SOURCE_NAMES, UsageStream
+from netra.usage.sources import SOURCE_NAMES
 from netra.usage.sources.base import Notes
 from netra.usage.sources.framing import Layout
 from netra.usage.sources.registry import check_source_name
 from netra.usage.stream import FileChunks, Spool, multipart_boundary, with_read_deadline
+from netra.usage.upload_parse import Guarded, parsed_upload
 
 BATCH_SIZE = 5000
 MAX_LISTED = 1000
@@ -230,29 +229,6 @@ async def post_usage(
     return _outcome(result, writer, rejected=False)
 
 
-class _Guarded:
-    """The parsed rows of an upload, with a reader failure the parser does not report per row
-    (a CSV field over the csv module's size limit, JSON nested too deeply) turned into a
-    reported row instead of a 500; the parser cannot go on after it, so the report says where
-    reading stopped."""
-
-    def __init__(self, stream: UsageStream) -> None:
-        self.stream = stream
-
-    @property
-    def line(self) -> int:
-        return self.stream.line
-
-    def __iter__(self) -> Iterator[UsageRecord | RowError]:
-        try:
-            yield from self.stream
-        except (csv.Error, RecursionError) as exc:
-            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            yield RowError(
-                self.stream.line, None, f"unreadable ({reason}): the file was read up to here"
-            )
-
-
 @router.post(
     "/usage/upload",
     summary="Upload a usage file of any source (CSV, JSON Lines or JSON; any size, streamed)",
@@ -343,14 +319,14 @@ async def _receive_and_ingest(
     body = with_read_deadline(request.stream(), runtime.settings.upload_read_timeout_s)
     chunks = FileChunks(body, boundary)
     refuse_non_text(await chunks.peek())
-    streams: list[UsageStream] = []
+    streams: list[Guarded] = []
 
-    def produce(next_chunk: Callable[[], bytes | None]) -> _Guarded:
-        stream = UsageStream(
+    def produce(next_chunk: Callable[[], bytes | None]) -> Guarded:
+        stream = parsed_upload(
             next_chunk, filename=chunks.filename or "upload", source=source, layout=layout
         )
         streams.append(stream)
-        return _Guarded(stream)
+        return stream
 
     result = IngestResult(max_listed=MAX_LISTED)
     writer = BatchWriter(runtime.db, user.org_id, result, metrics=runtime.metrics, atomic=atomic)

@@ -40,6 +40,8 @@ VALUES: dict[str, list[str]] = {
         "",
         "yesterday",
         " 2026-11-02T10:00:00Z",
+        "9999-12-31T23:59:59-14:00",  # beyond the year 9999 in UTC
+        "0001-01-01T00:00:00+05:00",  # before the year 1 in UTC
     ],
     "provider": ["openai", "OpenAI", "anthropic", " anthropic", "", "p" * 513, "prov\x1f", "ñ"],
     "model": ["gpt-4o", "claude-sonnet-4-5", " gpt-4o ", "", "m" * 513, "2.5", "g\x00"],

@@ -2,11 +2,12 @@
 
 Bulk inserts take a batch as a frame (the engine's columns: no Python object per row on the
 fast path) and the fastest path of each engine. On PostgreSQL the frame is written as CSV by
-Polars and ``COPY``-ed: rows without a ``request_id`` (nothing to deduplicate) straight into
-``usage_records``, the others into a session temp table, then moved with ``INSERT ... SELECT
-... ON CONFLICT DO NOTHING`` (the unique index on ``(org_id, request_id)`` drops duplicates,
-within the batch too). On SQLite a multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING
-id``. Both return how many rows were new, so duplicates are counted, never guessed.
+Polars and ``COPY``-ed straight into ``usage_records`` (behind a savepoint for rows with a
+``request_id``); when the unique index on ``(org_id, request_id)`` refuses a duplicate (stored
+already or twice in the batch), the batch's keyed rows are ``COPY``-ed into a session temp
+table instead and moved with ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. On SQLite a
+multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``. Both return how many rows were
+new, so duplicates are counted, never guessed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import polars as pl
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -90,11 +92,14 @@ def stored_columns(org_id: str, frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _csv(frame: pl.DataFrame) -> io.BytesIO:
-    """The rows as PostgreSQL's CSV ``COPY`` reads them: a null is an unquoted empty field (an
-    empty string is quoted), timestamps with their offset, floats written to round-trip."""
-    text = frame.write_csv(include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.6f%:z")
-    return io.BytesIO(text.encode())
+async def _copy(driver: Any, table: str, rows: pl.DataFrame) -> int:
+    """``COPY`` the rows into ``table`` as CSV (Polars writes it: a null is an unquoted empty
+    field, an empty string is quoted, timestamps carry their offset, floats round-trip)."""
+    text = rows.write_csv(include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.6f%:z")
+    status: str = await driver.copy_to_table(
+        table, source=io.BytesIO(text.encode()), columns=list(COLUMNS), format="csv"
+    )
+    return int(status.rsplit(" ", 1)[-1])
 
 
 _RECORD_COLUMNS = (
@@ -146,21 +151,26 @@ class UsageRepository(OrgRepository[UsageRow]):
         has_id = rows["request_id"].is_not_null()
         inserted = 0
         plain = rows.filter(~has_id)
-        if not plain.is_empty():  # nothing to deduplicate: no second copy of the rows
-            status: str = await driver.copy_to_table(
-                "usage_records", source=_csv(plain), columns=list(COLUMNS), format="csv"
-            )
-            inserted += int(status.rsplit(" ", 1)[-1])
+        if not plain.is_empty():  # nothing to deduplicate
+            inserted += await _copy(driver, "usage_records", plain)
         keyed = rows.filter(has_id)
-        if not keyed.is_empty():
-            await driver.execute(_CREATE_TEMP)
-            await driver.copy_to_table(
-                _TEMP_TABLE, source=_csv(keyed), columns=list(COLUMNS), format="csv"
-            )
-            status = await driver.execute(_MOVE)
-            await driver.execute(f"TRUNCATE {_TEMP_TABLE}")
-            inserted += int(status.rsplit(" ", 1)[-1])
-        return inserted
+        if keyed.is_empty():
+            return inserted
+        # New ids (the common case) go straight in; a duplicate, stored or in the batch, stops
+        # the COPY at the unique index, and the batch is deduplicated through the temp table.
+        await driver.execute("SAVEPOINT usage_copy")
+        try:
+            inserted += await _copy(driver, "usage_records", keyed)
+        except asyncpg.UniqueViolationError:
+            await driver.execute("ROLLBACK TO SAVEPOINT usage_copy")
+        else:
+            await driver.execute("RELEASE SAVEPOINT usage_copy")
+            return inserted
+        await driver.execute(_CREATE_TEMP)
+        await _copy(driver, _TEMP_TABLE, keyed)
+        status: str = await driver.execute(_MOVE)
+        await driver.execute(f"TRUNCATE {_TEMP_TABLE}")
+        return inserted + int(status.rsplit(" ", 1)[-1])
 
     async def _insert_generic(self, rows: list[tuple[Any, ...]]) -> int:
         stmt = (

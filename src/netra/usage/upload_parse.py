@@ -41,7 +41,7 @@ Piece = UsageRecord | RowError | pl.DataFrame
 
 
 class FastUpload:
-    """The parsed pieces of a netra CSV or JSON Lines file read through ``next_chunk``: frames
+    """The parsed pieces of a netra CSV or JSON Lines file given by ``read``: frames
     of accepted records and rejected rows, in file order. ``line``: lines read so far."""
 
     def __init__(self, read: Rewound, layout: Literal["csv", "jsonl"], name: str) -> None:

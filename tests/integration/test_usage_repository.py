@@ -106,6 +106,24 @@ async def test_values_that_csv_must_quote_or_round_exactly_are_stored_as_sent(db
     assert back == sorted(batch, key=lambda r: (r.timestamp, r.request_id or ""))
 
 
+@pytest.mark.parametrize("atomic", [False, True])
+async def test_batches_after_one_with_duplicates_are_still_counted_exactly(
+    db: Database, atomic: bool
+) -> None:
+    """New ids are COPY-ed straight in; a batch with a duplicate (stored, or twice in the
+    batch) is deduplicated, and so is the next one (expected to have some) until one has none."""
+    org = f"org-mixed-{atomic}"
+    assert await insert(db, org, [record(1)]) == 1
+    ids = [2, 1, 3, 3, 4, 5, 6, 7, 8, 8, 9, 10]  # batches of 2: [2,1] [3,3] [4,5] [6,7] [8,8]
+    result = IngestResult()
+    async with BatchWriter(db, org, result, atomic=atomic) as writer:
+        await ingest_records([record(i) for i in ids], writer, batch_size=2)
+    assert (result.accepted, result.duplicates) == (9, 3)
+    assert sorted(int(r.request_id[1:]) for r in await stored(db, org) if r.request_id) == list(
+        range(1, 11)
+    )
+
+
 async def test_organisations_never_see_or_block_each_other(db: Database) -> None:
     assert await insert(db, "org-a", [record(1), record(2)]) == 2
     assert await insert(db, "org-b", [record(1)]) == 1  # same request_id, other org: stored

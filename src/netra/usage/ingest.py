@@ -154,6 +154,9 @@ class BatchWriter:
         self._session: AsyncSession | None = None
         self._pending: asyncio.Task[None] | None = None
         self._stored_any = False
+        # A batch with duplicates (a re-sent or overlapping file) suggests the next has some:
+        # it goes to the deduplicating insert at once instead of trying COPY first.
+        self._expect_new = True
 
     async def __aenter__(self) -> BatchWriter:
         if self.atomic:
@@ -193,12 +196,13 @@ class BatchWriter:
 
     async def _store(self, batch: pl.DataFrame) -> None:
         if self._session is not None:
-            inserted = await UsageRepository(self._session, self.org_id).insert_frame(batch)
+            repo = UsageRepository(self._session, self.org_id)
+            inserted = await repo.insert_frame(batch, expect_new=self._expect_new)
         else:
 
             async def work(session: AsyncSession) -> int:
                 repo = UsageRepository(session, self.org_id)
-                count = await repo.insert_frame(batch)
+                count = await repo.insert_frame(batch, expect_new=self._expect_new)
                 if count:
                     await repo.bump_version()
                 return count
@@ -207,6 +211,7 @@ class BatchWriter:
             self._count("accepted", inserted)
             self._count("duplicate", batch.height - inserted)
         self._stored_any = self._stored_any or inserted > 0
+        self._expect_new = inserted == batch.height
         self.result.accepted += inserted
         self.result.duplicates += batch.height - inserted
 

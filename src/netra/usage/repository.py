@@ -136,17 +136,18 @@ class UsageRepository(OrgRepository[UsageRow]):
         """Store ``records`` for this org; returns how many were new (the rest duplicates)."""
         return await self.insert_frame(frame_from_records(records))
 
-    async def insert_frame(self, frame: pl.DataFrame) -> int:
+    async def insert_frame(self, frame: pl.DataFrame, *, expect_new: bool = True) -> int:
         """Store a frame of records (``analysis.frame.SCHEMA`` columns) for this org; returns
-        how many were new (the rest duplicates)."""
+        how many were new (the rest duplicates). ``expect_new=False`` (the previous batch had
+        duplicates) skips the attempt to ``COPY`` keyed rows straight in."""
         if frame.is_empty():
             return 0
         rows = stored_columns(self.org_id, frame)
         if self._dialect == "postgresql":
-            return await self._insert_postgres(rows)
+            return await self._insert_postgres(rows, expect_new)
         return await self._insert_generic(list(rows.iter_rows()))
 
-    async def _insert_postgres(self, rows: pl.DataFrame) -> int:
+    async def _insert_postgres(self, rows: pl.DataFrame, expect_new: bool) -> int:
         driver = await self._driver()
         has_id = rows["request_id"].is_not_null()
         inserted = 0
@@ -158,14 +159,15 @@ class UsageRepository(OrgRepository[UsageRow]):
             return inserted
         # New ids (the common case) go straight in; a duplicate, stored or in the batch, stops
         # the COPY at the unique index, and the batch is deduplicated through the temp table.
-        await driver.execute("SAVEPOINT usage_copy")
-        try:
-            inserted += await _copy(driver, "usage_records", keyed)
-        except asyncpg.UniqueViolationError:
-            await driver.execute("ROLLBACK TO SAVEPOINT usage_copy")
-        else:
-            await driver.execute("RELEASE SAVEPOINT usage_copy")
-            return inserted
+        if expect_new:
+            await driver.execute("SAVEPOINT usage_copy")
+            try:
+                inserted += await _copy(driver, "usage_records", keyed)
+            except asyncpg.UniqueViolationError:
+                await driver.execute("ROLLBACK TO SAVEPOINT usage_copy")
+            else:
+                await driver.execute("RELEASE SAVEPOINT usage_copy")
+                return inserted
         await driver.execute(_CREATE_TEMP)
         await _copy(driver, _TEMP_TABLE, keyed)
         status: str = await driver.execute(_MOVE)

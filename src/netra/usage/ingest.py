@@ -264,16 +264,17 @@ def frame_batches(
     current_line: Callable[[], int],
 ) -> Iterator[pl.DataFrame]:
     """Batches (frames) of a streamed file's rows: a frame of records the fast parser accepted
-    (checked there: storable) is sliced; single records are gathered, checked as in
-    :func:`split_rows`; every rejected row goes to ``result``."""
+    (checked there: storable; one chunk of the file, bounded in bytes) is one batch, however
+    many rows it holds (fewer, larger batches: less work per row in PostgreSQL); single
+    records are gathered ``batch_size`` at a time, checked as in :func:`split_rows`; every
+    rejected row goes to ``result``."""
     batch: list[UsageRecord] = []
     for item in items:
         if isinstance(item, pl.DataFrame):
             if batch:
                 yield frame_from_records(batch)
                 batch = []
-            for start in range(0, item.height, batch_size):
-                yield item.slice(start, batch_size)
+            yield item
         elif _kept(item, result, current_line()):
             batch.append(item)  # type: ignore[arg-type]
             if len(batch) >= batch_size:

@@ -36,14 +36,13 @@ import asyncpg
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from netra.analysis.frame import frame_from_records
 from netra.core.db import Database
 from netra.core.migrate import upgrade
 from netra.core.settings import Settings
 from netra.records.record import UsageRecord
 from netra.usage.ingest import BatchWriter, IngestResult, ingest_in_thread, ingest_records
 from netra.usage.models import UsageRow
-from netra.usage.repository import UsageRepository, stored_columns
+from netra.usage.repository import COLUMNS, UsageRepository, record_row
 from netra.usage.router import BATCH_SIZE as DEFAULT_BATCH
 from netra.usage.sources import UsageStream
 from netra.usage.upload_parse import Guarded, parsed_upload
@@ -161,7 +160,7 @@ async def file_path(db: Database, org: str, data: bytes, *, careful: bool = Fals
 
 def rows(org: str, records: list[UsageRecord]) -> list[dict[str, object]]:
     """Stored rows as statement parameters (the baselines' input)."""
-    return stored_columns(org, frame_from_records(records)).to_dicts()
+    return [dict(zip(COLUMNS, record_row(org, r), strict=True)) for r in records]
 
 
 async def executemany(db: Database, org: str, records: list[UsageRecord]) -> None:

@@ -30,13 +30,14 @@ import anyio.to_thread
 import polars as pl
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from netra.analysis.frame import frame_from_records
 from netra.core.db import Database
 from netra.core.observability import Metrics
 from netra.records.record import RowError, UsageRecord
 from netra.usage.repository import UsageRepository
 
 MAX_BIGINT = 2**63 - 1
+# What is stored at once: records, or a frame of them (the fast parser's).
+Batch = list[UsageRecord] | pl.DataFrame
 _TEXT_FIELDS = (
     "provider",
     "model",
@@ -183,9 +184,9 @@ class BatchWriter:
             self._count("accepted", self.result.accepted)
             self._count("duplicate", self.result.duplicates)
 
-    async def submit(self, batch: pl.DataFrame) -> None:
-        """Start storing ``batch`` (records as a frame, ``analysis.frame.SCHEMA``) after the
-        previous one finished (its errors surface here)."""
+    async def submit(self, batch: Batch) -> None:
+        """Start storing ``batch`` (records, or a frame of them: ``analysis.frame.SCHEMA``)
+        after the previous one finished (its errors surface here)."""
         await self.drain()
         self._pending = asyncio.ensure_future(self._store(batch))
 
@@ -194,26 +195,30 @@ class BatchWriter:
             pending, self._pending = self._pending, None
             await pending
 
-    async def _store(self, batch: pl.DataFrame) -> None:
+    async def _store(self, batch: Batch) -> None:
         if self._session is not None:
-            repo = UsageRepository(self._session, self.org_id)
-            inserted = await repo.insert_frame(batch, expect_new=self._expect_new)
+            inserted = await self._insert(UsageRepository(self._session, self.org_id), batch)
         else:
 
             async def work(session: AsyncSession) -> int:
                 repo = UsageRepository(session, self.org_id)
-                count = await repo.insert_frame(batch, expect_new=self._expect_new)
+                count = await self._insert(repo, batch)
                 if count:
                     await repo.bump_version()
                 return count
 
             inserted = await self.db.run(work)
             self._count("accepted", inserted)
-            self._count("duplicate", batch.height - inserted)
+            self._count("duplicate", len(batch) - inserted)
         self._stored_any = self._stored_any or inserted > 0
-        self._expect_new = inserted == batch.height
+        self._expect_new = inserted == len(batch)
         self.result.accepted += inserted
-        self.result.duplicates += batch.height - inserted
+        self.result.duplicates += len(batch) - inserted
+
+    async def _insert(self, repo: UsageRepository, batch: Batch) -> int:
+        if isinstance(batch, pl.DataFrame):
+            return await repo.insert_frame(batch, expect_new=self._expect_new)
+        return await repo.insert(batch, expect_new=self._expect_new)
 
     def _count(self, label: str, n: int) -> None:
         if self.metrics is not None and n:
@@ -257,13 +262,13 @@ def _kept(item: UsageRecord | RowError, result: IngestResult, line: int) -> bool
     return True
 
 
-def frame_batches(
+def stream_batches(
     items: Iterable[UsageRecord | RowError | pl.DataFrame],
     result: IngestResult,
     batch_size: int,
     current_line: Callable[[], int],
-) -> Iterator[pl.DataFrame]:
-    """Batches (frames) of a streamed file's rows: a frame of records the fast parser accepted
+) -> Iterator[Batch]:
+    """Batches of a streamed file's rows: a frame of records the fast parser accepted
     (checked there: storable; one chunk of the file, bounded in bytes) is one batch, however
     many rows it holds (fewer, larger batches: less work per row in PostgreSQL); single
     records are gathered ``batch_size`` at a time, checked as in :func:`split_rows`; every
@@ -272,16 +277,16 @@ def frame_batches(
     for item in items:
         if isinstance(item, pl.DataFrame):
             if batch:
-                yield frame_from_records(batch)
+                yield batch
                 batch = []
             yield item
         elif _kept(item, result, current_line()):
             batch.append(item)  # type: ignore[arg-type]
             if len(batch) >= batch_size:
-                yield frame_from_records(batch)
+                yield batch
                 batch = []
     if batch:
-        yield frame_from_records(batch)
+        yield batch
 
 
 async def ingest_records(
@@ -289,7 +294,7 @@ async def ingest_records(
 ) -> None:
     """Store already-parsed rows (the JSON API: at most a few thousand, in memory)."""
     for batch in split_rows(items, writer.result, batch_size):
-        await writer.submit(frame_from_records(batch))
+        await writer.submit(batch)
 
 
 class ParsedStream(Protocol):
@@ -317,7 +322,7 @@ async def ingest_in_thread(
 
     def work() -> None:
         rows = produce(read_chunk)
-        for batch in frame_batches(rows, writer.result, batch_size, lambda: rows.line):
+        for batch in stream_batches(rows, writer.result, batch_size, lambda: rows.line):
             anyio.from_thread.run(writer.submit, batch)
 
     await anyio.to_thread.run_sync(work)

@@ -23,7 +23,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from netra.analysis.frame import frame_from_records
 from netra.core.db import utcnow
 from netra.core.repository import OrgRepository
 from netra.records.record import FIELDS, UsageRecord
@@ -53,6 +52,7 @@ COLUMNS: tuple[str, ...] = (
     "cache_write_1h_tokens",
 )
 
+_REQUEST_ID = COLUMNS.index("request_id")
 _TEMP_TABLE = "usage_ingest"
 _CREATE_TEMP = f"""
 CREATE TEMP TABLE IF NOT EXISTS {_TEMP_TABLE} (
@@ -92,13 +92,33 @@ def stored_columns(org_id: str, frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-async def _copy(driver: Any, table: str, rows: pl.DataFrame) -> int:
-    """``COPY`` the rows into ``table`` as CSV (Polars writes it: a null is an unquoted empty
-    field, an empty string is quoted, timestamps carry their offset, floats round-trip)."""
-    text = rows.write_csv(include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.6f%:z")
-    status: str = await driver.copy_to_table(
-        table, source=io.BytesIO(text.encode()), columns=list(COLUMNS), format="csv"
-    )
+def record_row(org_id: str, r: UsageRecord) -> tuple[Any, ...]:
+    """The stored tuple of one record, in :data:`COLUMNS` order."""
+    return (
+        org_id, r.timestamp, r.provider, r.model, r.input_tokens, r.output_tokens,
+        r.cached_input_tokens, r.cache_write_tokens,
+        None if r.latency_ms is None else float(r.latency_ms), r.status,
+        None if r.cost_usd is None else float(r.cost_usd), r.feature, r.user, r.prompt_hash,
+        r.request_id, r.retry_of, bool(r.batch), int(r.requests), r.conversation_id,
+        int(r.cache_write_1h_tokens),
+    )  # fmt: skip
+
+
+# Stored rows: a frame (the fast parser's, COPY-ed as CSV written by Polars) or tuples
+# (records built one by one, COPY-ed in asyncpg's binary format: cheaper than a frame for them).
+Rows = pl.DataFrame | list[tuple[Any, ...]]
+
+
+async def _copy(driver: Any, table: str, rows: Rows) -> int:
+    """``COPY`` the rows into ``table``. A frame goes as CSV: a null is an unquoted empty
+    field, an empty string is quoted, timestamps carry their offset, floats round-trip."""
+    if isinstance(rows, list):
+        status: str = await driver.copy_records_to_table(table, records=rows, columns=list(COLUMNS))
+    else:
+        text = rows.write_csv(include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.6f%:z")
+        status = await driver.copy_to_table(
+            table, source=io.BytesIO(text.encode()), columns=list(COLUMNS), format="csv"
+        )
     return int(status.rsplit(" ", 1)[-1])
 
 
@@ -132,30 +152,33 @@ class UsageRepository(OrgRepository[UsageRow]):
     def _dialect(self) -> str:
         return self.session.bind.dialect.name if self.session.bind else "sqlite"
 
-    async def insert(self, records: Sequence[UsageRecord]) -> int:
-        """Store ``records`` for this org; returns how many were new (the rest duplicates)."""
-        return await self.insert_frame(frame_from_records(records))
+    async def insert(self, records: Sequence[UsageRecord], *, expect_new: bool = True) -> int:
+        """Store ``records`` for this org; returns how many were new (the rest duplicates).
+        ``expect_new=False`` (the previous batch had duplicates) skips the attempt to ``COPY``
+        keyed rows straight in."""
+        rows = [record_row(self.org_id, r) for r in records]
+        if self._dialect != "postgresql":
+            return await self._insert_generic(rows)
+        keyed = [row for row in rows if row[_REQUEST_ID] is not None]
+        plain = [row for row in rows if row[_REQUEST_ID] is None]
+        return await self._insert_postgres(plain, keyed, expect_new)
 
     async def insert_frame(self, frame: pl.DataFrame, *, expect_new: bool = True) -> int:
-        """Store a frame of records (``analysis.frame.SCHEMA`` columns) for this org; returns
-        how many were new (the rest duplicates). ``expect_new=False`` (the previous batch had
-        duplicates) skips the attempt to ``COPY`` keyed rows straight in."""
-        if frame.is_empty():
-            return 0
+        """:meth:`insert` for a frame of records (``analysis.frame.SCHEMA`` columns)."""
         rows = stored_columns(self.org_id, frame)
-        if self._dialect == "postgresql":
-            return await self._insert_postgres(rows, expect_new)
-        return await self._insert_generic(list(rows.iter_rows()))
-
-    async def _insert_postgres(self, rows: pl.DataFrame, expect_new: bool) -> int:
-        driver = await self._driver()
+        if self._dialect != "postgresql":
+            return await self._insert_generic(list(rows.iter_rows()))
         has_id = rows["request_id"].is_not_null()
+        return await self._insert_postgres(rows.filter(~has_id), rows.filter(has_id), expect_new)
+
+    async def _insert_postgres(self, plain: Rows, keyed: Rows, expect_new: bool) -> int:
+        if not len(plain) and not len(keyed):
+            return 0
+        driver = await self._driver()
         inserted = 0
-        plain = rows.filter(~has_id)
-        if not plain.is_empty():  # nothing to deduplicate
+        if len(plain):  # nothing to deduplicate
             inserted += await _copy(driver, "usage_records", plain)
-        keyed = rows.filter(has_id)
-        if keyed.is_empty():
+        if not len(keyed):
             return inserted
         # New ids (the common case) go straight in; a duplicate, stored or in the batch, stops
         # the COPY at the unique index, and the batch is deduplicated through the temp table.

@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 import anyio
 import anyio.from_thread
@@ -242,7 +242,7 @@ def split_rows(
     batch: list[UsageRecord] = []
     for n, item in enumerate(items, start=1):
         if _kept(item, result, current_line() if current_line else n):
-            batch.append(item)  # type: ignore[arg-type]
+            batch.append(item)
             if len(batch) >= batch_size:
                 yield batch
                 batch = []
@@ -250,7 +250,7 @@ def split_rows(
         yield batch
 
 
-def _kept(item: UsageRecord | RowError, result: IngestResult, line: int) -> bool:
+def _kept(item: UsageRecord | RowError, result: IngestResult, line: int) -> TypeGuard[UsageRecord]:
     """Whether ``item`` is a storable record; a rejected row goes to ``result``."""
     if isinstance(item, RowError):
         result.reject(item)
@@ -281,7 +281,7 @@ def stream_batches(
                 batch = []
             yield item
         elif _kept(item, result, current_line()):
-            batch.append(item)  # type: ignore[arg-type]
+            batch.append(item)
             if len(batch) >= batch_size:
                 yield batch
                 batch = []

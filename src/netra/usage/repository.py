@@ -1,13 +1,13 @@
 """Tenant-scoped storage of usage records, and data versions.
 
-Bulk inserts take a batch as a frame (the engine's columns: no Python object per row on the
-fast path) and the fastest path of each engine. On PostgreSQL the frame is written as CSV by
-Polars and ``COPY``-ed straight into ``usage_records`` (behind a savepoint for rows with a
-``request_id``); when the unique index on ``(org_id, request_id)`` refuses a duplicate (stored
-already or twice in the batch), the batch's keyed rows are ``COPY``-ed into a session temp
-table instead and moved with ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. On SQLite a
-multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``. Both return how many rows were
-new, so duplicates are counted, never guessed.
+Bulk inserts take a batch of records, or a frame of them (the fast parser's: no Python object
+per row), and the fastest path of each engine. On PostgreSQL the batch is ``COPY``-ed (records
+in asyncpg's binary format, a frame as CSV written by Polars) straight into ``usage_records``
+(behind a savepoint for rows with a ``request_id``); when the unique index on ``(org_id,
+request_id)`` refuses a duplicate (stored already or twice in the batch), the batch's keyed
+rows are ``COPY``-ed into a session temp table instead and moved with ``INSERT ... SELECT
+... ON CONFLICT DO NOTHING``. On SQLite a multi-row ``INSERT ... ON CONFLICT DO NOTHING
+RETURNING id``. Both return how many rows were new, so duplicates are counted, never guessed.
 """
 
 from __future__ import annotations
@@ -95,13 +95,27 @@ def stored_columns(org_id: str, frame: pl.DataFrame) -> pl.DataFrame:
 def record_row(org_id: str, r: UsageRecord) -> tuple[Any, ...]:
     """The stored tuple of one record, in :data:`COLUMNS` order."""
     return (
-        org_id, r.timestamp, r.provider, r.model, r.input_tokens, r.output_tokens,
-        r.cached_input_tokens, r.cache_write_tokens,
-        None if r.latency_ms is None else float(r.latency_ms), r.status,
-        None if r.cost_usd is None else float(r.cost_usd), r.feature, r.user, r.prompt_hash,
-        r.request_id, r.retry_of, bool(r.batch), int(r.requests), r.conversation_id,
+        org_id,
+        r.timestamp,
+        r.provider,
+        r.model,
+        r.input_tokens,
+        r.output_tokens,
+        r.cached_input_tokens,
+        r.cache_write_tokens,
+        None if r.latency_ms is None else float(r.latency_ms),
+        r.status,
+        None if r.cost_usd is None else float(r.cost_usd),
+        r.feature,
+        r.user,
+        r.prompt_hash,
+        r.request_id,
+        r.retry_of,
+        bool(r.batch),
+        int(r.requests),
+        r.conversation_id,
         int(r.cache_write_1h_tokens),
-    )  # fmt: skip
+    )
 
 
 # Stored rows: a frame (the fast parser's, COPY-ed as CSV written by Polars) or tuples

@@ -9,7 +9,7 @@ naming what was expected.
 Ingest modes (documented here and in the OpenAPI descriptions):
 - default, per row: good rows stored, bad rows listed with line, field and reason. An upload
   commits every ``BATCH_SIZE`` rows (a netra CSV / JSON Lines file: every chunk of about
-  1 MiB), so an interrupted upload keeps its committed batches.
+  512 KiB), so an interrupted upload keeps its committed batches.
 - ``?atomic=true``: the whole call is one transaction, stored only when no row is rejected;
   otherwise 422 with the rejected rows and nothing stored.
 At most ``MAX_LISTED`` rejected rows are listed; ``rejected_count`` is always the total.

@@ -34,7 +34,7 @@ from netra.usage.sources.framing import Layout, NextChunk, Rewound
 from netra.usage.sources.netra_source import NETRA
 from netra.usage.stream import MAX_LINE_CHARS, LineReader
 
-CHUNK_BYTES = 1 << 20  # ~11,000 usage rows: large enough for polars, small beside the file
+CHUNK_BYTES = 512 << 10  # ~6,000 usage rows: a batch; large enough for polars, small in memory
 _BOM = b"\xef\xbb\xbf"
 
 Piece = UsageRecord | RowError | pl.DataFrame

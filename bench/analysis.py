@@ -229,7 +229,7 @@ def _ingest(records: int) -> dict[str, Any]:
     if done.returncode != 0:
         print(done.stderr[-2000:], file=sys.stderr)
         return {"error": done.returncode}
-    line = re.compile(r"^\s{2}(.+?)\s+[\d,]+ rows\s+[\d.]+ s\s+([\d,]+) rows/s$", re.M)
+    line = re.compile(r"^\s{2}(.+?)\s+[\d,]+ rows\s+[\d.]+ s\s+([\d,]+) rows/s\b", re.M)
     rates = {label: int(rate.replace(",", "")) for label, rate in line.findall(done.stdout)}
     return {"records": records, "rows_per_s": rates}
 

@@ -91,6 +91,39 @@ async def test_every_field_round_trips_and_duplicates_store_once(db: Database) -
     assert sum(r.request_id is None for r in back) == 2
 
 
+async def test_values_that_csv_must_quote_or_round_exactly_are_stored_as_sent(db: Database) -> None:
+    """The batch reaches PostgreSQL as CSV: separators, quotes, line breaks, padding, a lone
+    quote, microseconds and floats with many digits come back unchanged."""
+    odd = ["a,b", 'say "hi"', "line\nbreak", " padded ", '"', "\\N", "ünï", "x\r"]
+    batch = [
+        record(i, rid=rid, feature=text, user=text, latency_ms=1 / 3 + i, cost_usd=1e-7 * (i + 1))
+        for i, text in enumerate(odd)
+        for rid in (f"k{i}", None)  # both ways in: deduplicated and straight
+    ]
+    batch.append(record(99, timestamp=T0 + timedelta(microseconds=123457), rid=None))
+    assert await insert(db, "org-odd", batch) == len(batch)
+    back = sorted(await stored(db, "org-odd"), key=lambda r: (r.timestamp, r.request_id or ""))
+    assert back == sorted(batch, key=lambda r: (r.timestamp, r.request_id or ""))
+
+
+@pytest.mark.parametrize("atomic", [False, True])
+async def test_batches_after_one_with_duplicates_are_still_counted_exactly(
+    db: Database, atomic: bool
+) -> None:
+    """New ids are COPY-ed straight in; a batch with a duplicate (stored, or twice in the
+    batch) is deduplicated, and so is the next one (expected to have some) until one has none."""
+    org = f"org-mixed-{atomic}"
+    assert await insert(db, org, [record(1)]) == 1
+    ids = [2, 1, 3, 3, 4, 5, 6, 7, 8, 8, 9, 10]  # batches of 2: [2,1] [3,3] [4,5] [6,7] [8,8]
+    result = IngestResult()
+    async with BatchWriter(db, org, result, atomic=atomic) as writer:
+        await ingest_records([record(i) for i in ids], writer, batch_size=2)
+    assert (result.accepted, result.duplicates) == (9, 3)
+    assert sorted(int(r.request_id[1:]) for r in await stored(db, org) if r.request_id) == list(
+        range(1, 11)
+    )
+
+
 async def test_organisations_never_see_or_block_each_other(db: Database) -> None:
     assert await insert(db, "org-a", [record(1), record(2)]) == 2
     assert await insert(db, "org-b", [record(1)]) == 1  # same request_id, other org: stored

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 import polars as pl
 
@@ -15,7 +16,7 @@ from netra.core.errors import BadInput
 from netra.records.record import RowError
 from netra.usage.fast_parse import parse_csv_bytes, parse_jsonl_bytes
 from netra.usage.sources.base import Notes, Unit
-from netra.usage.sources.framing import HEAD_BYTES, read_header, sniff_layout
+from netra.usage.sources.framing import HEAD_BYTES, Layout, read_header, sniff_layout
 from netra.usage.sources.netra_source import NETRA
 from netra.usage.sources.registry import choose
 
@@ -29,12 +30,14 @@ class FastRead:
     notes: Notes
 
 
-def read_netra_file(data: bytes, *, filename: str, source: str = "auto") -> FastRead | None:
-    """``data`` parsed whole when it is a netra CSV or JSON Lines file, else None."""
+def netra_layout(
+    head: bytes, *, filename: str, source: str = "auto", layout: Layout | None = None
+) -> Literal["csv", "jsonl"] | None:
+    """``csv`` or ``jsonl`` when the file starting with ``head`` is a netra CSV or JSON Lines
+    file (as the source registry recognises it), else None."""
     if source not in ("auto", NETRA.name):
         return None
-    head = data[:HEAD_BYTES]
-    layout = sniff_layout(filename, head)
+    layout = layout or sniff_layout(filename, head)
     if layout == "json":
         return None
     text = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines(keepends=True)
@@ -57,17 +60,32 @@ def read_netra_file(data: bytes, *, filename: str, source: str = "auto") -> Fast
             return None
     except BadInput:
         return None  # the streamed read raises it, with its own wording
+    return layout
+
+
+def read_netra_file(data: bytes, *, filename: str, source: str = "auto") -> FastRead | None:
+    """``data`` parsed whole when it is a netra CSV or JSON Lines file, else None."""
+    layout = netra_layout(data[:HEAD_BYTES], filename=filename, source=source)
+    if layout is None:
+        return None
     notes = Notes(source=NETRA.name)
     if layout == "csv":
-        notes.ignore((k.lower() for k in keys), NETRA.known)
+        notes.ignore(csv_keys(data[:HEAD_BYTES]), NETRA.known)
         frame, errors = parse_csv_bytes(data, source=filename)
     else:
-        notes.ignore(_jsonl_keys(data), NETRA.known)
+        notes.ignore(jsonl_keys(data), NETRA.known)
         frame, errors = parse_jsonl_bytes(data, source=filename)
     return FastRead(frame, errors, notes)
 
 
-def _jsonl_keys(data: bytes) -> list[str]:
+def csv_keys(head: bytes) -> list[str]:
+    """The CSV header's column names as the streamed read notes them (lower case)."""
+    text = head.decode("utf-8", "replace").lstrip("\ufeff").splitlines(keepends=True)
+    _, keys, _ = read_header(iter(text))
+    return [k.lower() for k in keys]
+
+
+def jsonl_keys(data: bytes) -> list[str]:
     """Every key of the file's objects, in the order first met: candidates found by a
     vectorised scan of the lines, each unknown one confirmed by parsing a line that has it (a
     ``"x":`` inside a string value is not a key)."""

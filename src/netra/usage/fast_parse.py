@@ -25,7 +25,16 @@ import numpy as np
 import polars as pl
 
 from netra.analysis.frame import conform, frame_from_records
-from netra.records.record import FIELDS, REQUIRED_FIELDS, STATUSES, RowError, UsageRecord
+from netra.records.record import (
+    FIELDS,
+    MAX_COST_USD,
+    MAX_LATENCY_MS,
+    MAX_TOKENS,
+    REQUIRED_FIELDS,
+    STATUSES,
+    RowError,
+    UsageRecord,
+)
 from netra.usage.parse import Parsed, iter_csv, iter_jsonl
 
 _MAX_TEXT = 512
@@ -39,7 +48,7 @@ _PY_SPACE = "".join(chr(i) for i in range(0x3001) if chr(i).isspace())
 _DIGITS = "0123456789"
 
 
-def _lines(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+def line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive, without the line break) of every physical line."""
     arr = np.frombuffer(data, dtype=np.uint8)
     breaks = np.flatnonzero(arr == 10)
@@ -60,13 +69,21 @@ def _blank(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return blank
 
 
+_MAX_NUMBER = {"latency_ms": MAX_LATENCY_MS, "cost_usd": MAX_COST_USD}
+
+
 def _unpadded(col: pl.Expr) -> pl.Expr:
     """No white space at either end (Python's definition of white space)."""
     return col.str.strip_chars(_PY_SPACE).str.len_bytes() == col.str.len_bytes()
 
 
 def _plain_text(col: pl.Expr) -> pl.Expr:
-    return _unpadded(col) & (col.str.len_chars() <= _MAX_TEXT)
+    # NUL cannot be stored: the careful parser names it.
+    return (
+        _unpadded(col)
+        & (col.str.len_chars() <= _MAX_TEXT)
+        & ~col.str.contains("\x00", literal=True)
+    )
 
 
 def _timestamps(raw: pl.Series) -> pl.Series:
@@ -98,12 +115,17 @@ def _validated(raw: pl.DataFrame) -> pl.DataFrame:
     ints = {
         c: g(c).cast(pl.Int64, strict=False) for c in (*_INTS, "requests", "cache_write_1h_tokens")
     }
-    digits = {c: g(c).str.strip_chars(_DIGITS).str.len_bytes() == 0 for c in ints}
+    # Digits only and within the careful parser's bound (MAX_TOKENS).
+    digits = {
+        c: (g(c).str.strip_chars(_DIGITS).str.len_bytes() == 0) & (ints[c] <= MAX_TOKENS)
+        for c in ints
+    }
     floats = {c: g(c).cast(pl.Float64, strict=False) for c in ("latency_ms", "cost_usd")}
     lowered = g("batch").str.to_lowercase()
     batch = pl.when(lowered.is_in(_TRUE)).then(True).when(lowered.is_in(_FALSE)).then(False)
     checks = [
-        ts_raw.str.contains(_ISO) & timestamp.is_not_null(),
+        # Years 1..9999 in UTC, as Python's datetime holds them (polars reads beyond).
+        ts_raw.str.contains(_ISO) & timestamp.dt.year().is_between(1, 9999),
         g("provider").str.contains(r"^[\x21-\x7e]+$")
         & (g("provider").str.len_chars() <= _MAX_TEXT),
         _plain_text(g("model")),
@@ -114,7 +136,8 @@ def _validated(raw: pl.DataFrame) -> pl.DataFrame:
         ],
         g("requests").is_null() | (digits["requests"] & (ints["requests"] >= 1)),
         *[
-            g(c).is_null() | (floats[c].is_finite() & (floats[c] >= 0) & _unpadded(g(c)))
+            g(c).is_null()
+            | (floats[c].is_between(0, _MAX_NUMBER[c]) & floats[c].is_finite() & _unpadded(g(c)))
             for c in floats
         ],
         g("status").is_null() | g("status").is_in(STATUSES),
@@ -185,7 +208,7 @@ def _careful_lines(
     out: list[tuple[int, Parsed]] = []
     for i in rows:
         line = line_of(int(i))
-        text = data[starts[line - 1] : ends[line - 1]].decode("utf-8")
+        text = data[starts[line - 1] : ends[line - 1]].decode("utf-8", "surrogateescape")
         for item in parse_one(text, line):
             out.append((line, item))
     return out
@@ -194,7 +217,8 @@ def _careful_lines(
 def _careful_whole(
     parse: Callable[..., Iterator[Parsed]], data: bytes, source: str
 ) -> tuple[pl.DataFrame, list[RowError]]:
-    text = io.StringIO(data.decode("utf-8-sig"), newline="")
+    # Bytes that are not UTF-8 are kept as the streamed reader keeps them (its row is rejected).
+    text = io.StringIO(data.decode("utf-8", "surrogateescape"), newline="")
     records: list[UsageRecord] = []
     errors: list[RowError] = []
     for item in parse(text, source=source):
@@ -202,13 +226,22 @@ def _careful_whole(
     return frame_from_records(records), errors
 
 
-def _line_count(data: bytes) -> int:
+def line_count(data: bytes) -> int:
     return data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
 
 
 def parse_csv_bytes(data: bytes, *, source: str = "<input>") -> tuple[pl.DataFrame, list[RowError]]:
     """A whole netra CSV file: (records as a frame, rejected rows), as ``iter_csv`` gives."""
     data = data.removeprefix(b"\xef\xbb\xbf")
+    found = csv_lines_fast(data, source=source)
+    return found if found is not None else _careful_whole(iter_csv, data, source)
+
+
+def csv_lines_fast(data: bytes, *, source: str) -> tuple[pl.DataFrame, list[RowError]] | None:
+    """``data`` (a CSV header line, then rows) parsed on the fast path, as ``iter_csv`` gives,
+    or None when the fast path cannot tell rows by lines: a header that is not plain (quoted,
+    blank, lacking a required column, a column twice), a quoted value spanning lines, a file
+    polars refuses (a row longer than the header, bytes that are not UTF-8)."""
     end = data.find(b"\n")
     header_text = (data if end < 0 else data[:end]).decode("utf-8", "replace").rstrip("\r")
     header = [name.strip().lower() for name in header_text.split(",")]
@@ -219,7 +252,7 @@ def parse_csv_bytes(data: bytes, *, source: str = "<input>") -> tuple[pl.DataFra
         or [f for f in REQUIRED_FIELDS if f not in header]
         or len(set(header)) != len(header)
     ):
-        return _careful_whole(iter_csv, data, source)
+        return None
     try:
         raw = pl.read_csv(
             io.BytesIO(data),
@@ -229,15 +262,15 @@ def parse_csv_bytes(data: bytes, *, source: str = "<input>") -> tuple[pl.DataFra
             truncate_ragged_lines=False,
         )
     except Exception:  # polars refuses the file: the careful parser says why, row by row
-        return _careful_whole(iter_csv, data, source)
-    if raw.height != _line_count(data) - 1:  # a quoted value spans lines: rows are not lines
-        return _careful_whole(iter_csv, data, source)
+        return None
+    if raw.height != line_count(data) - 1:  # a quoted value spans lines: rows are not lines
+        return None
     fast = _validated(_with_fields(raw))
     lines = np.arange(2, raw.height + 2)
     bad = np.flatnonzero(~fast["_ok"].to_numpy())  # blank lines too: the careful path skips
     if len(bad) == 0:
         return _merge(fast, lines, [])
-    starts, ends = _lines(data)
+    starts, ends = line_bounds(data)
 
     def one_row(text: str, line: int) -> Iterator[Parsed]:
         for item in iter_csv([header_text + "\n", text + "\n"], source=source):
@@ -251,8 +284,12 @@ def parse_jsonl_bytes(
     data: bytes, *, source: str = "<input>"
 ) -> tuple[pl.DataFrame, list[RowError]]:
     """A whole netra JSON Lines file: (records as a frame, rejected rows), as ``iter_jsonl``."""
-    data = data.removeprefix(b"\xef\xbb\xbf")
-    starts, ends = _lines(data)
+    return jsonl_lines(data.removeprefix(b"\xef\xbb\xbf"), source=source)
+
+
+def jsonl_lines(data: bytes, *, source: str) -> tuple[pl.DataFrame, list[RowError]]:
+    """JSON Lines (a whole file without its BOM, or whole lines of one): lines numbered from 1."""
+    starts, ends = line_bounds(data)
     blank = _blank(data, starts, ends)
     kept = np.flatnonzero(~blank)
     if len(kept) == 0:

@@ -22,11 +22,12 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 import anyio
 import anyio.from_thread
 import anyio.to_thread
+import polars as pl
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.core.db import Database
@@ -35,6 +36,8 @@ from netra.records.record import RowError, UsageRecord
 from netra.usage.repository import UsageRepository
 
 MAX_BIGINT = 2**63 - 1
+# What is stored at once: records, or a frame of them (the fast parser's).
+Batch = list[UsageRecord] | pl.DataFrame
 _TEXT_FIELDS = (
     "provider",
     "model",
@@ -152,6 +155,9 @@ class BatchWriter:
         self._session: AsyncSession | None = None
         self._pending: asyncio.Task[None] | None = None
         self._stored_any = False
+        # A batch with duplicates (a re-sent or overlapping file) suggests the next has some:
+        # it goes to the deduplicating insert at once instead of trying COPY first.
+        self._expect_new = True
 
     async def __aenter__(self) -> BatchWriter:
         if self.atomic:
@@ -178,8 +184,9 @@ class BatchWriter:
             self._count("accepted", self.result.accepted)
             self._count("duplicate", self.result.duplicates)
 
-    async def submit(self, batch: list[UsageRecord]) -> None:
-        """Start storing ``batch`` after the previous one finished (its errors surface here)."""
+    async def submit(self, batch: Batch) -> None:
+        """Start storing ``batch`` (records, or a frame of them: ``analysis.frame.SCHEMA``)
+        after the previous one finished (its errors surface here)."""
         await self.drain()
         self._pending = asyncio.ensure_future(self._store(batch))
 
@@ -188,14 +195,14 @@ class BatchWriter:
             pending, self._pending = self._pending, None
             await pending
 
-    async def _store(self, batch: list[UsageRecord]) -> None:
+    async def _store(self, batch: Batch) -> None:
         if self._session is not None:
-            inserted = await UsageRepository(self._session, self.org_id).insert(batch)
+            inserted = await self._insert(UsageRepository(self._session, self.org_id), batch)
         else:
 
             async def work(session: AsyncSession) -> int:
                 repo = UsageRepository(session, self.org_id)
-                count = await repo.insert(batch)
+                count = await self._insert(repo, batch)
                 if count:
                     await repo.bump_version()
                 return count
@@ -204,8 +211,14 @@ class BatchWriter:
             self._count("accepted", inserted)
             self._count("duplicate", len(batch) - inserted)
         self._stored_any = self._stored_any or inserted > 0
+        self._expect_new = inserted == len(batch)
         self.result.accepted += inserted
         self.result.duplicates += len(batch) - inserted
+
+    async def _insert(self, repo: UsageRepository, batch: Batch) -> int:
+        if isinstance(batch, pl.DataFrame):
+            return await repo.insert_frame(batch, expect_new=self._expect_new)
+        return await repo.insert(batch, expect_new=self._expect_new)
 
     def _count(self, label: str, n: int) -> None:
         if self.metrics is not None and n:
@@ -228,17 +241,50 @@ def split_rows(
     """
     batch: list[UsageRecord] = []
     for n, item in enumerate(items, start=1):
-        if isinstance(item, RowError):
-            result.reject(item)
-            continue
-        problem = storable(item, current_line() if current_line else n)
-        if problem is not None:
-            result.reject(problem)
-            continue
-        batch.append(item)
-        if len(batch) >= batch_size:
-            yield batch
-            batch = []
+        if _kept(item, result, current_line() if current_line else n):
+            batch.append(item)
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def _kept(item: UsageRecord | RowError, result: IngestResult, line: int) -> TypeGuard[UsageRecord]:
+    """Whether ``item`` is a storable record; a rejected row goes to ``result``."""
+    if isinstance(item, RowError):
+        result.reject(item)
+        return False
+    problem = storable(item, line)
+    if problem is not None:
+        result.reject(problem)
+        return False
+    return True
+
+
+def stream_batches(
+    items: Iterable[UsageRecord | RowError | pl.DataFrame],
+    result: IngestResult,
+    batch_size: int,
+    current_line: Callable[[], int],
+) -> Iterator[Batch]:
+    """Batches of a streamed file's rows: a frame of records the fast parser accepted
+    (checked there: storable; one chunk of the file, bounded in bytes) is one batch, however
+    many rows it holds (fewer, larger batches: less work per row in PostgreSQL); single
+    records are gathered ``batch_size`` at a time, checked as in :func:`split_rows`; every
+    rejected row goes to ``result``."""
+    batch: list[UsageRecord] = []
+    for item in items:
+        if isinstance(item, pl.DataFrame):
+            if batch:
+                yield batch
+                batch = []
+            yield item
+        elif _kept(item, result, current_line()):
+            batch.append(item)
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
     if batch:
         yield batch
 
@@ -252,12 +298,13 @@ async def ingest_records(
 
 
 class ParsedStream(Protocol):
-    """Parsed rows of a streamed file and where reading is (``line``)."""
+    """Parsed rows of a streamed file (records, rejected rows, frames of records) and where
+    reading is (``line``)."""
 
     @property
     def line(self) -> int: ...
 
-    def __iter__(self) -> Iterator[UsageRecord | RowError]: ...
+    def __iter__(self) -> Iterator[UsageRecord | RowError | pl.DataFrame]: ...
 
 
 async def ingest_in_thread(
@@ -275,7 +322,7 @@ async def ingest_in_thread(
 
     def work() -> None:
         rows = produce(read_chunk)
-        for batch in split_rows(rows, writer.result, batch_size, lambda: rows.line):
+        for batch in stream_batches(rows, writer.result, batch_size, lambda: rows.line):
             anyio.from_thread.run(writer.submit, batch)
 
     await anyio.to_thread.run_sync(work)

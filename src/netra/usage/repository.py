@@ -1,18 +1,24 @@
 """Tenant-scoped storage of usage records, and data versions.
 
-Bulk inserts take the fastest path of each engine: on PostgreSQL the batch is ``COPY``-ed into
-a session temp table, then moved with ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (the
-unique index on ``(org_id, request_id)`` drops duplicates, within the batch too); on SQLite a
-multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``. Both return how many rows were
-new, so duplicates are counted, never guessed.
+Bulk inserts take a batch of records, or a frame of them (the fast parser's: no Python object
+per row), and the fastest path of each engine. On PostgreSQL the batch is ``COPY``-ed (records
+in asyncpg's binary format, a frame as CSV written by Polars) straight into ``usage_records``
+(behind a savepoint for rows with a ``request_id``); when the unique index on ``(org_id,
+request_id)`` refuses a duplicate (stored already or twice in the batch), the batch's keyed
+rows are ``COPY``-ed into a session temp table instead and moved with ``INSERT ... SELECT
+... ON CONFLICT DO NOTHING``. On SQLite a multi-row ``INSERT ... ON CONFLICT DO NOTHING
+RETURNING id``. Both return how many rows were new, so duplicates are counted, never guessed.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+import polars as pl
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -46,6 +52,7 @@ COLUMNS: tuple[str, ...] = (
     "cache_write_1h_tokens",
 )
 
+_REQUEST_ID = COLUMNS.index("request_id")
 _TEMP_TABLE = "usage_ingest"
 _CREATE_TEMP = f"""
 CREATE TEMP TABLE IF NOT EXISTS {_TEMP_TABLE} (
@@ -76,6 +83,15 @@ _PG_EXPORT = (
 )
 
 
+def stored_columns(org_id: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """A frame of record fields (``analysis.frame.SCHEMA``) as stored rows, :data:`COLUMNS`
+    order (``user`` is stored as ``end_user``)."""
+    return frame.select(
+        pl.lit(org_id, pl.String).alias("org_id"),
+        *[pl.col("user" if c == "end_user" else c).alias(c) for c in COLUMNS[1:]],
+    )
+
+
 def record_row(org_id: str, r: UsageRecord) -> tuple[Any, ...]:
     """The stored tuple of one record, in :data:`COLUMNS` order."""
     return (
@@ -100,6 +116,24 @@ def record_row(org_id: str, r: UsageRecord) -> tuple[Any, ...]:
         r.conversation_id,
         int(r.cache_write_1h_tokens),
     )
+
+
+# Stored rows: a frame (the fast parser's, COPY-ed as CSV written by Polars) or tuples
+# (records built one by one, COPY-ed in asyncpg's binary format: cheaper than a frame for them).
+Rows = pl.DataFrame | list[tuple[Any, ...]]
+
+
+async def _copy(driver: Any, table: str, rows: Rows) -> int:
+    """``COPY`` the rows into ``table``. A frame goes as CSV: a null is an unquoted empty
+    field, an empty string is quoted, timestamps carry their offset, floats round-trip."""
+    if isinstance(rows, list):
+        status: str = await driver.copy_records_to_table(table, records=rows, columns=list(COLUMNS))
+    else:
+        text = rows.write_csv(include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.6f%:z")
+        status = await driver.copy_to_table(
+            table, source=io.BytesIO(text.encode()), columns=list(COLUMNS), format="csv"
+        )
+    return int(status.rsplit(" ", 1)[-1])
 
 
 _RECORD_COLUMNS = (
@@ -132,22 +166,50 @@ class UsageRepository(OrgRepository[UsageRow]):
     def _dialect(self) -> str:
         return self.session.bind.dialect.name if self.session.bind else "sqlite"
 
-    async def insert(self, records: Sequence[UsageRecord]) -> int:
-        """Store ``records`` for this org; returns how many were new (the rest duplicates)."""
-        if not records:
-            return 0
+    async def insert(self, records: Sequence[UsageRecord], *, expect_new: bool = True) -> int:
+        """Store ``records`` for this org; returns how many were new (the rest duplicates).
+        ``expect_new=False`` (the previous batch had duplicates) skips the attempt to ``COPY``
+        keyed rows straight in."""
         rows = [record_row(self.org_id, r) for r in records]
-        if self._dialect == "postgresql":
-            return await self._insert_postgres(rows)
-        return await self._insert_generic(rows)
+        if self._dialect != "postgresql":
+            return await self._insert_generic(rows)
+        keyed = [row for row in rows if row[_REQUEST_ID] is not None]
+        plain = [row for row in rows if row[_REQUEST_ID] is None]
+        return await self._insert_postgres(plain, keyed, expect_new)
 
-    async def _insert_postgres(self, rows: list[tuple[Any, ...]]) -> int:
+    async def insert_frame(self, frame: pl.DataFrame, *, expect_new: bool = True) -> int:
+        """:meth:`insert` for a frame of records (``analysis.frame.SCHEMA`` columns)."""
+        rows = stored_columns(self.org_id, frame)
+        if self._dialect != "postgresql":
+            return await self._insert_generic(list(rows.iter_rows()))
+        has_id = rows["request_id"].is_not_null()
+        return await self._insert_postgres(rows.filter(~has_id), rows.filter(has_id), expect_new)
+
+    async def _insert_postgres(self, plain: Rows, keyed: Rows, expect_new: bool) -> int:
+        if not len(plain) and not len(keyed):
+            return 0
         driver = await self._driver()
+        inserted = 0
+        if len(plain):  # nothing to deduplicate
+            inserted += await _copy(driver, "usage_records", plain)
+        if not len(keyed):
+            return inserted
+        # New ids (the common case) go straight in; a duplicate, stored or in the batch, stops
+        # the COPY at the unique index, and the batch is deduplicated through the temp table.
+        if expect_new:
+            await driver.execute("SAVEPOINT usage_copy")
+            try:
+                inserted += await _copy(driver, "usage_records", keyed)
+            except asyncpg.UniqueViolationError:
+                await driver.execute("ROLLBACK TO SAVEPOINT usage_copy")
+            else:
+                await driver.execute("RELEASE SAVEPOINT usage_copy")
+                return inserted
         await driver.execute(_CREATE_TEMP)
-        await driver.copy_records_to_table(_TEMP_TABLE, records=rows, columns=list(COLUMNS))
+        await _copy(driver, _TEMP_TABLE, keyed)
         status: str = await driver.execute(_MOVE)
         await driver.execute(f"TRUNCATE {_TEMP_TABLE}")
-        return int(status.rsplit(" ", 1)[-1])
+        return inserted + int(status.rsplit(" ", 1)[-1])
 
     async def _insert_generic(self, rows: list[tuple[Any, ...]]) -> int:
         stmt = (

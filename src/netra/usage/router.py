@@ -8,7 +8,8 @@ naming what was expected.
 
 Ingest modes (documented here and in the OpenAPI descriptions):
 - default, per row: good rows stored, bad rows listed with line, field and reason. An upload
-  commits every ``BATCH_SIZE`` rows, so an interrupted upload keeps its committed batches.
+  commits every ``BATCH_SIZE`` rows (a netra CSV / JSON Lines file: every chunk of about
+  512 KiB), so an interrupted upload keeps its committed batches.
 - ``?atomic=true``: the whole call is one transaction, stored only when no row is rejected;
   otherwise 422 with the rejected rows and nothing stored.
 At most ``MAX_LISTED`` rejected rows are listed; ``rejected_count`` is always the total.
@@ -21,9 +22,8 @@ per user and per organisation are capped by the tier (429 with ``Retry-After``).
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Literal
 
 import anyio.to_thread
@@ -53,11 +53,12 @@ from netra.usage.ingest import (
 from netra.usage.parse import parse_record
 from netra.usage.schemas import IngestAnswer
 from netra.usage.service import usage_stored
-from netra.usage.sources import SOURCE_NAMES, UsageStream
+from netra.usage.sources import SOURCE_NAMES
 from netra.usage.sources.base import Notes
 from netra.usage.sources.framing import Layout
 from netra.usage.sources.registry import check_source_name
 from netra.usage.stream import FileChunks, Spool, multipart_boundary, with_read_deadline
+from netra.usage.upload_parse import Guarded, parsed_upload
 
 BATCH_SIZE = 5000
 MAX_LISTED = 1000
@@ -243,29 +244,6 @@ async def post_usage(
     return _outcome(result, writer, rejected=False, extra=extra)
 
 
-class _Guarded:
-    """The parsed rows of an upload, with a reader failure the parser does not report per row
-    (a CSV field over the csv module's size limit, JSON nested too deeply) turned into a
-    reported row instead of a 500; the parser cannot go on after it, so the report says where
-    reading stopped."""
-
-    def __init__(self, stream: UsageStream) -> None:
-        self.stream = stream
-
-    @property
-    def line(self) -> int:
-        return self.stream.line
-
-    def __iter__(self) -> Iterator[UsageRecord | RowError]:
-        try:
-            yield from self.stream
-        except (csv.Error, RecursionError) as exc:
-            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            yield RowError(
-                self.stream.line, None, f"unreadable ({reason}): the file was read up to here"
-            )
-
-
 @router.post(
     "/usage/upload",
     summary="Upload a usage file of any source (CSV, JSON Lines or JSON; any size, streamed)",
@@ -356,14 +334,14 @@ async def _receive_and_ingest(
     body = with_read_deadline(request.stream(), runtime.settings.upload_read_timeout_s)
     chunks = FileChunks(body, boundary)
     refuse_non_text(await chunks.peek())
-    streams: list[UsageStream] = []
+    streams: list[Guarded] = []
 
-    def produce(next_chunk: Callable[[], bytes | None]) -> _Guarded:
-        stream = UsageStream(
+    def produce(next_chunk: Callable[[], bytes | None]) -> Guarded:
+        stream = parsed_upload(
             next_chunk, filename=chunks.filename or "upload", source=source, layout=layout
         )
         streams.append(stream)
-        return _Guarded(stream)
+        return stream
 
     result = IngestResult(max_listed=MAX_LISTED)
     writer = BatchWriter(runtime.db, user.org_id, result, metrics=runtime.metrics, atomic=atomic)

@@ -153,20 +153,25 @@ class LineReader:
 
     UTF-8 with an optional BOM. Invalid bytes are kept as surrogates (``surrogateescape``) so
     the row holding them is rejected with its line instead of failing the whole file.
-    ``line`` is the number of lines handed out so far.
+    ``line`` is the number of lines handed out so far; ``lines_before`` > 0 reads from the
+    start of a line in the middle of a file (numbered on from there, no BOM expected).
     """
 
     def __init__(
-        self, next_chunk: Callable[[], bytes | None], max_line_bytes: int = MAX_LINE_CHARS
+        self,
+        next_chunk: Callable[[], bytes | None],
+        max_line_bytes: int = MAX_LINE_CHARS,
+        *,
+        lines_before: int = 0,
     ) -> None:
         self._next_chunk = next_chunk
         self._max_line = max_line_bytes
-        self.line = 0
+        self.line = lines_before
 
     def __iter__(self) -> Iterator[str]:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
         pending = ""
-        first = True
+        first = self.line == 0
         while True:
             chunk = self._next_chunk()
             final = chunk is None

@@ -18,8 +18,11 @@ from netra.records.record import FIELDS, REQUIRED_FIELDS, RowError, UsageRecord
 from netra.usage.fast_parse import parse_csv_bytes, parse_jsonl_bytes
 from netra.usage.parse import iter_csv, iter_jsonl
 
-INTS = ["0", "7", "1200", "999999", "", "-1", "12.0", "12.5", "+3", " 7", "1_000", "abc", "9" * 20]
-FLOATS = ["", "0", "2.5", "1e3", "-1", "inf", "nan", " 2.5", "x", "0.000001"]
+INTS = [
+    *["0", "7", "1200", "999999", "", "-1", "12.0", "12.5", "+3", " 7", "1_000", "abc", "9" * 20],
+    *["1000000000000", "5000000000000"],  # at and past MAX_TOKENS
+]
+FLOATS = ["", "0", "2.5", "1e3", "-1", "inf", "nan", " 2.5", "x", "0.000001", "1e9", "2e9"]
 VALUES: dict[str, list[str]] = {
     "timestamp": [
         "2026-11-02T10:00:00Z",
@@ -37,9 +40,11 @@ VALUES: dict[str, list[str]] = {
         "",
         "yesterday",
         " 2026-11-02T10:00:00Z",
+        "9999-12-31T23:59:59-14:00",  # beyond the year 9999 in UTC
+        "0001-01-01T00:00:00+05:00",  # before the year 1 in UTC
     ],
     "provider": ["openai", "OpenAI", "anthropic", " anthropic", "", "p" * 513, "prov\x1f", "ñ"],
-    "model": ["gpt-4o", "claude-sonnet-4-5", " gpt-4o ", "", "m" * 513, "2.5"],
+    "model": ["gpt-4o", "claude-sonnet-4-5", " gpt-4o ", "", "m" * 513, "2.5", "g\x00"],
     "input_tokens": INTS,
     "output_tokens": INTS,
     "cached_input_tokens": [*INTS, "500", "2000"],
@@ -51,7 +56,7 @@ VALUES: dict[str, list[str]] = {
     "status": ["", "ok", "error", "OK", " timeout", "bogus", "rate_limited"],
     "batch": ["", "true", "False", "YES", "maybe", "1", "0", " y"],
     **{
-        name: ["", "u1", " u2 ", "x" * 513, "a,b", 'say "hi"', "1.5", "\u3000pad"]
+        name: ["", "u1", " u2 ", "x" * 513, "a,b", 'say "hi"', "1.5", "\u3000pad", "nul\x00"]
         for name in ("feature", "user", "prompt_hash", "request_id", "retry_of", "conversation_id")
     },
 }
@@ -175,3 +180,14 @@ def test_the_fast_path_takes_plain_rows_without_the_careful_parser(monkeypatch: 
     row = ",".join(PLAIN[f] if f in PLAIN else "" for f in FIELDS)
     frame, errors = parse_csv_bytes(f"{header}\n{row}\n{row}\n".encode())
     assert frame.height == 2 and errors == []
+
+
+def test_bytes_that_are_not_utf8_reject_their_row_as_the_streamed_reader_does() -> None:
+    header = b"timestamp,provider,model,input_tokens,output_tokens,feature\n"
+    data = (
+        header
+        + b"2026-11-02T10:00:00Z,openai,gpt,5,1,ok\n2026-11-02T10:00:00Z,openai,gpt,5,1,a\xffb\n"
+    )
+    frame, errors = parse_csv_bytes(data, source="f")
+    assert frame.height == 1
+    assert [(e.line, e.field) for e in errors] == [(3, "feature")]

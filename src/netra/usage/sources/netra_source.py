@@ -41,9 +41,9 @@ class NetraSource(Source):
         return iter_csv(lines, source=name)
 
     def jsonl_lines(self, lines: Iterator[str], notes: Notes, name: str) -> Iterator[Parsed]:
-        return iter_jsonl(self._noting(lines, notes), source=name)
+        return iter_jsonl(self.noting(lines, notes), source=name)
 
-    def _noting(self, lines: Iterator[str], notes: Notes) -> Iterator[str]:
+    def noting(self, lines: Iterator[str], notes: Notes) -> Iterator[str]:
         """Pass the lines on, noting unknown keys: a cheap scan of each line's keys, confirmed
         by parsing the line only when a key not seen before shows up."""
         seen: set[str] = set(self.known)

@@ -18,6 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from netra.apps.sockets_first import SocketsFirstApp
 from netra.billing.rate_limits import install_request_limiter
 from netra.core.component import Component
 from netra.core.errors import ConfigurationError
@@ -85,7 +86,7 @@ def create_netra_app(
             log.info("stopped", app=title)
 
     docs = docs_enabled(settings)
-    app = FastAPI(
+    app = SocketsFirstApp(  # WebSocket handshakes skip the HTTP middlewares
         title=title,
         version="0.1.0",
         lifespan=lifespan,

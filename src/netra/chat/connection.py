@@ -1,10 +1,12 @@
-"""One netra.v1 connection: its reader, its event pump and its watchdog.
+"""One netra.v1 connection: its reader, its event pump and its periodic checks.
 
 The reader parses and answers client frames; the pump hands the user's live run events to
-:class:`~netra.chat.delivery.RunDelivery` (ordering, no gap, no duplicate, resume); the watchdog
+:class:`~netra.chat.delivery.RunDelivery` (ordering, no gap, no duplicate, resume). The hub's
+timer calls :meth:`Connection.check` on every socket each tick (no task per socket): it
 enforces the heartbeat timeout, token expiry and revocation, the slow-reader bound (1013), and
-drives the delivery's catch-up. The connection subscribes to its user's bus channel *before*
-it sends ``connection_established``, so nothing published afterwards can be missed.
+drives the delivery's catch-up; what needs I/O runs in a short task only when it is due.
+The connection subscribes to its user's bus channel *before* it sends
+``connection_established``, so nothing published afterwards can be missed.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ log = structlog.get_logger("netra.chat.ws")
 # database refuses is answered with an ``error`` frame.
 UNAVAILABLE = (SQLAlchemyError, OSError, TimeoutError, UnicodeError)
 # A revocation heard this soon after the handshake may have reached the hub before this socket
-# was registered there: the watchdog re-checks the token instead (covers the bus's delay).
+# was registered there: the periodic check re-checks the token instead (covers the bus's delay).
 YOUNG_S = 3.0
 
 # The permission each client frame needs (auth/roles.py): a viewer watches, never runs.
@@ -74,7 +76,6 @@ class Connection:
         hub: ConnectionHub,
         slot_key: str | None = None,
         *,
-        tick_s: float = 0.5,
         catch_up_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -85,7 +86,6 @@ class Connection:
         self.settings = runtime.settings
         self.hub = hub
         self.slot_key = slot_key
-        self.tick_s = tick_s
         self.catch_up_s = catch_up_s
         self.clock = clock
         self.last_inbound = clock()
@@ -102,6 +102,11 @@ class Connection:
         # The revocation generation (auth/revocation_cache) the token was checked in: a
         # revocation heard between that check and the hub knowing this socket is re-checked.
         self.verified_generation: int | None = None
+        # The periodic checks' schedule (see :meth:`check`), set when serving begins.
+        self._sub: Subscription | None = None
+        self._chore: asyncio.Task[None] | None = None  # the due checks needing I/O, if running
+        now = clock()
+        self._next_verify = self._next_slot = self._next_catch_up = self._young_until = now
 
     # ---- life -------------------------------------------------------------------------
 
@@ -109,6 +114,9 @@ class Connection:
         """Ask the connection to close with ``code`` (any task, e.g. a revocation)."""
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason
+        self._end()
+
+    def _end(self) -> None:
         if self._close_requested is not None and not self._close_requested.done():
             self._close_requested.set_result(None)
 
@@ -144,16 +152,24 @@ class Connection:
         closing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.close_code is not None:  # requested before serving began
             closing.set_result(None)
-        self._close_requested = closing
+        now = self.clock()
+        self._next_verify = now + self._verify_every()
+        self._next_slot = now + ConnectionSlots.TTL_S / 3
+        self._next_catch_up = now + self.catch_up_s
+        self._young_until = now + YOUNG_S
+        self._sub = sub
+        self._close_requested = closing  # from now on the hub's timer checks this socket
         tasks: set[asyncio.Future[Any]] = {
             asyncio.create_task(self._reader(), name="ws-reader"),
             asyncio.create_task(self._pump(sub), name="ws-pump"),
-            asyncio.create_task(self._watchdog(sub), name="ws-watchdog"),
             closing,
         }
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            chore = self._chore
+            if chore is not None:
+                tasks.add(chore)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -366,55 +382,80 @@ class Connection:
                 self.request_close(1013, "a dependency is unavailable")
                 return
 
-    # ---- watchdog ---------------------------------------------------------------------
+    # ---- periodic checks (the hub's timer) ------------------------------------------------
 
-    async def _watchdog(self, sub: Subscription) -> None:
-        slots = ConnectionSlots(self.runtime.cache)
-        verify_every = max(1.0, float(self.settings.ws_heartbeat_interval_s))
-        next_verify = self.clock() + verify_every
-        next_slot = self.clock() + ConnectionSlots.TTL_S / 3
-        next_catch_up = self.clock() + self.catch_up_s
-        young_until = self.clock() + YOUNG_S
+    def _verify_every(self) -> float:
+        return max(1.0, float(self.settings.ws_heartbeat_interval_s))
+
+    def check(self) -> None:
+        """One tick of the hub's timer: the cheap checks at once, the due ones needing I/O
+        (revocation, catch-up, the slot's lease) in a short task, one at a time."""
+        sub = self._sub
+        if sub is None or self.close_code is not None or self._gone:
+            return  # not serving yet, or closing
+        now = self.clock()
+        if sub.overflowed:
+            self.request_close(1013, "client too slow")
+        elif now - self.last_inbound > self.settings.ws_heartbeat_timeout_s:
+            self.request_close(4408, "no frame within the heartbeat timeout")
+        elif self.ctx.token_exp is not None and time.time() >= self.ctx.token_exp:
+            self.request_close(4401, "token expired")
+        elif (self._chore is None or self._chore.done()) and self._checks_due(now):
+            self._chore = asyncio.create_task(self._due_checks(now), name="ws-checks")
+
+    def _revocation_cache(self) -> Any:
         verifier = self.runtime.services.get(VERIFIER)
-        cache = getattr(verifier, "cache", None)  # a verifier without a copy (tests' fakes too)
-        while True:
-            await asyncio.sleep(self.tick_s)
-            now = self.clock()
-            if sub.overflowed:
-                self.request_close(1013, "client too slow")
+        return getattr(verifier, "cache", None)  # a verifier without a copy (tests' fakes too)
+
+    def _raced(self, now: float) -> bool:
+        """A revocation was heard while this young socket may not have been in the hub yet."""
+        cache = self._revocation_cache()
+        return (
+            cache is not None
+            and now < self._young_until
+            and self.verified_generation is not None
+            and cache.generation != self.verified_generation
+        )
+
+    def _checks_due(self, now: float) -> bool:
+        return (
+            now >= self._next_verify
+            or self._raced(now)
+            or (now >= self._next_catch_up and self.delivery.has_runs())
+            or (self.slot_key is not None and now >= self._next_slot)
+        )
+
+    async def _due_checks(self, now: float) -> None:
+        try:
+            await self._run_due_checks(now)
+        except ConnectionGone:
+            self._end()
+        except Exception as exc:
+            log.error("websocket task failed", task="ws-checks", error=repr(exc))
+            self.request_close(1011, "unexpected server fault")
+
+    async def _run_due_checks(self, now: float) -> None:
+        if now >= self._next_verify or self._raced(now):
+            self._next_verify = now + self._verify_every()
+            cache = self._revocation_cache()
+            if cache is not None:
+                self.verified_generation = cache.generation
+            # The revocation denylist is the source of truth should a bus message be lost.
+            try:
+                await get_verifier(self.runtime).verify(self._token, cached=True)
+            except Unauthenticated:
+                self.request_close(4401, "token revoked")
                 return
-            if now - self.last_inbound > self.settings.ws_heartbeat_timeout_s:
-                self.request_close(4408, "no frame within the heartbeat timeout")
+            except DependencyUnavailable:
+                self.request_close(1013, "revocation check unavailable")
                 return
-            if self.ctx.token_exp is not None and time.time() >= self.ctx.token_exp:
-                self.request_close(4401, "token expired")
-                return
-            raced = (
-                cache is not None
-                and now < young_until
-                and self.verified_generation is not None
-                and cache.generation != self.verified_generation
-            )
-            if now >= next_verify or raced:
-                next_verify = now + verify_every
-                if cache is not None:
-                    self.verified_generation = cache.generation
-                # The revocation denylist is the source of truth should a bus message be lost.
-                try:
-                    await get_verifier(self.runtime).verify(self._token, cached=True)
-                except Unauthenticated:
-                    self.request_close(4401, "token revoked")
-                    return
-                except DependencyUnavailable:
-                    self.request_close(1013, "revocation check unavailable")
-                    return
-            if now >= next_catch_up:
-                next_catch_up = now + self.catch_up_s
-                await self.delivery.catch_up(now)
-            if self.slot_key is not None and now >= next_slot:
-                next_slot = now + ConnectionSlots.TTL_S / 3
-                with contextlib.suppress(Exception):
-                    await slots.refresh(self.slot_key, str(self.ctx.connection_id))
+        if now >= self._next_catch_up:
+            self._next_catch_up = now + self.catch_up_s
+            await self.delivery.catch_up(now)
+        if self.slot_key is not None and now >= self._next_slot:
+            self._next_slot = now + ConnectionSlots.TTL_S / 3
+            with contextlib.suppress(Exception):
+                await self.hub.slots.refresh(self.slot_key, str(self.ctx.connection_id))
 
 
 def _frame_id(text: str) -> str | None:

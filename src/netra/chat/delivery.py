@@ -66,6 +66,10 @@ class RunDelivery:
     def knows(self, run_id: str) -> bool:
         return run_id in self._runs
 
+    def has_runs(self) -> bool:
+        """Whether a run is followed here (else :meth:`catch_up` has nothing to do)."""
+        return bool(self._active)
+
     def track(self, run_id: str, seq: int) -> None:
         self._finished.pop(run_id, None)  # an explicit replay follows the run again
         self._runs[run_id] = seq

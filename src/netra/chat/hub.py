@@ -1,10 +1,12 @@
-"""The connection hub of one API replica: its open connections, revocations, shutdown.
+"""The connection hub of one API replica: its open connections, their timer, revocations,
+shutdown.
 
 Run events do not pass through the hub: each connection subscribes to its own user's bus
 channel, so a replica receives the events of the users connected to it and nobody else's.
 The hub listens to the ``revocations`` channel and closes the matching local sockets with
 4401; at shutdown it closes every socket with 1012 (service restart: the client reconnects
-and resumes; uvicorn itself closes the sockets it still holds with 1012 too).
+and resumes; uvicorn itself closes the sockets it still holds with 1012 too). One timer, running
+while sockets are open, ticks every socket's periodic checks (``Connection.check``).
 """
 
 from __future__ import annotations
@@ -28,17 +30,21 @@ HUB: Service[ConnectionHub] = Service("chat_connection_hub")
 
 
 class ConnectionHub:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, tick_s: float = 0.5) -> None:
         self.runtime = runtime
         self.slots = ConnectionSlots(runtime.cache)
+        self.tick_s = tick_s
         self._by_user: dict[str, set[Connection]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
 
     # ---- registry -----------------------------------------------------------------------
 
     def register(self, conn: Connection) -> None:
         self._by_user[conn.ctx.user_id].add(conn)
+        if self._timer is None or self._timer.done():
+            self._timer = asyncio.create_task(self._tick(), name="ws-timer")
 
     def unregister(self, conn: Connection) -> None:
         conns = self._by_user.get(conn.ctx.user_id)
@@ -52,6 +58,21 @@ class ConnectionHub:
 
     def count(self) -> int:
         return sum(len(c) for c in self._by_user.values())
+
+    # ---- the sockets' timer ----------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        """Every ``tick_s`` while sockets are open, each one's periodic checks (heartbeat
+        timeout, token expiry, revocation, catch-up): one timer, not a task per socket."""
+        while self._by_user:
+            await asyncio.sleep(self.tick_s)
+            for conns in list(self._by_user.values()):
+                for conn in list(conns):
+                    try:
+                        conn.check()
+                    except Exception as exc:  # one socket's fault never stops the others'
+                        log.error("socket check failed", error=repr(exc))
+                        conn.request_close(1011, "unexpected server fault")
 
     # ---- revocations ----------------------------------------------------------------------
 
@@ -105,10 +126,11 @@ class ConnectionHub:
             await asyncio.wait_for(self._listening.wait(), 5)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._timer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for conns in list(self._by_user.values()):
             for conn in list(conns):
                 conn.request_close(1012, "service restart")

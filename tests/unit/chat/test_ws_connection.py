@@ -57,8 +57,10 @@ async def _open(
     runtime: Runtime, ctx: UserContext, sock: FakeSocket | None = None
 ) -> AsyncIterator[tuple[FakeSocket, Connection]]:
     sock = sock or FakeSocket()
-    hub = runtime.services.get(HUB) or runtime.services.provide(HUB, ConnectionHub(runtime))
-    conn = Connection(sock, ctx, "token", runtime, hub, tick_s=0.02, catch_up_s=0.2)  # type: ignore[arg-type]
+    hub = runtime.services.get(HUB) or runtime.services.provide(
+        HUB, ConnectionHub(runtime, tick_s=0.02)
+    )
+    conn = Connection(sock, ctx, "token", runtime, hub, catch_up_s=0.2)  # type: ignore[arg-type]
     task = asyncio.create_task(conn.serve())
     await sock.wait_for(lambda f: f["type"] == "connection_established")
     try:

@@ -32,7 +32,7 @@ def _ctx() -> UserContext:
 async def _answer_to(make_settings: Any, failure: BaseException) -> tuple[FakeSocket, Connection]:
     async with started_runtime(make_settings(**QUIET)) as rt:
         sock = FakeSocket()
-        conn = Connection(sock, _ctx(), "token", rt, ConnectionHub(rt), tick_s=0.02)  # type: ignore[arg-type]
+        conn = Connection(sock, _ctx(), "token", rt, ConnectionHub(rt, tick_s=0.02))  # type: ignore[arg-type]
         task = asyncio.create_task(conn.serve())
         await sock.wait_for(lambda f: f["type"] == "connection_established")
 

@@ -1,6 +1,6 @@
 """Bus: publish/subscribe fan-out with ``memory://`` and ``redis://`` implementations.
 
-A subscription holds a bounded queue. When its reader falls behind past the bound, the
+A subscription holds a bounded buffer. When its reader falls behind past the bound, the
 subscription is marked ``overflowed`` and receives nothing more: its owner closes it (a slow
 WebSocket client gets 1013 and resumes from the durable event store).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
@@ -17,39 +17,50 @@ import redis.asyncio as aioredis
 
 from netra.core.redis_driver import CLIENT_OPTIONS
 
-_CLOSED = object()
-
 
 class Subscription:
+    """One reader's subscription. Messages wait in a plain bounded deque and the reader sleeps
+    on one future, not an ``asyncio.Queue`` (about 3 KiB each): a WebSocket holds one."""
+
     def __init__(self, bus: BusBase, channel: str, maxsize: int) -> None:
         self.bus = bus
         self.channel = channel
-        self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize=maxsize)
+        self.maxsize = maxsize  # 0 or less: unbounded
+        self._buffer: deque[bytes] = deque()
+        self._waiter: asyncio.Future[None] | None = None  # the reader, while it waits
         self.overflowed = False
         self.closed = False
 
     def _deliver(self, message: bytes) -> None:
         if self.closed or self.overflowed:
             return
-        try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
+        if 0 < self.maxsize <= len(self._buffer):
             self.overflowed = True
-            self._wake()
+        else:
+            self._buffer.append(message)
+        self._wake()
 
     def _wake(self) -> None:
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(_CLOSED)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def pending(self) -> int:
+        """How many messages wait for the reader."""
+        return len(self._buffer)
 
     async def get(self) -> bytes | None:
         """The next message, or None once the subscription is closed or overflowed."""
-        if self.closed or self.overflowed:
-            return None
-        item = await self.queue.get()
-        if item is _CLOSED or self.overflowed:
-            return None
-        assert isinstance(item, bytes)
-        return item
+        while not (self.closed or self.overflowed):
+            if self._buffer:
+                return self._buffer.popleft()
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        return None
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._iterate()

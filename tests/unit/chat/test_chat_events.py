@@ -68,7 +68,7 @@ async def test_events_are_published_on_the_users_channel_after_storage(runtime: 
         ):
             event = await writer.append(ack.run_id, "o1", "agent_started", {"agent": "supervisor"})
             assert await asyncio.wait_for(mine.get(), 2) == event.wire()
-            assert other.queue.empty()
+            assert other.pending() == 0
     finally:
         await writer.stop()
 

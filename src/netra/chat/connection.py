@@ -433,6 +433,8 @@ class Connection:
         except Exception as exc:
             log.error("websocket task failed", task="ws-checks", error=repr(exc))
             self.request_close(1011, "unexpected server fault")
+        finally:
+            self._chore = None  # an idle socket keeps no finished task
 
     async def _run_due_checks(self, now: float) -> None:
         if now >= self._next_verify or self._raced(now):

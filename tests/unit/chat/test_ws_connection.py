@@ -245,6 +245,18 @@ async def test_silence_and_expiry_close_the_connection(
         assert sock.closed is not None and sock.closed[0] == code
 
 
+async def test_one_hub_timer_runs_only_while_sockets_are_open(make_settings: Any) -> None:
+    async with _runtime(make_settings) as rt:
+        async with _open(rt, _ctx("alice")), _open(rt, _ctx("bob")):
+            hub = rt.services[HUB]
+            timer = hub._timer
+            assert timer is not None and not timer.done()
+            assert not any(t.get_name() == "ws-watchdog" for t in asyncio.all_tasks())
+        await asyncio.wait_for(timer, 5)  # the last socket left: the timer ends
+        async with _open(rt, _ctx("carol")):
+            assert hub._timer is not timer and not hub._timer.done()
+
+
 async def test_revocation_closes_the_matching_sockets_only(make_settings: Any) -> None:
     async with _runtime(make_settings) as rt:
         one = _ctx("alice", token_id="jti-1")

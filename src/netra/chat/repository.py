@@ -7,6 +7,7 @@ further filtered by ``user_id`` where the caller is a user.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,73 +65,61 @@ class RunRepository(OrgRepository[Run]):
         mine, org = (await self.session.execute(stmt)).one()
         return int(mine), int(org)
 
-    async def claim_queued(self, run_id: str, worker_id: str) -> bool:
-        """Take a queued run for execution; only one worker can win."""
-        now = utcnow()
+    async def _update(self, run_id: str, *where: Any, **values: Any) -> bool:
+        """Update the run when ``where`` holds; whether it did (only one worker can win)."""
         stmt = (
-            update(Run)
-            .where(Run.id == run_id, Run.org_id == self.org_id, Run.status == "queued")
-            .values(
-                status="running",
-                worker_id=worker_id,
-                heartbeat_at=now,
-                started_at=func.coalesce(Run.started_at, now),  # a released run keeps its
-                attempts=Run.attempts + 1,  # deadline; every execution counts
-            )
+            update(Run).where(Run.id == run_id, Run.org_id == self.org_id, *where).values(**values)
         )
         return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
+    async def claim_queued(self, run_id: str, worker_id: str) -> bool:
+        """Take a queued run for execution; only one worker can win."""
+        now = utcnow()
+        return await self._update(
+            run_id,
+            Run.status == "queued",
+            status="running",
+            worker_id=worker_id,
+            heartbeat_at=now,
+            started_at=func.coalesce(Run.started_at, now),  # a released run keeps its
+            attempts=Run.attempts + 1,  # deadline; every execution counts
+        )
+
     async def claim_stale(self, run_id: str, worker_id: str, stale_before: datetime) -> bool:
         """Take over a running run whose worker stopped heart-beating."""
-        stmt = (
-            update(Run)
-            .where(
-                Run.id == run_id,
-                Run.org_id == self.org_id,
-                Run.status == "running",
-                Run.heartbeat_at < stale_before,
-            )
-            .values(worker_id=worker_id, heartbeat_at=utcnow(), attempts=Run.attempts + 1)
+        return await self._update(
+            run_id,
+            Run.status == "running",
+            Run.heartbeat_at < stale_before,
+            worker_id=worker_id,
+            heartbeat_at=utcnow(),
+            attempts=Run.attempts + 1,
         )
-        return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
     async def release(self, run_id: str, worker_id: str) -> bool:
         """Hand a running run back to the queue (its worker is stopping): queued again, no
         holder (nothing more from this worker is stored), the execution not counted."""
-        stmt = (
-            update(Run)
-            .where(
-                Run.id == run_id,
-                Run.org_id == self.org_id,
-                Run.worker_id == worker_id,
-                Run.status == "running",
-            )
-            .values(
-                status="queued",
-                worker_id=None,
-                heartbeat_at=None,
-                attempts=Run.attempts - 1,
-            )
+        return await self._update(
+            run_id,
+            *_held_by(worker_id),
+            status="queued",
+            worker_id=None,
+            heartbeat_at=None,
+            attempts=Run.attempts - 1,
         )
-        return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
     async def heartbeat(self, run_id: str, worker_id: str) -> bool:
         """Refresh the claim; False when the run ended or another worker took it over."""
-        stmt = (
-            update(Run)
-            .where(
-                Run.id == run_id,
-                Run.org_id == self.org_id,
-                Run.worker_id == worker_id,
-                Run.status == "running",
-            )
-            .values(heartbeat_at=utcnow())
-        )
-        return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+        return await self._update(run_id, *_held_by(worker_id), heartbeat_at=utcnow())
 
     async def cancel_requested(self, run_id: str) -> bool:
         stmt = self.select(Run.cancel_requested).where(Run.id == run_id)
         return bool((await self.session.execute(stmt)).scalar_one_or_none())
+
+
+def _held_by(worker_id: str) -> tuple[Any, ...]:
+    """The run is still executing under this worker's claim (the fence of its writes)."""
+    return (Run.worker_id == worker_id, Run.status == "running")
 
 
 class ProcessedFrameRepository(OrgRepository[ProcessedFrame]):

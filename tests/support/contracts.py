@@ -176,7 +176,9 @@ class QueueContract:
         await queue.enqueue({"run_id": "r3"})
         job = await queue.reserve("busy", timeout_s=1)
         assert job is not None
-        await asyncio.sleep(1.0)  # time passes: the job has been idle for a second
+        # Not a wait for an event: the job must age past the threshold below before the touch.
+        await asyncio.sleep(3.0)
         await queue.touch(job, "busy")
-        # Idle again from the touch: not reclaimable (a margin of 0.9 s for a loaded machine).
-        assert await queue.reclaim("other", min_idle_s=0.9) == []
+        # Idle again from the touch: not reclaimable (2.5 s between the touch and this call is
+        # a margin a loaded machine keeps; without the touch it would be 3 s idle).
+        assert await queue.reclaim("other", min_idle_s=2.5) == []

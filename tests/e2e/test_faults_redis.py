@@ -16,23 +16,18 @@ from typing import Any
 
 import httpx
 
-from support.accounts import bearer, signup_sync
+from support.accounts import bearer
 from support.faults import (
     QUESTION,
     as_client_keeps_them,
     assistant_answers,
     check_complete_run,
-    demo_usage,
     received,
-    redis_process,
-    scaled_env,
+    scaled_stack,
     stored_events,
-    upload,
     wait_for_agent,
 )
 from support.realtime import Client, is_final
-from support.servers import processes
-from support.services import fresh_postgres_database
 
 
 async def _until_final_with_resume(client: Client, run_id: str, wait_s: float) -> None:
@@ -56,82 +51,70 @@ def _stored_count(api_url: str, token: str, run_id: str) -> int:
 def test_redis_killed_mid_run_and_restarted_every_event_once_after_resume(
     tmp_path: Path,
 ) -> None:
-    usage = demo_usage(tmp_path / "usage.csv")
-    with fresh_postgres_database() as pg_url, redis_process() as redis:
-        env = scaled_env(tmp_path, pg_url, redis.url)
-        with processes(env, "auth-service", "api", "worker") as (auth, api, _worker):
-            account = signup_sync(auth.url)
-            token = account["access_token"]
-            upload(api.url, token, usage)
+    with scaled_stack(tmp_path, "api", "worker") as stack:
+        (api, _worker), token, redis = stack.servers, stack.token, stack.redis
 
-            async def scenario() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-                client = await Client.connect(api.ws_url, token)
-                ack = await client.ask(QUESTION)
-                run_id = ack["run_id"]
-                await wait_for_agent(client, run_id, "data")
-                redis.kill()
-                # The run goes on without Redis: its events keep being stored.
-                at_kill = _stored_count(api.url, token, run_id)
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + 30
-                while _stored_count(api.url, token, run_id) <= at_kill + 2:
-                    assert loop.time() < deadline, "the run stopped while Redis was down"
-                    await asyncio.sleep(0.2)
-                redis.start()  # same port, empty: no stream, no group, no subscriptions
-                await _until_final_with_resume(client, run_id, wait_s=90)
-                await client.close()
-                return ack, as_client_keeps_them(received(client.frames, run_id))
+        async def scenario() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            client = await Client.connect(api.ws_url, token)
+            ack = await client.ask(QUESTION)
+            run_id = ack["run_id"]
+            await wait_for_agent(client, run_id, "data")
+            redis.kill()
+            # The run goes on without Redis: its events keep being stored.
+            at_kill = _stored_count(api.url, token, run_id)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while _stored_count(api.url, token, run_id) <= at_kill + 2:
+                assert loop.time() < deadline, "the run stopped while Redis was down"
+                await asyncio.sleep(0.2)
+            redis.start()  # same port, empty: no stream, no group, no subscriptions
+            await _until_final_with_resume(client, run_id, wait_s=90)
+            await client.close()
+            return ack, as_client_keeps_them(received(client.frames, run_id))
 
-            ack, events = asyncio.run(scenario())
-            check_complete_run(events)  # every event exactly once, in order
-            assert stored_events(api.url, token, ack["run_id"])["events"] == events
-            assert len(assistant_answers(api.url, token, ack["thread_id"])) == 1
-            # Readiness is back to ok once Redis is (the processes reconnected by themselves).
-            deadline = time.monotonic() + 30
-            while httpx.get(f"{api.url}/health/ready").json()["status"] != "ok":
-                assert time.monotonic() < deadline, httpx.get(f"{api.url}/health/ready").text
-                time.sleep(0.2)
+        ack, events = asyncio.run(scenario())
+        check_complete_run(events)  # every event exactly once, in order
+        assert stored_events(api.url, token, ack["run_id"])["events"] == events
+        assert len(assistant_answers(api.url, token, ack["thread_id"])) == 1
+        # Readiness is back to ok once Redis is (the processes reconnected by themselves).
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{api.url}/health/ready").json()["status"] != "ok":
+            assert time.monotonic() < deadline, httpx.get(f"{api.url}/health/ready").text
+            time.sleep(0.2)
 
 
 def test_redis_frozen_10s_api_answers_degraded_nothing_lost(tmp_path: Path) -> None:
-    usage = demo_usage(tmp_path / "usage.csv")
-    with fresh_postgres_database() as pg_url, redis_process() as redis:
-        env = scaled_env(tmp_path, pg_url, redis.url)
-        with processes(env, "auth-service", "api", "worker") as (auth, api, _worker):
-            account = signup_sync(auth.url)
-            token = account["access_token"]
-            upload(api.url, token, usage)
+    with scaled_stack(tmp_path, "api", "worker") as stack:
+        (api, _worker), token, redis = stack.servers, stack.token, stack.redis
 
-            async def scenario() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-                client = await Client.connect(api.ws_url, token)
-                ack = await client.ask(QUESTION)
-                run_id = ack["run_id"]
-                await wait_for_agent(client, run_id, "data")
-                redis.freeze()
-                frozen_at = time.monotonic()
-                try:
-                    async with httpx.AsyncClient(base_url=api.url, timeout=8) as http:
-                        ready = await http.get("/health/ready")
-                        assert ready.status_code == 200, ready.text
-                        body = ready.json()
-                        assert body["status"] == "degraded", body
-                        assert body["dependencies"]["redis"]["status"] == "down"
-                        assert body["dependencies"]["database"]["status"] == "up"
-                        threads = await http.get("/api/v1/threads", headers=bearer(token))
-                        assert threads.status_code == 200, threads.text
-                        replay = await http.get(
-                            f"/api/v1/runs/{run_id}/events", headers=bearer(token)
-                        )
-                        assert replay.status_code == 200 and replay.json()["events"]
-                    assert time.monotonic() - frozen_at < 10, "answers took the freeze"
-                    await asyncio.sleep(max(0.0, 10 - (time.monotonic() - frozen_at)))
-                finally:
-                    redis.thaw()
-                await _until_final_with_resume(client, run_id, wait_s=90)
-                await client.close()
-                return ack, as_client_keeps_them(received(client.frames, run_id))
+        async def scenario() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            client = await Client.connect(api.ws_url, token)
+            ack = await client.ask(QUESTION)
+            run_id = ack["run_id"]
+            await wait_for_agent(client, run_id, "data")
+            redis.freeze()
+            frozen_at = time.monotonic()
+            try:
+                async with httpx.AsyncClient(base_url=api.url, timeout=8) as http:
+                    ready = await http.get("/health/ready")
+                    assert ready.status_code == 200, ready.text
+                    body = ready.json()
+                    assert body["status"] == "degraded", body
+                    assert body["dependencies"]["redis"]["status"] == "down"
+                    assert body["dependencies"]["database"]["status"] == "up"
+                    threads = await http.get("/api/v1/threads", headers=bearer(token))
+                    assert threads.status_code == 200, threads.text
+                    replay = await http.get(f"/api/v1/runs/{run_id}/events", headers=bearer(token))
+                    assert replay.status_code == 200 and replay.json()["events"]
+                assert time.monotonic() - frozen_at < 10, "answers took the freeze"
+                await asyncio.sleep(max(0.0, 10 - (time.monotonic() - frozen_at)))
+            finally:
+                redis.thaw()
+            await _until_final_with_resume(client, run_id, wait_s=90)
+            await client.close()
+            return ack, as_client_keeps_them(received(client.frames, run_id))
 
-            ack, events = asyncio.run(scenario())
-            check_complete_run(events)
-            assert stored_events(api.url, token, ack["run_id"])["events"] == events
-            assert len(assistant_answers(api.url, token, ack["thread_id"])) == 1
+        ack, events = asyncio.run(scenario())
+        check_complete_run(events)
+        assert stored_events(api.url, token, ack["run_id"])["events"] == events
+        assert len(assistant_answers(api.url, token, ack["thread_id"])) == 1

@@ -18,15 +18,17 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from support.accounts import bearer
+from support.accounts import bearer, signup_sync
 from support.realtime import Client, is_final
-from support.services import free_port
+from support.servers import ServerProcess, processes
+from support.services import free_port, fresh_postgres_database
 
 QUESTION = "where is my money going and how do I cut it?"
 AGENTS = {"supervisor", "triage", "data", "optimizer", "actions", "reporting"}
@@ -116,6 +118,30 @@ def scaled_env(data_dir: Path, pg_url: str, redis_url: str, **extra: str) -> dic
     }
     env.update(extra)
     return env
+
+
+@dataclass
+class ScaledStack:
+    """A scaled deployment of a fault test's own: its env (to start more processes), its Redis
+    (to kill or freeze), the processes after the auth service, and a user with usage stored."""
+
+    env: dict[str, str]
+    redis: RedisProcess
+    servers: list[ServerProcess]
+    token: str
+
+
+@contextmanager
+def scaled_stack(tmp_path: Path, *commands: str, **extra: str) -> Iterator[ScaledStack]:
+    """PostgreSQL and Redis of the test's own, ``auth-service`` plus ``commands`` (the first an
+    API) as real processes, a signed-up user, and the demo usage uploaded through that API."""
+    usage = demo_usage(tmp_path / "usage.csv")
+    with fresh_postgres_database() as pg_url, redis_process() as redis:
+        env = scaled_env(tmp_path, pg_url, redis.url, **extra)
+        with processes(env, "auth-service", *commands) as (auth, *servers):
+            token = signup_sync(auth.url)["access_token"]
+            upload(servers[0].url, token, usage)
+            yield ScaledStack(env, redis, servers, token)
 
 
 def demo_usage(path: Path, records: int = 2000, seed: int = 11) -> Path:

@@ -20,24 +20,17 @@ from typing import Any
 import polars as pl
 
 from netra.pricing.catalogue import (
+    COUNT_COLUMNS,
     Catalogue,
     RateColumns,
     Rates,
     cost_expr,
+    count_columns,
     normalize_provider,
     per_call_prompt,
 )
 
 _DAY_US = 86_400_000_000
-_SUMS = (
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "requests",
-)
-_DEFAULTS = {"cache_write_1h_tokens": 0, "requests": 1}
 
 
 def grouped_costs(
@@ -48,10 +41,7 @@ def grouped_costs(
     when a model priced by time of day is present (the caller prices per row instead)."""
     extra = [c for c in by if c not in ("model", "provider", "day")]
     work = frame.select(
-        *[
-            pl.col(c) if c in frame.columns else pl.lit(_DEFAULTS[c], pl.Int64).alias(c)
-            for c in _SUMS
-        ],
+        *count_columns(frame),
         *extra,
         pl.col("provider").cast(pl.Categorical).alias("_p"),
         pl.col("model").cast(pl.Categorical).alias("_m"),
@@ -88,7 +78,7 @@ def grouped_costs(
         .group_by([*extra, *on, "_bucket", "_billed"])
         .agg(
             pl.len().alias("records"),
-            *[pl.col(c).sum() for c in _SUMS],
+            *[pl.col(c).sum() for c in COUNT_COLUMNS],
             pl.col("cost_usd").sum().alias("_billed_cost"),
             pl.col("_failed").sum().alias("failed_records"),
             pl.col("requests").filter(pl.col("_failed")).sum().alias("failed_requests"),
@@ -120,7 +110,7 @@ def grouped_costs(
         .agg(
             pl.col("records").sum(),
             pl.col("cost").sum(),
-            *[pl.col(c).sum() for c in _SUMS],
+            *[pl.col(c).sum() for c in COUNT_COLUMNS],
             pl.col("records").filter(pl.col("cost").is_null()).sum().alias("unpriced_records"),
             pl.col("failed_records").sum(),
             pl.col("failed_requests").sum(),

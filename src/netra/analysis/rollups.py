@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from netra.pricing.catalogue import COUNT_COLUMNS
+
 DAY_S = 86_400
 _PERIODS = (DAY_S, 3_600, 60)
 
@@ -36,14 +38,6 @@ def describe(period: int) -> str:
 
 
 ROLLUP_KEYS = ("provider", "model", "feature", "user", "status", "batch")
-_SUMMED = (
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "requests",
-)
 
 
 def roll_up(
@@ -59,7 +53,7 @@ def roll_up(
 
     work = conform(frame).with_columns(pl.col("cost_usd").is_not_null().alias("_billed"))
     rolled = work.group_by(pl.col("timestamp").dt.truncate(every), *keys, "_billed").agg(
-        *[pl.col(c).sum() for c in _SUMMED],
+        *[pl.col(c).sum() for c in COUNT_COLUMNS],
         pl.col("cost_usd").sum(),
         ((pl.col("latency_ms") * pl.col("requests")).sum() / pl.col("requests").sum()).alias(
             "latency_ms"

@@ -49,7 +49,9 @@ __all__ = [
 
 _HALF_HOUR_US = 1_800_000_000
 _HALF_HOURS_A_DAY = 48
-_TOKENS = (
+# The counts of a record: what pricing reads, and what grouping rows sums (rollups, grouped
+# pricing). The newer two default where a frame lacks them.
+COUNT_COLUMNS = (
     "input_tokens",
     "output_tokens",
     "cached_input_tokens",
@@ -60,11 +62,11 @@ _TOKENS = (
 _DEFAULTS = {"cache_write_1h_tokens": 0, "requests": 1}
 
 
-def _token_columns(frame: pl.DataFrame) -> list[pl.Expr]:
-    """The token columns pricing reads; the newer ones default where a frame lacks them."""
+def count_columns(frame: pl.DataFrame) -> list[pl.Expr]:
+    """The frame's ``COUNT_COLUMNS``, defaulted where it lacks them."""
     return [
         pl.col(c) if c in frame.columns else pl.lit(_DEFAULTS[c], pl.Int64).alias(c)
-        for c in _TOKENS
+        for c in COUNT_COLUMNS
     ]
 
 
@@ -177,7 +179,7 @@ def _priced(
         rates.append(catalogue.rates(provider, model, at, batch=bool(is_batch)) if model else None)
     columns = RateColumns.of(rates)
     beside = columns.table()[index]  # gather each row's key rates: cheap primitive copies
-    cost = pl.concat([work.select(*_TOKENS), beside], how="horizontal").select(
+    cost = pl.concat([work.select(*COUNT_COLUMNS), beside], how="horizontal").select(
         cost_expr(columns).alias("cost")
     )
     return cost.to_series(), index, keys
@@ -197,7 +199,7 @@ def catalogue_cost(
     if frame.height == 0:
         return pl.Series("cost", [], dtype=pl.Float64)
     work = frame.select(
-        *_token_columns(frame),
+        *count_columns(frame),
         "timestamp",
         (pl.lit(provider) if provider is not None else pl.col("provider_n")).alias("_p"),
         (pl.lit(model) if model is not None else pl.col("model_n")).alias("_m"),
@@ -225,7 +227,7 @@ def price_frame(frame: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
             pl.lit(False).alias("priced"),
         )
     work = frame.select(
-        *_token_columns(frame),
+        *count_columns(frame),
         "timestamp",
         pl.col("provider").cast(pl.Categorical).alias("_p"),
         pl.col("model").cast(pl.Categorical).alias("_m"),

@@ -337,8 +337,12 @@ class Connection:
     async def _resume(self, frame_id: str | None, payload: ResumePayload) -> None:
         ctx = self.ctx
         async with self.delivery.lock:
-            await self.runtime.db.run(lambda s: service.run_for_user(s, ctx, payload.run_id))
-            await self.delivery.replay(payload.run_id, payload.after_seq)
+            # The owner check and the first page of the replay in one statement.
+            first = await self.runtime.db.run(
+                lambda s: service.resume_page(s, ctx, payload.run_id, payload.after_seq,
+                                              REPLAY_PAGE)
+            )  # fmt: skip
+            await self.delivery.replay(payload.run_id, payload.after_seq, first)
 
     async def _cancel(self, payload: CancelRunPayload) -> None:
         ctx = self.ctx

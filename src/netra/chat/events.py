@@ -209,6 +209,30 @@ async def events_after(
     ]
 
 
+async def replay_page(
+    session: AsyncSession, *, run_id: str, org_id: str, user_id: str, after_seq: int, limit: int
+) -> list[StoredEvent] | None:
+    """The first page of a ``resume``: the user's run's events with ``seq > after_seq``, in
+    order; None when the run is not this user's. One statement (the run left-joined to its
+    events), columns rather than ORM objects: a reconnect storm resumes thousands at once."""
+    stmt = (
+        select(Run.thread_id, RunEvent.seq, RunEvent.type, RunEvent.payload, RunEvent.ts)
+        .select_from(Run)
+        .outerjoin(RunEvent, and_(RunEvent.run_id == Run.id, RunEvent.seq > after_seq))
+        .where(Run.id == run_id, Run.org_id == org_id, Run.user_id == user_id)
+        .order_by(RunEvent.seq)
+        .limit(limit)
+    )
+    rows = (await session.execute(stmt)).all()
+    if not rows:
+        return None
+    return [
+        StoredEvent(run_id, thread_id, user_id, seq, type_, payload, ts)
+        for thread_id, seq, type_, payload, ts in rows
+        if seq is not None  # the run's row alone: nothing after ``after_seq``
+    ]
+
+
 # ---- what is still open in a run (so a failed run can be closed in order) ----------------
 
 

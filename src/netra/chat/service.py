@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from netra.chat.events import StoredEvent, append_event, events_after
+from netra.chat.events import StoredEvent, append_event, events_after, replay_page
 from netra.chat.models import RUN_FINAL, Message, ProcessedFrame, Run, Thread
 from netra.chat.repository import (
     MessageRepository,
@@ -206,6 +206,17 @@ async def run_for_user(session: AsyncSession, ctx: UserContext, run_id: str) -> 
     if run is None:
         raise NotFound("run not found")  # never "forbidden": existence is not leaked
     return run
+
+
+async def resume_page(
+    session: AsyncSession, ctx: UserContext, run_id: str, after_seq: int, limit: int
+) -> list[StoredEvent]:
+    """The first page of a ``resume`` of the user's run (``NotFound``: not the user's run)."""
+    page = await replay_page(session, run_id=run_id, org_id=ctx.org_id, user_id=ctx.user_id,
+                             after_seq=after_seq, limit=limit)  # fmt: skip
+    if page is None:
+        raise NotFound("run not found")  # never "forbidden": existence is not leaked
+    return page
 
 
 async def run_events(

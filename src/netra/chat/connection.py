@@ -39,7 +39,7 @@ from netra.chat.frames import (
     parse_client_frame,
     server_frame,
 )
-from netra.chat.limits import ConnectionSlots, TokenBucket
+from netra.chat.limits import TokenBucket
 from netra.chat.models import RUN_FINAL
 from netra.core.bus import Subscription
 from netra.core.context import UserContext
@@ -154,7 +154,7 @@ class Connection:
             closing.set_result(None)
         now = self.clock()
         self._next_verify = now + self._verify_every()
-        self._next_slot = now + ConnectionSlots.TTL_S / 3
+        self._next_slot = now + self.hub.slots.ttl_s / 3
         self._next_catch_up = now + self.catch_up_s
         self._young_until = now + YOUNG_S
         self._sub = sub
@@ -393,7 +393,7 @@ class Connection:
 
     def check(self) -> None:
         """One tick of the hub's timer: the cheap checks at once, the due ones needing I/O
-        (revocation, catch-up, the slot's lease) in a short task, one at a time."""
+        (revocation, catch-up) in a short task, one at a time."""
         sub = self._sub
         if sub is None or self.close_code is not None or self._gone:
             return  # not serving yet, or closing
@@ -406,6 +406,13 @@ class Connection:
             self.request_close(4401, "token expired")
         elif (self._chore is None or self._chore.done()) and self._checks_due(now):
             self._chore = asyncio.create_task(self._due_checks(now), name="ws-checks")
+
+    def lease_due(self, now: float) -> tuple[str, str] | None:
+        """The connection slot's lease when its renewal is due (the hub renews them together)."""
+        if self.slot_key is None or now < self._next_slot or self._sub is None:
+            return None
+        self._next_slot = now + self.hub.slots.ttl_s / 3
+        return self.slot_key, str(self.ctx.connection_id)
 
     def _revocation_cache(self) -> Any:
         verifier = self.runtime.services.get(VERIFIER)
@@ -426,7 +433,6 @@ class Connection:
             now >= self._next_verify
             or self._raced(now)
             or (now >= self._next_catch_up and self.delivery.has_runs())
-            or (self.slot_key is not None and now >= self._next_slot)
         )
 
     async def _due_checks(self, now: float) -> None:
@@ -458,10 +464,6 @@ class Connection:
         if now >= self._next_catch_up:
             self._next_catch_up = now + self.catch_up_s
             await self.delivery.catch_up(now)
-        if self.slot_key is not None and now >= self._next_slot:
-            self._next_slot = now + ConnectionSlots.TTL_S / 3
-            with contextlib.suppress(Exception):
-                await self.hub.slots.refresh(self.slot_key, str(self.ctx.connection_id))
 
 
 def _frame_id(text: str) -> str | None:

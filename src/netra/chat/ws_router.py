@@ -75,7 +75,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     hub = runtime.services[HUB]
     limits = limits_for(settings, ctx.tier)
     try:
-        slot = await hub.slots.acquire(ctx.user_id, str(ctx.connection_id), limits.ws_connections)
+        slot = await hub.slots.acquire(ctx.user_id, limits.ws_connections, str(ctx.connection_id))
     except Exception:
         await _refuse(ws, runtime, auth.subprotocol, 1013, "connection registry unavailable")
         return

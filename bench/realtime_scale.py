@@ -31,7 +31,8 @@ import secrets
 import sys
 import time
 import uuid
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ class Figures:
     connect_s: float = 0.0
     connect_failures: int = 0
     api_cpu_s: float = 0.0
+    api_system_s: float = 0.0
     rss_before: int = 0
     rss_idle: int = 0
     run_s: float = 0.0
@@ -95,11 +97,13 @@ def raise_fd_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def cpu_s(procs: list[psutil.Process]) -> float:
+def cpu_s(procs: list[psutil.Process], kind: str = "both") -> float:
+    """CPU seconds of the processes so far: ``user``, ``system`` (the kernel's, for the
+    sockets' system calls) or ``both``."""
     total = 0.0
     for p in procs:
         t = p.cpu_times()
-        total += t.user + t.system
+        total += (t.user if kind != "system" else 0.0) + (t.system if kind != "user" else 0.0)
     return total
 
 
@@ -236,6 +240,16 @@ async def close(clients: list[Client]) -> None:
     await asyncio.gather(*(one(c) for c in clients))
 
 
+@contextmanager
+def phase_profile(apis: list[psutil.Process], out: Path | None, phase: str) -> Iterator[None]:
+    """py-spy records of the API processes during one phase: OUT.<phase>.api<i>.txt."""
+    with ExitStack() as stack:
+        for i, p in enumerate(apis if out is not None else []):
+            assert out is not None
+            stack.enter_context(profiled(p.pid, out.with_suffix(f".{phase}.api{i}.txt")))
+        yield
+
+
 async def measure(apis: list[psutil.Process], urls: list[str], tokens: list[str], args: Any,
                   figures: Figures) -> None:  # fmt: skip
     per_user = args.sockets // args.users
@@ -246,11 +260,13 @@ async def measure(apis: list[psutil.Process], urls: list[str], tokens: list[str]
     ]
     await asyncio.sleep(1.0)
     figures.rss_before = rss(apis)
-    cpu0 = cpu_s(apis)
+    cpu0, sys0 = cpu_s(apis), cpu_s(apis, "system")
     t0 = time.perf_counter()
-    opened, figures.connect_failures = await connect(clients, args.concurrency, figures)
+    with phase_profile(apis, args.profile, "connect"):
+        opened, figures.connect_failures = await connect(clients, args.concurrency, figures)
     figures.connect_s = time.perf_counter() - t0
     figures.api_cpu_s = cpu_s(apis) - cpu0
+    figures.api_system_s = cpu_s(apis, "system") - sys0
     figures.sockets = len(opened)
     await asyncio.sleep(2.0)  # idle: whatever per-socket work there is has happened
     figures.rss_idle = rss(apis)
@@ -259,7 +275,8 @@ async def measure(apis: list[psutil.Process], urls: list[str], tokens: list[str]
         if args.storm:
             ready = [c for c in opened if c.run_id]
             cpu0 = cpu_s(apis)
-            await storm(ready, args.events, args.concurrency, figures, args.wait_s)
+            with phase_profile(apis, args.profile, "storm"):
+                await storm(ready, args.events, args.concurrency, figures, args.wait_s)
             figures.storm_cpu_s = cpu_s(apis) - cpu0
     finally:
         await close(opened)
@@ -268,7 +285,7 @@ async def measure(apis: list[psutil.Process], urls: list[str], tokens: list[str]
 def run(args: Any) -> Figures:
     secret = secrets.token_urlsafe(48)
     figures = Figures()
-    with netra_stack(args, secret) as (api, worker, url):
+    with netra_stack(args, secret) as (api, _worker, url):
         # More API replicas with the first one's environment (same database, Redis, secret).
         env = api.environ()
         procs, urls = [api], [url]
@@ -280,10 +297,6 @@ def run(args: Any) -> Figures:
                 ready = f"http://127.0.0.1:{port}/health/ready"
                 procs.append(stack.enter_context(process(argv, env, ready)))
                 urls.append(f"ws://127.0.0.1:{port}/ws")
-            if args.profile is not None:
-                for i, p in enumerate(procs):
-                    stack.enter_context(profiled(p.pid, args.profile.with_suffix(f".api{i}.txt")))
-                stack.enter_context(profiled(worker.pid, args.profile.with_suffix(".worker.txt")))
             asyncio.run(measure(procs, urls, mint(secret, args.users), args, figures))
     return figures
 
@@ -295,6 +308,7 @@ def report(f: Figures, args: Any) -> dict[str, Any]:
         "users": args.users,
         "connects/s": f.sockets / f.connect_s if f.connect_s else 0.0,
         "api CPU ms per connect": 1000 * f.api_cpu_s / max(1, f.sockets),
+        "  of which in the kernel": 1000 * f.api_system_s / max(1, f.sockets),
         "RSS per idle socket KiB": (f.rss_idle - f.rss_before) / 1024 / max(1, f.sockets),
         "RSS of the APIs MiB": f.rss_idle / 2**20,
         "connect failures": f.connect_failures,
@@ -332,7 +346,7 @@ def main() -> None:
     parser.add_argument("--wait-s", type=float, default=300.0)
     parser.add_argument("--json", type=Path, help="write the figures here too")
     parser.add_argument("--profile", type=Path,
-                        help="py-spy records: PATH.api<i>.txt, PATH.worker.txt")  # fmt: skip
+                        help="py-spy records of the APIs: PATH.connect.api<i>.txt, PATH.storm.api<i>.txt")  # fmt: skip
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()

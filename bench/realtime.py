@@ -283,7 +283,7 @@ def report(results: dict[str, Result], args: Any) -> dict[str, Any]:
         for p in peers:
             theirs = get(results[p])
             ratio = ours / theirs if theirs else float("nan")
-            line += f"{theirs:12.1f}{ratio:7.2f}x"
+            line += f"{theirs:12.1f}{ratio:8.2f}x"
             table[label][p] = theirs
             table[label][f"netra/{p}"] = ratio
         print(line)

@@ -302,37 +302,43 @@ class Connection:
             self.request_close(4401, "token revoked")
             return
         ctx = self.ctx.derive(request_id=new_id())
-        queue = self.runtime.queue
+        jobs: list[dict[str, Any]] = []
 
-        async def enqueue(job: dict[str, Any]) -> None:
-            try:
-                await queue.enqueue(job)
-            except Exception as exc:  # the worker's sweep re-enqueues runs left queued
-                log.warning("enqueue failed", run_id=job.get("run_id"), error=str(exc))
+        async def later(job: dict[str, Any]) -> None:
+            jobs.append(job)  # enqueued once the ack is sent: the run is committed by then
 
         async def submit(session: Any) -> service.Ack:
             return await service.submit_user_message(
                 session, ctx, text=payload.text, thread_id=payload.thread_id,
-                frame_id=frame_id, limits=limits_for(self.settings, ctx.tier), enqueue=enqueue,
+                frame_id=frame_id, limits=limits_for(self.settings, ctx.tier), enqueue=later,
             )  # fmt: skip
 
-        async with self.delivery.lock:
-            try:
-                ack = await self.runtime.db.run(submit)
-            except IntegrityError:
-                if frame_id is None:
-                    raise
-                # The same id arrived twice at once: the other one won; answer its ack.
-                again = await self.runtime.db.run(lambda s: service.previous_ack(s, ctx, frame_id))
-                if again is None:
-                    raise
-                ack = again
-            await self.send(server_frame("ack", ack.payload(), frame_id))
-            if not ack.duplicate:
-                self.delivery.track(ack.run_id, 0)
-            elif not self.delivery.knows(ack.run_id):
-                # A resend after a lost ack: the client knows nothing of the run yet.
-                await self.delivery.replay(ack.run_id, 0)
+        try:
+            async with self.delivery.lock:
+                try:
+                    ack = await self.runtime.db.run(submit)
+                except IntegrityError:
+                    if frame_id is None:
+                        raise
+                    # The same id arrived twice at once: the other one won; answer its ack.
+                    again = await self.runtime.db.run(
+                        lambda s: service.previous_ack(s, ctx, frame_id)
+                    )
+                    if again is None:
+                        raise
+                    ack = again
+                await self.send(server_frame("ack", ack.payload(), frame_id))
+                if not ack.duplicate:
+                    self.delivery.track(ack.run_id, 0)
+                elif not self.delivery.knows(ack.run_id):
+                    # A resend after a lost ack: the client knows nothing of the run yet.
+                    await self.delivery.replay(ack.run_id, 0)
+        finally:  # the run is committed whatever became of the socket
+            for job in jobs:
+                try:
+                    await self.runtime.queue.enqueue(job)
+                except Exception as exc:  # the worker's sweep re-enqueues runs left queued
+                    log.warning("enqueue failed", run_id=job.get("run_id"), error=str(exc))
 
     async def _resume(self, frame_id: str | None, payload: ResumePayload) -> None:
         ctx = self.ctx

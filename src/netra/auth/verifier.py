@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from netra.auth.keys import KeyMaterial
-from netra.auth.revocation import is_revoked
+from netra.auth.revocation import is_revoked, revoked_in
 from netra.auth.revocation_cache import RevocationCache
 from netra.auth.tokens import AccessClaims, decode_access_token
 from netra.core.db import Database
@@ -56,21 +58,35 @@ class TokenVerifier:
             del self._verified[next(iter(self._verified))]
         return claims
 
-    async def verify(self, token: str, *, cached: bool = False) -> AccessClaims:
-        """The token's claims, or ``Unauthenticated``. ``cached``: the revocation answer may come
-        from this replica's copy of the denylist, which learns of a revocation through the bus
-        (milliseconds later than the database): for WebSocket connects and re-checks, whose
-        sockets the hub closes when that message arrives (chat/hub.py, chat/connection.py)."""
+    async def _claims(self, token: str) -> AccessClaims:
+        """Signature and claims, refetching the auth service's keys when they may be stale."""
         if self.keys.jwks_url is not None:
             await self.keys.refresh_jwks()
         try:
-            claims = self._decode(token)
+            return self._decode(token)
         except Unauthenticated:
             if self.keys.jwks_url is None:
                 raise
             # The auth service may have rotated its key: refetch once, then decide.
             await self.keys.refresh_jwks(force=True)
-            claims = decode_access_token(self.keys, self.settings, token)
+            return decode_access_token(self.keys, self.settings, token)
+
+    async def verify_in(self, session: AsyncSession, token: str) -> AccessClaims:
+        """As :meth:`verify` with the database answering revocation, as one statement of the
+        caller's transaction: what that transaction does happens only for a token not revoked
+        at that moment (a WebSocket ``user_message`` starting a run)."""
+        claims = await self._claims(token)
+        if await revoked_in(session, claims.jti, user_id=claims.sub, iat=claims.iat,
+                            sid=claims.sid):  # fmt: skip
+            raise Unauthenticated("token revoked")
+        return claims
+
+    async def verify(self, token: str, *, cached: bool = False) -> AccessClaims:
+        """The token's claims, or ``Unauthenticated``. ``cached``: the revocation answer may come
+        from this replica's copy of the denylist, which learns of a revocation through the bus
+        (milliseconds later than the database): for WebSocket connects and re-checks, whose
+        sockets the hub closes when that message arrives (chat/hub.py, chat/connection.py)."""
+        claims = await self._claims(token)
         revoked = (
             self.cache.revoked(claims.jti, claims.sub, claims.iat, claims.sid)
             if cached and self.cache is not None

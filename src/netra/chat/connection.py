@@ -294,13 +294,7 @@ class Connection:
             self.request_close(1013, "a dependency is unavailable")
 
     async def _user_message(self, frame_id: str | None, payload: UserMessagePayload) -> None:
-        # A run is started only by a token still valid now: a logout elsewhere (its revocation
-        # message possibly still on its way) must not leave a window to start one.
-        try:
-            await get_verifier(self.runtime).verify(self._token)
-        except Unauthenticated:
-            self.request_close(4401, "token revoked")
-            return
+        verifier = get_verifier(self.runtime)
         ctx = self.ctx.derive(request_id=new_id())
         jobs: list[dict[str, Any]] = []
 
@@ -308,6 +302,10 @@ class Connection:
             jobs.append(job)  # enqueued once the ack is sent: the run is committed by then
 
         async def submit(session: Any) -> service.Ack:
+            # A run is started only by a token still valid now, asked of the database in the
+            # run's own transaction: a logout elsewhere (its revocation message possibly still
+            # on its way) leaves no window to start one.
+            await verifier.verify_in(session, self._token)
             return await service.submit_user_message(
                 session, ctx, text=payload.text, thread_id=payload.thread_id,
                 frame_id=frame_id, limits=limits_for(self.settings, ctx.tier), enqueue=later,
@@ -317,6 +315,9 @@ class Connection:
             async with self.delivery.lock:
                 try:
                     ack = await self.runtime.db.run(submit)
+                except Unauthenticated:
+                    self.request_close(4401, "token revoked")
+                    return
                 except IntegrityError:
                     if frame_id is None:
                         raise

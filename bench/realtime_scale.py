@@ -42,7 +42,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from realtime import CLIENT_CORE, DEFAULT_DB, free_port, mint, netra_stack, process, profiled
-from realtime_load import FINAL, NetraDialect, pct
+from realtime_load import FINAL, NetraDialect, Pacing, pct
 from websockets.asyncio.client import ClientConnection
 
 # Events of one run: started, ``events`` thinking, tool executing and completed, completed.
@@ -354,6 +354,7 @@ def main() -> None:
         args.sockets, args.users, args.storm = 1000, 100, True
     args.sockets = max(args.users, args.sockets - args.sockets % args.users)
     args.runs = args.users  # what netra_stack sizes the worker and the limits by
+    args.pacing = Pacing()  # runs without pauses
     raise_fd_limit(args.sockets + 1024)
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {CLIENT_CORE})

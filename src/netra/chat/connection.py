@@ -344,8 +344,9 @@ class Connection:
     async def _resume(self, frame_id: str | None, payload: ResumePayload) -> None:
         ctx = self.ctx
         async with self.delivery.lock:
-            # The owner check and the first page of the replay in one statement.
-            first = await self.runtime.db.run(
+            # The owner check and the first page of the replay in one statement, outside a
+            # transaction (a reconnect storm resumes thousands at once).
+            first = await self.runtime.db.read(
                 lambda s: service.resume_page(s, ctx, payload.run_id, payload.after_seq,
                                               REPLAY_PAGE)
             )  # fmt: skip

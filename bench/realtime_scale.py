@@ -56,13 +56,28 @@ class Client:
     token: str
     url: str
     ws: ClientConnection | None = None
+    keepalive: asyncio.Task[None] | None = None  # pings within the heartbeat timeout
     seqs: list[int] = field(default_factory=list)
     run_id: str = ""
 
 
 async def open_socket(c: Client) -> ClientConnection:
-    """A netra.v1 socket, past its ``connection_established``."""
-    return await NetraDialect("netra", c.url).open(c.token)
+    """A netra.v1 socket, past its ``connection_established``, pinging while it is open."""
+    dialect = NetraDialect("netra", c.url)
+    ws = await dialect.open(c.token)
+    drop(c)
+    c.keepalive = asyncio.create_task(dialect.keepalive(ws))
+    return ws
+
+
+def drop(c: Client) -> None:
+    """Cut the client's connection at once (a TCP reset, as a network failure would)."""
+    if c.keepalive is not None:
+        c.keepalive.cancel()
+        c.keepalive = None
+    if c.ws is not None:
+        c.ws.transport.abort()
+        c.ws = None
 
 
 @dataclass
@@ -85,6 +100,11 @@ class Figures:
     def fail(self, exc: BaseException | str) -> None:
         kind = exc if isinstance(exc, str) else f"{type(exc).__name__}: {str(exc)[:60]}"
         self.failure_kinds[kind] = self.failure_kinds.get(kind, 0) + 1
+
+
+def say(message: str) -> None:
+    """Progress on stderr (a large run takes minutes)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def raise_fd_limit(wanted: int) -> None:
@@ -198,9 +218,7 @@ async def storm(clients: list[Client], events: int, concurrency: int,
     total = events + FIXED_EVENTS
     after = max(0, total - RESUME_BACK)
     for c in clients:
-        assert c.ws is not None
-        c.ws.transport.abort()
-        c.ws = None
+        drop(c)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(c: Client) -> None:
@@ -230,12 +248,14 @@ async def storm(clients: list[Client], events: int, concurrency: int,
 
 async def close(clients: list[Client]) -> None:
     async def one(c: Client) -> None:
+        if c.keepalive is not None:
+            c.keepalive.cancel()
         if c.ws is None:
             return
         try:
             await asyncio.wait_for(c.ws.close(), 5)
         except Exception:
-            c.ws.transport.abort()
+            drop(c)
 
     await asyncio.gather(*(one(c) for c in clients))
 
@@ -262,6 +282,7 @@ async def measure(apis: list[psutil.Process], urls: list[str], tokens: list[str]
     figures.rss_before = rss(apis)
     cpu0, sys0 = cpu_s(apis), cpu_s(apis, "system")
     t0 = time.perf_counter()
+    say(f"connecting {len(clients)} sockets")
     with phase_profile(apis, args.profile, "connect"):
         opened, figures.connect_failures = await connect(clients, args.concurrency, figures)
     figures.connect_s = time.perf_counter() - t0
@@ -270,11 +291,13 @@ async def measure(apis: list[psutil.Process], urls: list[str], tokens: list[str]
     figures.sockets = len(opened)
     await asyncio.sleep(2.0)  # idle: whatever per-socket work there is has happened
     figures.rss_idle = rss(apis)
+    say(f"{len(opened)} open in {figures.connect_s:.1f} s; each user asks once")
     try:
         await run_once(opened, args.events, figures, args.wait_s)
         if args.storm:
             ready = [c for c in opened if c.run_id]
             cpu0 = cpu_s(apis)
+            say(f"runs done in {figures.run_s:.1f} s; cutting and resuming {len(ready)} clients")
             with phase_profile(apis, args.profile, "storm"):
                 await storm(ready, args.events, args.concurrency, figures, args.wait_s)
             figures.storm_cpu_s = cpu_s(apis) - cpu0
@@ -340,13 +363,14 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, default=20_000)
     parser.add_argument("--users", type=int, default=1000, help="users (one run each)")
     parser.add_argument("--apis", type=int, default=2, help="API processes")
-    parser.add_argument("--events", type=int, default=6, help="thinking events per run")
+    parser.add_argument("--events", type=int, default=2, help="thinking events per run")
     parser.add_argument("--concurrency", type=int, default=200, help="handshakes in flight")
     parser.add_argument("--storm", action="store_true", help="then cut and resume every client")
     parser.add_argument("--wait-s", type=float, default=300.0)
     parser.add_argument("--json", type=Path, help="write the figures here too")
-    parser.add_argument("--profile", type=Path,
-                        help="py-spy records of the APIs: PATH.connect.api<i>.txt, PATH.storm.api<i>.txt")  # fmt: skip
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy of the APIs: PATH.connect.api<i>.txt, PATH.storm..."
+    )
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()

@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, get_type_hints
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIWebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -31,22 +31,28 @@ def _takes_only_the_socket(endpoint: Callable[..., Any]) -> bool:
 
 
 class SocketsFirstApp(FastAPI):
-    _direct: dict[str, Endpoint] | None = None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._direct: dict[str, Endpoint] = {}
 
-    def _direct_endpoints(self) -> dict[str, Endpoint]:
-        if self._direct is None:  # the routes are all added before the first socket
-            self._direct = {
-                route.path: route.endpoint
-                for route in self.routes
-                if isinstance(route, APIWebSocketRoute)
+    def include_router(self, router: APIRouter, *args: Any, **kwargs: Any) -> None:
+        """As FastAPI's; a router included as it is (no prefix or dependencies added) has its
+        socket-only WebSocket routes called directly too."""
+        super().include_router(router, *args, **kwargs)
+        if args or kwargs:
+            return
+        for route in router.routes:
+            if (
+                isinstance(route, APIWebSocketRoute)
                 and "{" not in route.path
+                and not route.dependencies
                 and _takes_only_the_socket(route.endpoint)
-            }
-        return self._direct
+            ):
+                self._direct[route.path] = route.endpoint
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and not scope.get("root_path"):
-            endpoint = self._direct_endpoints().get(scope["path"])
+            endpoint = self._direct.get(scope["path"])
             if endpoint is not None:
                 scope["app"] = self
                 await endpoint(WebSocket(scope, receive, send))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import Depends, WebSocket
+from fastapi import APIRouter, Depends, WebSocket
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,21 +33,33 @@ class Seen:
 
 def _app(seen: list[str]) -> SocketsFirstApp:
     app = SocketsFirstApp()
+    router = APIRouter()
 
     def greeting() -> str:
         return "hello from a dependency"
 
-    @app.websocket("/direct")
+    @router.websocket("/direct")
     async def direct(ws: WebSocket) -> None:
         await ws.accept()
         await ws.send_text(f"direct {ws.app is app}")
         await ws.close()
 
-    @app.websocket("/rooms/{room}")
+    @router.websocket("/rooms/{room}")
     async def room(ws: WebSocket, room: str, text: str = Depends(greeting)) -> None:
         await ws.accept()
         await ws.send_text(f"{room}: {text}")
         await ws.close()
+
+    app.include_router(router)
+    prefixed = APIRouter()
+
+    @prefixed.websocket("/direct")
+    async def elsewhere(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text("under a prefix")
+        await ws.close()
+
+    app.include_router(prefixed, prefix="/v2")  # a prefix: through the router
 
     @app.get("/plain")
     async def plain() -> dict[str, str]:
@@ -84,6 +96,9 @@ def test_a_socket_only_endpoint_is_called_directly_and_the_rest_as_before(
         with client.websocket_connect("/rooms/blue") as ws:  # a path parameter, a dependency
             assert ws.receive_text() == "blue: hello from a dependency"
         assert seen == [] and routed == ["websocket /rooms/blue"]
+        with client.websocket_connect("/v2/direct") as ws:
+            assert ws.receive_text() == "under a prefix"
+        assert routed[-1] == "websocket /v2/direct"
         response = client.get("/plain")
         assert response.json() == {"ok": "yes"} and response.headers["x-stamped"] == "1"
         assert seen == ["http /plain"] and routed[-1] == "http /plain"

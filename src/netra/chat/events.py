@@ -229,7 +229,8 @@ async def replay_page(
     order; None when the run is not this user's. One statement (the run left-joined to its
     events), columns rather than ORM objects: a reconnect storm resumes thousands at once."""
     values = {"run": run_id, "org": org_id, "user": user_id, "after": after_seq, "n": limit}
-    rows = (await session.execute(_REPLAY_PAGE, values)).all()
+    conn = await session.connection()  # Core execution: no ORM compile step per call
+    rows = (await conn.execute(_REPLAY_PAGE, values)).all()
     if not rows:
         return None
     return [

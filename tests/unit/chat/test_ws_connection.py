@@ -257,6 +257,41 @@ async def test_one_hub_timer_runs_only_while_sockets_are_open(make_settings: Any
             assert hub._timer is not timer and not hub._timer.done()
 
 
+def _socket_tasks() -> list[str]:
+    return sorted(t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("ws-"))
+
+
+async def test_an_idle_socket_holds_no_task_of_its_own(make_settings: Any) -> None:
+    """The reader runs in the socket's own task; live events are sent by a short drain task
+    that exists only while there is something to send."""
+    async with _runtime(make_settings) as rt:
+        alice = _ctx("alice")
+        async with _open(rt, alice) as (sock, conn):
+            assert _socket_tasks() == ["ws-timer"]  # the hub's one timer, nothing per socket
+            ack = await _run(rt, alice)
+            for e in await _store(rt, ack, alice.org_id, 3):
+                await rt.bus.publish(user_channel("alice"), e.wire())
+            await sock.wait_for(lambda f: f.get("seq") == 3)
+            await _until(lambda: conn._drain is None)
+            assert _socket_tasks() == ["ws-timer"]
+            assert _seqs(sock, ack.run_id) == [1, 2, 3]
+
+
+async def test_a_cancel_from_outside_still_cancels_the_socket(make_settings: Any) -> None:
+    """Only the connection's own close request is absorbed; the server's cancel goes on."""
+    async with _runtime(make_settings) as rt:
+        sock = FakeSocket()
+        hub = rt.services.get(HUB) or rt.services.provide(HUB, ConnectionHub(rt, tick_s=0.02))
+        conn = Connection(sock, _ctx("alice"), "token", rt, hub)  # type: ignore[arg-type]
+        task = asyncio.create_task(conn.serve())
+        await sock.wait_for(lambda f: f["type"] == "connection_established")
+        conn.request_close(4401, "token revoked")
+        task.cancel()  # as at a shutdown, in the same turn
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+        assert hub.count() == 0
+
+
 async def test_revocation_closes_the_matching_sockets_only(make_settings: Any) -> None:
     async with _runtime(make_settings) as rt:
         one = _ctx("alice", token_id="jti-1")

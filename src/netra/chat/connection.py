@@ -70,6 +70,37 @@ FRAME_PERMISSIONS = {"user_message": "chat:use", "cancel_run": "chat:use", "resu
 
 
 class Connection:
+    # One per open socket: slots, not a per-instance dict (thousands of sockets per replica).
+    __slots__ = (
+        "_chore",
+        "_drain",
+        "_gone",
+        "_interrupted",
+        "_next_catch_up",
+        "_next_slot",
+        "_next_verify",
+        "_send_lock",
+        "_serving",
+        "_stopping",
+        "_sub",
+        "_token",
+        "_young_until",
+        "bucket",
+        "catch_up_s",
+        "clock",
+        "close_code",
+        "close_reason",
+        "ctx",
+        "delivery",
+        "hub",
+        "last_inbound",
+        "runtime",
+        "settings",
+        "slot_key",
+        "verified_generation",
+        "ws",
+    )
+
     def __init__(
         self,
         ws: WebSocket,

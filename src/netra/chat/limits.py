@@ -17,6 +17,15 @@ from netra.core.cache import Cache
 
 
 class TokenBucket:
+    # One per open socket: slots, not a per-instance dict.
+    __slots__ = (
+        "capacity",
+        "clock",
+        "rate",
+        "tokens",
+        "updated",
+    )
+
     def __init__(
         self, rate_per_s: float, burst: int, clock: Callable[[], float] = time.monotonic
     ) -> None:

@@ -25,6 +25,18 @@ class Subscription:
     """One reader's subscription. Messages wait in a plain bounded deque and the reader sleeps
     on one future, not an ``asyncio.Queue`` (about 3 KiB each): a WebSocket holds one."""
 
+    # One per open WebSocket: slots, not a per-instance dict.
+    __slots__ = (
+        "_buffer",
+        "_listener",
+        "_waiter",
+        "bus",
+        "channel",
+        "closed",
+        "maxsize",
+        "overflowed",
+    )
+
     def __init__(self, bus: BusBase, channel: str, maxsize: int) -> None:
         self.bus = bus
         self.channel = channel

@@ -163,6 +163,7 @@ class Connection:
             task.cancel()
 
     async def serve(self) -> None:
+        release_handshake(self.ws)
         metrics = self.runtime.metrics
         channel = user_channel(self.ctx.user_id)
         async with self.runtime.bus.subscribe(channel, self.settings.ws_send_queue_max) as sub:
@@ -513,6 +514,20 @@ class Connection:
             self._next_slot = now + ConnectionSlots.TTL_S / 3
             with contextlib.suppress(Exception):
                 await self.hub.slots.refresh(self.slot_key, str(self.ctx.connection_id))
+
+
+def release_handshake(ws: WebSocket) -> None:
+    """Drop what the server keeps of an accepted handshake for the socket's whole life (about
+    4 KiB each, tracemalloc): the request headers in the scope, read by the ``/ws`` endpoint
+    before the accept and by nothing after, and uvicorn's handshake request and response
+    (websockets-sansio), unused once the 101 is sent. Another server's objects are left alone."""
+    ws.scope["headers"] = []
+    vars(ws).pop("_headers", None)  # Starlette's parsed copy, made when the endpoint read them
+    server = getattr(getattr(ws, "_receive", None), "__self__", None)
+    if getattr(server, "handshake_complete", False) is True:
+        for name in ("request", "response"):
+            if getattr(server, name, None) is not None:
+                setattr(server, name, None)
 
 
 def _frame_id(text: str) -> str | None:

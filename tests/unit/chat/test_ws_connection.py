@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
+from starlette.websockets import WebSocket
 
 from netra.auth.deps import VERIFIER
 from netra.auth.roles import permissions_for
 from netra.chat import service
-from netra.chat.connection import Connection
+from netra.chat.connection import Connection, release_handshake
 from netra.chat.event_writer import EventWriter
 from netra.chat.events import StoredEvent, append_event, user_channel
 from netra.chat.hub import HUB, ConnectionHub
@@ -364,3 +365,24 @@ async def test_a_database_outage_closes_with_1013_not_1011(make_settings: Any) -
                 await asyncio.sleep(0.02)
             assert sock.closed is not None and sock.closed[0] == 1013
             assert conn.close_code == 1013
+
+
+async def test_an_accepted_socket_keeps_no_handshake_headers() -> None:
+    class Server:  # the attributes of uvicorn's websockets-sansio protocol that are dropped
+        handshake_complete = True
+        request: object | None = object()
+        response: object | None = object()
+
+        async def receive(self) -> dict[str, Any]:
+            return {"type": "websocket.disconnect"}
+
+        async def send(self, message: dict[str, Any]) -> None:
+            return None
+
+    server = Server()
+    scope = {"type": "websocket", "path": "/ws", "headers": [(b"origin", b"https://x")]}
+    ws = WebSocket(scope, server.receive, server.send)
+    assert ws.headers["origin"] == "https://x"  # read by the endpoint before the accept
+    release_handshake(ws)
+    assert scope["headers"] == [] and "origin" not in ws.headers
+    assert server.request is None and server.response is None

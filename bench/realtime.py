@@ -3,6 +3,8 @@
     .venv/bin/python bench/realtime.py --quick         # under a minute
     .venv/bin/python bench/realtime.py                 # a few minutes
     .venv/bin/python bench/realtime.py --sockets 1000 --runs 20 --events 200 --json out.json
+    .venv/bin/python bench/realtime.py --quick --rate 5000    # paced: 5,000 run events/s in all
+    .venv/bin/python bench/realtime.py --sockets 100 --runs 100 --ask-over 10 --rate 500
 
 For each system (Netra, python-socketio + AsyncRedisManager, a raw ``websockets`` server):
 start the server pinned to core 0 (``taskset -c 0``; the load client pins itself to core 1),
@@ -14,8 +16,19 @@ socket's seq 1..n checked once each, in order (lost, duplicated, out of order).
 
 Netra is ``netra api`` + ``netra worker`` (both on core 0) on a throwaway PostgreSQL database
 and a fresh Redis prefix, NETRA_ENV=test, the placeholder pipeline with
-``NETRA_PLACEHOLDER_THINKING_EVENTS`` events and no pauses. Every event is stored before it
-is published; the peers store nothing (see bench/realtime_peers.py).
+``NETRA_PLACEHOLDER_THINKING_EVENTS`` events. Every event is stored before it is published;
+the peers store nothing (see bench/realtime_peers.py).
+
+By default every user asks at the same instant and runs emit without pauses: a burst, whose
+latencies are mostly queueing. Paced (``realtime_load.Pacing``):
+
+- ``--rate R``: each run pauses ``runs / R`` seconds after each event (Netra's placeholder
+  pipeline, ``NETRA_PLACEHOLDER_STEP_DELAY_S``; the peers the same, told in the request), so
+  the runs together emit R run events/s while they overlap. Unless ``--ask-over`` says
+  otherwise the users' asks are spread over one pause, so the runs interleave evenly. The
+  rate reached is measured from the events' ``ts`` span ("run events/s emitted").
+- ``--ask-over S``: each user asks at a seeded random instant within S seconds (not all at
+  once): the ack latency under a steady stream of users, beside the burst figure.
 """
 
 from __future__ import annotations
@@ -49,11 +62,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realtime_load import (
     Dialect,
     NetraDialect,
+    Pacing,
     Result,
     SocketioDialect,
     WebsocketsDialect,
     close_all,
     connect_all,
+    pause_for,
     pct,
     run_load,
 )
@@ -125,7 +140,7 @@ async def measure(dialect: Dialect, server: psutil.Process, tokens: list[str], a
     await asyncio.sleep(settle_s)  # idle: whatever per-socket work there is has happened
     result.rss_idle = server.memory_info().rss
     try:
-        await run_load(dialect, sockets, args.runs, args.events, result, args.wait_s)
+        await run_load(dialect, sockets, args.runs, args.events, result, args.wait_s, args.pacing)
     finally:
         await close_all(sockets)
     return result
@@ -143,7 +158,8 @@ def netra_stack(args: Any, secret: str) -> Iterator[tuple[psutil.Process, psutil
         "NETRA_DATABASE_URL": urlunsplit(urlsplit(args.database_url)._replace(path=f"/{name}")),
         "NETRA_REDIS_URL": args.redis_url, "NETRA_REDIS_PREFIX": prefix,
         "NETRA_JWT_ALGORITHM": "HS256", "NETRA_JWT_SECRET": secret,
-        "NETRA_PLACEHOLDER_PIPELINE": "true", "NETRA_PLACEHOLDER_STEP_DELAY_S": "0",
+        "NETRA_PLACEHOLDER_PIPELINE": "true",
+        "NETRA_PLACEHOLDER_STEP_DELAY_S": str(args.pacing.pause_s),
         "NETRA_PLACEHOLDER_THINKING_EVENTS": str(args.events),
         "NETRA_WORKER_CONCURRENCY": str(max(4, args.runs)),
         "NETRA_WS_CONNECTIONS_ENTERPRISE": str(args.sockets),
@@ -233,10 +249,13 @@ ROWS: list[tuple[str, str, Any]] = [
     ("connects/s", "higher", lambda r: r.connects_per_s),
     ("RSS per idle socket KiB", "lower", lambda r: r.kib_per_socket),
     ("delivered events/s", "higher", lambda r: r.events_s),
+    ("run events/s emitted", "higher", lambda r: r.emitted_s),
     ("emit->receipt p50 ms", "lower", lambda r: pct(r.latencies_ms, 50)),
     ("emit->receipt p99 ms", "lower", lambda r: pct(r.latencies_ms, 99)),
+    ("emit->receipt max ms", "lower", lambda r: max(r.latencies_ms, default=float("nan"))),
     ("ack p50 ms", "lower", lambda r: pct(r.acks_ms, 50)),
     ("ack p99 ms", "lower", lambda r: pct(r.acks_ms, 99)),
+    ("ack max ms", "lower", lambda r: max(r.acks_ms, default=float("nan"))),
 ]
 
 
@@ -246,6 +265,13 @@ def report(results: dict[str, Result], args: Any) -> dict[str, Any]:
     print(
         f"\nrealtime: {args.sockets} sockets over {args.runs} users, one run each of "
         f"{args.events + 4} events; server on core {SERVER_CORE}, client on core {CLIENT_CORE}"
+    )
+    pacing = args.pacing
+    print(
+        f"paced: {args.rate:g} run events/s asked ({pacing.pause_s * 1000:.1f} ms after each "
+        f"event of a run), asks over {pacing.ask_over_s:g} s"
+        if pacing.pause_s or pacing.ask_over_s
+        else "burst: every user asks at once, runs emit without pauses"
     )
     head = f"{'figure':26}{'netra':>12}" + "".join(f"{p:>12}{'ratio':>8}" for p in peers)
     print(head)
@@ -257,7 +283,7 @@ def report(results: dict[str, Result], args: Any) -> dict[str, Any]:
         for p in peers:
             theirs = get(results[p])
             ratio = ours / theirs if theirs else float("nan")
-            line += f"{theirs:12.1f}{ratio:7.2f}x"
+            line += f"{theirs:12.1f}{ratio:8.2f}x"
             table[label][p] = theirs
             table[label][f"netra/{p}"] = ratio
         print(line)
@@ -278,6 +304,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, help="users, each starting one run at once")
     parser.add_argument("--events", type=int, help="thinking events per run (plus 4)")
     parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight")
+    parser.add_argument("--rate", type=float, help="paced: run events/s in all (see above)")
+    parser.add_argument("--ask-over", type=float, help="paced: users ask within S seconds")
+    parser.add_argument("--seed", type=int, default=15, help="of the asks' instants")
     parser.add_argument("--wait-s", type=float, default=300.0)
     parser.add_argument("--peers", default="socketio,websockets", help="'' for Netra alone")
     parser.add_argument("--json", type=Path, help="write the figures here too")
@@ -294,6 +323,9 @@ def main() -> None:
     args.runs = args.runs or quick[1]
     args.events = args.events or quick[2]
     args.sockets = max(args.runs, args.sockets - args.sockets % args.runs)
+    pause_s = pause_for(args.rate, args.runs) if args.rate else 0.0
+    ask_over = pause_s if args.ask_over is None else args.ask_over
+    args.pacing = Pacing(pause_s, ask_over, args.seed)
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {CLIENT_CORE})
     secret = secrets.token_urlsafe(48)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 import uuid
 from collections import defaultdict
@@ -30,7 +31,9 @@ class Dialect:
     async def open(self, token: str) -> ClientConnection:
         raise NotImplementedError
 
-    async def ask(self, ws: ClientConnection, run_id: str, events: int) -> None:
+    async def ask(self, ws: ClientConnection, run_id: str, events: int, pause_s: float) -> None:
+        """Start a run of ``events`` thinking events, ``pause_s`` between events (Netra: its
+        pipeline's pause is set when the server starts; the peers are told in the request)."""
         raise NotImplementedError
 
     async def keepalive(self, ws: ClientConnection) -> None:
@@ -56,7 +59,7 @@ class NetraDialect(Dialect):
             await asyncio.sleep(20)
             await ws.send('{"type":"ping","payload":{}}')
 
-    async def ask(self, ws: ClientConnection, run_id: str, events: int) -> None:
+    async def ask(self, ws: ClientConnection, run_id: str, events: int, pause_s: float) -> None:
         await ws.send(json.dumps({"type": "user_message", "id": run_id,
                                   "payload": {"text": f"question {run_id}"}}))  # fmt: skip
 
@@ -74,9 +77,9 @@ class WebsocketsDialect(Dialect):
         json.loads(await ws.recv())
         return ws
 
-    async def ask(self, ws: ClientConnection, run_id: str, events: int) -> None:
-        await ws.send(json.dumps({"type": "run", "id": run_id,
-                                  "payload": {"run_id": run_id, "events": events}}))  # fmt: skip
+    async def ask(self, ws: ClientConnection, run_id: str, events: int, pause_s: float) -> None:
+        await ws.send(json.dumps({"type": "run", "id": run_id, "payload": {
+            "run_id": run_id, "events": events, "pause_s": pause_s}}))  # fmt: skip
 
     def decode(self, ws: ClientConnection, message: str | bytes) -> dict[str, Any] | None:
         frame: dict[str, Any] = json.loads(message)
@@ -101,8 +104,9 @@ class SocketioDialect(Dialect):
             raise RuntimeError(f"socket.io refused the socket: {connected!r}")
         return ws
 
-    async def ask(self, ws: ClientConnection, run_id: str, events: int) -> None:
-        await ws.send("421" + json.dumps(["run", {"run_id": run_id, "events": events}]))
+    async def ask(self, ws: ClientConnection, run_id: str, events: int, pause_s: float) -> None:
+        await ws.send("421" + json.dumps(["run", {"run_id": run_id, "events": events,
+                                                  "pause_s": pause_s}]))  # fmt: skip
 
     def decode(self, ws: ClientConnection, message: str | bytes) -> dict[str, Any] | None:
         text = str(message)
@@ -146,6 +150,7 @@ class Result:
     events_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     acks_ms: list[float] = field(default_factory=list)
+    emitted_s: float = 0.0  # run events per second at the source (their ``ts`` span)
 
     @property
     def connects_per_s(self) -> float:
@@ -190,15 +195,35 @@ async def connect_all(
     return [s for s in opened if s is not None], time.perf_counter() - t0, failures
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """How the runs are started and paced (the default: every run at once, no pause).
+
+    ``pause_s``: the pause after each of a run's events, so a run emits ~1/pause_s events/s and
+    ``users`` runs together ``users / pause_s`` (:func:`pause_for`). ``ask_over_s``: each user
+    asks at a random instant (seeded) within this many seconds, not all at the same one.
+    """
+
+    pause_s: float = 0.0
+    ask_over_s: float = 0.0
+    seed: int = 15
+
+
+def pause_for(rate: float, users: int) -> float:
+    """The pause giving ``rate`` run events/s in all while ``users`` runs overlap."""
+    return users / rate
+
+
 async def run_load(
     dialect: Dialect, sockets: list[Socket], users: int, events: int, result: Result,
-    wait_s: float,
+    wait_s: float, pacing: Pacing = Pacing(),
 ) -> None:  # fmt: skip
-    """One run per user, all at once; every socket of the user receives every event."""
+    """One run per user; every socket of the user receives every event."""
     total = events + 4  # started, thinking x events, tool executing/completed, completed
     done = asyncio.Event()
     remaining = [len(sockets)]
     last_receipt = [0.0]
+    span = [float("inf"), 0.0]  # the first and last event's ``ts``
 
     async def reader(sock: Socket) -> None:
         async for message in sock.ws:
@@ -212,6 +237,7 @@ async def run_load(
             run_id = frame["run_id"]
             sock.seqs[run_id].append(int(frame["seq"]))
             ts = datetime.fromisoformat(frame["ts"]).timestamp()
+            span[0], span[1] = min(span[0], ts), max(span[1], ts)
             result.latencies_ms.append((now - ts) * 1000)
             last_receipt[0] = time.perf_counter()
             if frame["type"] == FINAL and frame["payload"].get("agent") == "supervisor":
@@ -226,11 +252,22 @@ async def run_load(
     for s in sockets:
         first_of_user.setdefault(s.user, s)
     run_ids = {u: uuid.uuid4().hex for u in first_of_user}
+    rng = random.Random(pacing.seed)
+    offsets = {u: rng.uniform(0, pacing.ask_over_s) for u in sorted(first_of_user)}
     t0 = time.perf_counter()
     asked: dict[str, float] = {}
-    for u, sock in first_of_user.items():
+
+    async def ask(u: int, sock: Socket) -> None:
+        await asyncio.sleep(t0 + offsets[u] - time.perf_counter())
         asked[run_ids[u]] = time.perf_counter()
-        await dialect.ask(sock.ws, run_ids[u], events)
+        await dialect.ask(sock.ws, run_ids[u], events, pacing.pause_s)
+
+    if pacing.ask_over_s:
+        await asyncio.gather(*(ask(u, sock) for u, sock in first_of_user.items()))
+    else:  # the burst: one after another from this loop, as fast as it sends
+        for u, sock in first_of_user.items():
+            asked[run_ids[u]] = time.perf_counter()
+            await dialect.ask(sock.ws, run_ids[u], events, pacing.pause_s)
     try:
         await asyncio.wait_for(done.wait(), wait_s)
     except TimeoutError:
@@ -253,6 +290,8 @@ async def run_load(
         result.foreign += sum(len(r) for _, r in runs[1:])
         result.deliveries += len(received)
     result.events_s = result.deliveries / elapsed if elapsed > 0 else 0.0
+    if span[1] > span[0]:
+        result.emitted_s = len(first_of_user) * total / (span[1] - span[0])
 
 
 async def close_all(sockets: list[Socket]) -> None:

@@ -6,7 +6,9 @@
 Both do what Netra's ``/ws`` does for the bench's pattern, and no more: verify an HS256 access
 token on connect (PyJWT), put the socket in its user's group, and on a ``run`` request emit
 ``events`` run events (seq 1..n, an RFC 3339 ``ts`` taken at emission) to every socket of that
-user, then the final one. What they do not do: store events durably, resume, revocation.
+user, then the final one, pausing ``pause_s`` after each but the last (as Netra's placeholder
+pipeline does with ``NETRA_PLACEHOLDER_STEP_DELAY_S``). What they do not do: store events
+durably, resume, revocation.
 
 - ``socketio``: python-socketio (ASGI, uvicorn) with ``AsyncRedisManager``: every emit goes
   through Redis pub/sub, as it would with several servers (what a Python team would pick).
@@ -23,6 +25,7 @@ import asyncio
 import json
 import signal
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +59,17 @@ def run_frames(run_id: str, events: int) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+async def paced(
+    frames: list[tuple[str, dict[str, Any]]], pause_s: float
+) -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
+    """(seq, type, payload) of each frame, pausing ``pause_s`` after each but the last (no
+    pause: a zero sleep, so the sockets write while the run goes on)."""
+    for seq, (type_, payload) in enumerate(frames, start=1):
+        yield seq, type_, payload
+        if seq < len(frames):
+            await asyncio.sleep(pause_s)
+
+
 def verify(token: str, secret: str) -> str:
     claims = jwt.decode(token, secret, algorithms=["HS256"], audience=AUDIENCE)
     return str(claims["sub"])
@@ -78,15 +92,16 @@ async def serve_socketio(port: int, secret: str, redis_url: str, channel: str) -
         await sio.enter_room(sid, user)
         await sio.save_session(sid, {"user": user})
 
-    async def emit_run(user: str, run_id: str, events: int) -> None:
-        for seq, (type_, payload) in enumerate(run_frames(run_id, events), start=1):
+    async def emit_run(user: str, run_id: str, events: int, pause_s: float) -> None:
+        async for seq, type_, payload in paced(run_frames(run_id, events), pause_s):
             await sio.emit("event", event_frame(run_id, seq, type_, payload), room=user)
 
     @sio.event
     async def run(sid: str, data: dict[str, Any]) -> dict[str, Any]:
         user = (await sio.get_session(sid))["user"]
         run_id = str(data["run_id"])
-        asyncio.get_running_loop().create_task(emit_run(user, run_id, int(data["events"])))
+        pause_s = float(data.get("pause_s", 0))
+        asyncio.get_running_loop().create_task(emit_run(user, run_id, int(data["events"]), pause_s))
         return {"run_id": run_id}
 
     app = socketio.ASGIApp(sio)
@@ -101,11 +116,10 @@ async def serve_websockets(port: int, secret: str) -> None:
 
     groups: dict[str, set[ServerConnection]] = defaultdict(set)
 
-    async def emit_run(user: str, run_id: str, events: int) -> None:
-        for seq, (type_, payload) in enumerate(run_frames(run_id, events), start=1):
+    async def emit_run(user: str, run_id: str, events: int, pause_s: float) -> None:
+        async for seq, type_, payload in paced(run_frames(run_id, events), pause_s):
             text = json.dumps(event_frame(run_id, seq, type_, payload), separators=(",", ":"))
             websockets.broadcast(groups[user], text)
-            await asyncio.sleep(0)  # let the sockets write, as a producer elsewhere would
 
     async def handler(ws: ServerConnection) -> None:
         auth = ws.request.headers.get("Authorization", "") if ws.request else ""
@@ -124,8 +138,9 @@ async def serve_websockets(port: int, secret: str) -> None:
                     run_id = str(frame["payload"]["run_id"])
                     await ws.send(json.dumps({"type": "ack", "id": frame.get("id"),
                                               "payload": {"run_id": run_id}}))  # fmt: skip
+                    body = frame["payload"]
                     asyncio.get_running_loop().create_task(
-                        emit_run(user, run_id, int(frame["payload"]["events"]))
+                        emit_run(user, run_id, int(body["events"]), float(body.get("pause_s", 0)))
                     )
         finally:
             groups[user].discard(ws)

@@ -66,12 +66,15 @@ def _fail_on_config(settings: Settings) -> None:
 def _serve(factory: Callable[[Settings], FastAPI], settings: Settings) -> None:
     import uvicorn
 
+    from netra.core.gc_tuning import tune_for_server
     from netra.core.observability import configure_logging
 
     _fail_on_config(settings)
     configure_logging(settings.log_level)
+    app = factory(settings)  # built here so command-line options reach the app's settings
+    tune_for_server(settings.gc_gen0_threshold)
     uvicorn.run(
-        factory(settings),  # built here so command-line options reach the app's settings
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),

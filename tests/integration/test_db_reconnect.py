@@ -64,3 +64,25 @@ async def test_a_unit_of_work_gets_a_live_connection_after_a_server_kill(
             assert await _backend_pid(s) != first
     finally:
         await db.close()
+
+
+async def test_read_runs_outside_a_transaction_and_is_retried_like_run(
+    pg_settings: Callable[..., Any], own_database: str
+) -> None:
+    db = Database(pg_settings(database_url=own_database, db_pool_size=1, db_max_overflow=0))
+    try:
+
+        async def in_transaction(s: AsyncSession) -> bool:
+            # now() is the transaction's start: the same for two statements of one transaction,
+            # not for two statements each in its own (autocommit).
+            first = (await s.execute(text("SELECT now()"))).scalar_one()
+            await asyncio.sleep(0.02)
+            return bool(first == (await s.execute(text("SELECT now()"))).scalar_one())
+
+        assert await db.run(in_transaction) is True
+        assert await db.read(in_transaction) is False
+        pid = await db.read(_backend_pid)
+        assert await _kill_connections_to(own_database) >= 1
+        assert await db.read(_backend_pid) != pid  # the dead connection replaced, or retried
+    finally:
+        await db.close()

@@ -82,6 +82,29 @@ class CacheContract:
         assert ttl is not None and 0 < ttl <= 5
         assert await cache.set_first_absent("slot:", 0, b"x", 5) is None
 
+    async def test_delete_if_deletes_only_the_holders_key(self, cache: Cache) -> None:
+        await cache.set("lease", b"me", 5)
+        assert await cache.delete_if("lease", b"other") is False
+        assert await cache.get("lease") == b"me"
+        assert await cache.delete_if("lease", b"me") is True
+        assert await cache.get("lease") is None
+        assert await cache.delete_if("lease", b"me") is False
+
+    async def test_renew_keeps_own_and_lost_leases_never_anothers(self, cache: Cache) -> None:
+        await cache.set("l:mine", b"me", 0.5)
+        await cache.set("l:theirs", b"them", 5)
+        leases = [("l:mine", b"me"), ("l:theirs", b"me"), ("l:lost", b"me")]
+        assert await cache.renew(leases, 30) == 2
+        assert await cache.get("l:theirs") == b"them"  # another holder's lease stays theirs
+        assert await cache.get("l:lost") == b"me"  # expired meanwhile: taken back
+        for key in ("l:mine", "l:lost"):
+            ttl = await cache.ttl(key)
+            assert ttl is not None and 5 < ttl <= 30
+        assert await cache.renew([], 30) == 0
+        many = [(f"l:many:{i}", b"me") for i in range(1200)]  # more than one script call's worth
+        assert await cache.renew(many, 30) == 1200
+        assert await cache.get("l:many:1199") == b"me"
+
     async def test_set_if_absent_has_one_winner(self, cache: Cache) -> None:
         wins = await asyncio.gather(*(cache.set_if_absent("once", b"x", 5) for _ in range(10)))
         assert wins.count(True) == 1

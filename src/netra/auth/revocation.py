@@ -21,9 +21,10 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
+from typing import Any
 
 import structlog
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.auth.models import TokenRevocation
@@ -68,6 +69,16 @@ def deny_user_tokens_in(session: AsyncSession, user_id: str, ttl_s: int) -> None
     )
 
 
+def _revoked_query(jti: str, user_id: str | None, iat: int, sid: str | None) -> Select[Any]:
+    entry = TokenRevocation
+    matches = [and_(entry.kind == "jti", entry.key == jti)]
+    if sid is not None:
+        matches.append(and_(entry.kind == "sid", entry.key == sid))
+    if user_id is not None:
+        matches.append(and_(entry.kind == "user", entry.key == user_id, entry.cutoff >= iat))
+    return select(entry.id).where(or_(*matches), entry.expires_at > utcnow()).limit(1)
+
+
 async def is_revoked(
     db: Database,
     jti: str,
@@ -76,19 +87,21 @@ async def is_revoked(
     iat: int = 0,
     sid: str | None = None,
 ) -> bool:
-    entry = TokenRevocation
-    matches = [and_(entry.kind == "jti", entry.key == jti)]
-    if sid is not None:
-        matches.append(and_(entry.kind == "sid", entry.key == sid))
-    if user_id is not None:
-        matches.append(and_(entry.kind == "user", entry.key == user_id, entry.cutoff >= iat))
-    stmt = select(entry.id).where(or_(*matches), entry.expires_at > utcnow()).limit(1)
     try:
         async with db.sessions() as session:
-            found = (await session.execute(stmt)).first()
+            return await revoked_in(session, jti, user_id=user_id, iat=iat, sid=sid)
     except Exception as exc:  # fail closed
         raise DependencyUnavailable("revocation check unavailable") from exc
-    return found is not None
+
+
+async def revoked_in(
+    session: AsyncSession, jti: str, *, user_id: str | None = None, iat: int = 0,
+    sid: str | None = None,
+) -> bool:  # fmt: skip
+    """:func:`is_revoked` as one statement of the caller's transaction (its failure is the
+    transaction's: nothing it guards is committed)."""
+    query = _revoked_query(jti, user_id, iat, sid)
+    return (await session.execute(query)).first() is not None
 
 
 def revocation_message(

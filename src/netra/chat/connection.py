@@ -42,7 +42,7 @@ from netra.chat.frames import (
     parse_client_frame,
     server_frame,
 )
-from netra.chat.limits import ConnectionSlots, TokenBucket
+from netra.chat.limits import TokenBucket
 from netra.chat.models import RUN_FINAL
 from netra.core.bus import Subscription
 from netra.core.context import UserContext
@@ -194,7 +194,7 @@ class Connection:
         )
         now = self.clock()
         self._next_verify = now + self._verify_every()
-        self._next_slot = now + ConnectionSlots.TTL_S / 3
+        self._next_slot = now + self.hub.slots.ttl_s / 3
         self._next_catch_up = now + self.catch_up_s
         self._young_until = now + YOUNG_S
         task = self._serving = asyncio.current_task()
@@ -336,51 +336,63 @@ class Connection:
             self.request_close(1013, "a dependency is unavailable")
 
     async def _user_message(self, frame_id: str | None, payload: UserMessagePayload) -> None:
-        # A run is started only by a token still valid now: a logout elsewhere (its revocation
-        # message possibly still on its way) must not leave a window to start one.
-        try:
-            await get_verifier(self.runtime).verify(self._token)
-        except Unauthenticated:
-            self.request_close(4401, "token revoked")
-            return
+        verifier = get_verifier(self.runtime)
         ctx = self.ctx.derive(request_id=new_id())
-        queue = self.runtime.queue
+        jobs: list[dict[str, Any]] = []
 
-        async def enqueue(job: dict[str, Any]) -> None:
-            try:
-                await queue.enqueue(job)
-            except Exception as exc:  # the worker's sweep re-enqueues runs left queued
-                log.warning("enqueue failed", run_id=job.get("run_id"), error=str(exc))
+        async def later(job: dict[str, Any]) -> None:
+            jobs.append(job)  # enqueued once the ack is sent: the run is committed by then
 
         async def submit(session: Any) -> service.Ack:
+            # A run is started only by a token still valid now, asked of the database in the
+            # run's own transaction: a logout elsewhere (its revocation message possibly still
+            # on its way) leaves no window to start one.
+            await verifier.verify_in(session, self._token)
             return await service.submit_user_message(
                 session, ctx, text=payload.text, thread_id=payload.thread_id,
-                frame_id=frame_id, limits=limits_for(self.settings, ctx.tier), enqueue=enqueue,
+                frame_id=frame_id, limits=limits_for(self.settings, ctx.tier), enqueue=later,
             )  # fmt: skip
 
-        async with self.delivery.lock:
-            try:
-                ack = await self.runtime.db.run(submit)
-            except IntegrityError:
-                if frame_id is None:
-                    raise
-                # The same id arrived twice at once: the other one won; answer its ack.
-                again = await self.runtime.db.run(lambda s: service.previous_ack(s, ctx, frame_id))
-                if again is None:
-                    raise
-                ack = again
-            await self.send(server_frame("ack", ack.payload(), frame_id))
-            if not ack.duplicate:
-                self.delivery.track(ack.run_id, 0)
-            elif not self.delivery.knows(ack.run_id):
-                # A resend after a lost ack: the client knows nothing of the run yet.
-                await self.delivery.replay(ack.run_id, 0)
+        try:
+            async with self.delivery.lock:
+                try:
+                    ack = await self.runtime.db.run(submit)
+                except Unauthenticated:
+                    self.request_close(4401, "token revoked")
+                    return
+                except IntegrityError:
+                    if frame_id is None:
+                        raise
+                    # The same id arrived twice at once: the other one won; answer its ack.
+                    again = await self.runtime.db.run(
+                        lambda s: service.previous_ack(s, ctx, frame_id)
+                    )
+                    if again is None:
+                        raise
+                    ack = again
+                await self.send(server_frame("ack", ack.payload(), frame_id))
+                if not ack.duplicate:
+                    self.delivery.track(ack.run_id, 0)
+                elif not self.delivery.knows(ack.run_id):
+                    # A resend after a lost ack: the client knows nothing of the run yet.
+                    await self.delivery.replay(ack.run_id, 0)
+        finally:  # the run is committed whatever became of the socket
+            for job in jobs:
+                try:
+                    await self.runtime.queue.enqueue(job)
+                except Exception as exc:  # the worker's sweep re-enqueues runs left queued
+                    log.warning("enqueue failed", run_id=job.get("run_id"), error=str(exc))
 
     async def _resume(self, frame_id: str | None, payload: ResumePayload) -> None:
         ctx = self.ctx
         async with self.delivery.lock:
-            await self.runtime.db.run(lambda s: service.run_for_user(s, ctx, payload.run_id))
-            await self.delivery.replay(payload.run_id, payload.after_seq)
+            # The owner check and the first page of the replay in one statement, outside a
+            # transaction (a reconnect storm resumes thousands at once).
+            first = await self.runtime.db.read(
+                lambda s: service.resume_page(s, ctx, payload.run_id, payload.after_seq,
+                                              REPLAY_PAGE)
+            )  # fmt: skip
+            await self.delivery.replay(payload.run_id, payload.after_seq, first)
 
     async def _cancel(self, payload: CancelRunPayload) -> None:
         ctx = self.ctx
@@ -445,7 +457,7 @@ class Connection:
 
     def check(self) -> None:
         """One tick of the hub's timer: the cheap checks at once, the due ones needing I/O
-        (revocation, catch-up, the slot's lease) in a short task, one at a time."""
+        (revocation, catch-up) in a short task, one at a time."""
         sub = self._sub
         if sub is None or self.close_code is not None or self._gone:
             return  # not serving yet, or closing
@@ -458,6 +470,13 @@ class Connection:
             self.request_close(4401, "token expired")
         elif (self._chore is None or self._chore.done()) and self._checks_due(now):
             self._chore = asyncio.create_task(self._due_checks(now), name="ws-checks")
+
+    def lease_due(self, now: float) -> tuple[str, str] | None:
+        """The connection slot's lease when its renewal is due (the hub renews them together)."""
+        if self.slot_key is None or now < self._next_slot or self._sub is None:
+            return None
+        self._next_slot = now + self.hub.slots.ttl_s / 3
+        return self.slot_key, str(self.ctx.connection_id)
 
     def _revocation_cache(self) -> Any:
         verifier = self.runtime.services.get(VERIFIER)
@@ -478,7 +497,6 @@ class Connection:
             now >= self._next_verify
             or self._raced(now)
             or (now >= self._next_catch_up and self.delivery.has_runs())
-            or (self.slot_key is not None and now >= self._next_slot)
         )
 
     async def _due_checks(self, now: float) -> None:
@@ -510,10 +528,6 @@ class Connection:
         if now >= self._next_catch_up:
             self._next_catch_up = now + self.catch_up_s
             await self.delivery.catch_up(now)
-        if self.slot_key is not None and now >= self._next_slot:
-            self._next_slot = now + ConnectionSlots.TTL_S / 3
-            with contextlib.suppress(Exception):
-                await self.hub.slots.refresh(self.slot_key, str(self.ctx.connection_id))
 
 
 def release_handshake(ws: WebSocket) -> None:

@@ -109,12 +109,16 @@ class RunDelivery:
             self.metrics.ws_frames.labels("out", event.type).inc()
             self._sent(event.run_id, event.seq, event.is_final)
 
-    async def replay(self, run_id: str, after_seq: int) -> None:
-        """Every stored event with seq > after_seq, in order (the caller holds the lock)."""
+    async def replay(
+        self, run_id: str, after_seq: int, first: list[StoredEvent] | None = None
+    ) -> None:
+        """Every stored event with seq > after_seq, in order (the caller holds the lock).
+        ``first``: the first page, when the caller has read it already."""
         self.track(run_id, after_seq)
         last = after_seq
         while True:
-            page = await self.load(run_id, last, None)
+            page = first if first is not None else await self.load(run_id, last, None)
+            first = None
             await self._send_stored(page)
             if len(page) < REPLAY_PAGE:
                 return

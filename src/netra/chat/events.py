@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, insert, or_, select, true, update
+from sqlalchemy import Integer, and_, bindparam, case, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from netra.billing.webhooks import Deliver, emit_event
@@ -206,6 +206,36 @@ async def events_after(
     return [
         StoredEvent(ev.run_id, thread_id, user_id, ev.seq, ev.type, ev.payload, ev.ts)
         for ev, thread_id, user_id in rows
+    ]
+
+
+# Built once: a storm of reconnecting clients runs it thousands of times.
+_REPLAY_PAGE = (
+    select(Run.thread_id, RunEvent.seq, RunEvent.type, RunEvent.payload, RunEvent.ts)
+    .select_from(Run)
+    .outerjoin(RunEvent, and_(RunEvent.run_id == Run.id, RunEvent.seq > bindparam("after")))
+    .where(
+        Run.id == bindparam("run"), Run.org_id == bindparam("org"), Run.user_id == bindparam("user")
+    )
+    .order_by(RunEvent.seq)
+    .limit(bindparam("n", type_=Integer))
+)
+
+
+async def replay_page(
+    session: AsyncSession, *, run_id: str, org_id: str, user_id: str, after_seq: int, limit: int
+) -> list[StoredEvent] | None:
+    """The first page of a ``resume``: the user's run's events with ``seq > after_seq``, in
+    order; None when the run is not this user's. One statement (the run left-joined to its
+    events), columns rather than ORM objects: a reconnect storm resumes thousands at once."""
+    values = {"run": run_id, "org": org_id, "user": user_id, "after": after_seq, "n": limit}
+    rows = (await session.execute(_REPLAY_PAGE, values)).all()
+    if not rows:
+        return None
+    return [
+        StoredEvent(run_id, thread_id, user_id, seq, type_, payload, ts)
+        for thread_id, seq, type_, payload, ts in rows
+        if seq is not None  # the run's row alone: nothing after ``after_seq``
     ]
 
 

@@ -14,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections import defaultdict
 
 import structlog
 
 from netra.auth.revocation import REVOCATIONS_CHANNEL
 from netra.chat.connection import Connection
-from netra.chat.limits import ConnectionSlots
 from netra.core.runtime import Runtime
 from netra.core.services import Service
+from netra.core.slots import Slots
 
 log = structlog.get_logger("netra.chat.hub")
 
@@ -32,7 +33,10 @@ HUB: Service[ConnectionHub] = Service("chat_connection_hub")
 class ConnectionHub:
     def __init__(self, runtime: Runtime, *, tick_s: float = 0.5) -> None:
         self.runtime = runtime
-        self.slots = ConnectionSlots(runtime.cache)
+        # The user's open sockets across replicas; with the cache away a socket is refused
+        # (1013), never counted locally.
+        self.slots = Slots(runtime.cache, "ws", local_fallback=False)
+        self._renewing: asyncio.Task[None] | None = None
         self.tick_s = tick_s
         self._by_user: dict[str, set[Connection]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
@@ -66,13 +70,22 @@ class ConnectionHub:
         timeout, token expiry, revocation, catch-up): one timer, not a task per socket."""
         while self._by_user:
             await asyncio.sleep(self.tick_s)
+            now = time.monotonic()
+            leases: list[tuple[str, str]] = []
             for conns in list(self._by_user.values()):
                 for conn in list(conns):
                     try:
                         conn.check()
+                        lease = conn.lease_due(now)
+                        if lease is not None:
+                            leases.append(lease)
                     except Exception as exc:  # one socket's fault never stops the others'
                         log.error("socket check failed", error=repr(exc))
                         conn.request_close(1011, "unexpected server fault")
+            # The due slot leases renewed together (one round trip per few hundred), not by a
+            # task and two round trips per socket.
+            if leases and (self._renewing is None or self._renewing.done()):
+                self._renewing = asyncio.create_task(self.slots.renew(leases), name="ws-leases")
 
     # ---- revocations ----------------------------------------------------------------------
 
@@ -126,7 +139,7 @@ class ConnectionHub:
             await asyncio.wait_for(self._listening.wait(), 5)
 
     async def stop(self) -> None:
-        for task in (self._task, self._timer):
+        for task in (self._task, self._timer, self._renewing):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -1,10 +1,8 @@
-"""Limits of the WebSocket layer: frames per connection, connections per user across replicas.
+"""Limits of the WebSocket layer: a connection's frame rate.
 
-- :class:`TokenBucket`: a connection's frame rate (in memory: the connection lives on one
-  replica). An empty bucket answers ``rate_limited`` with ``retry_after_s``.
-- :class:`ConnectionSlots`: the user's open connections, counted in the shared cache so the
-  limit holds across replicas. Each connection holds one of ``limit`` slot keys with a TTL it
-  refreshes while alive, so a replica that dies frees its slots when they expire.
+:class:`TokenBucket` is in memory (the connection lives on one replica); an empty bucket answers
+``rate_limited`` with ``retry_after_s``. The user's connections across replicas are counted by
+the hub's :class:`~netra.core.slots.Slots` (namespace ``ws``).
 """
 
 from __future__ import annotations
@@ -12,8 +10,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-
-from netra.core.cache import Cache
 
 
 class TokenBucket:
@@ -48,30 +44,3 @@ class TokenBucket:
     @staticmethod
     def retry_after_s(wait: float) -> int:
         return max(1, math.ceil(wait))
-
-
-class ConnectionSlots:
-    TTL_S = 60.0  # refreshed every TTL_S / 3 by the connection's watchdog
-
-    def __init__(self, cache: Cache) -> None:
-        self.cache = cache
-
-    @staticmethod
-    def _key(user_id: str, index: int | str) -> str:
-        return f"ws:slot:{user_id}:{index}"
-
-    async def acquire(self, user_id: str, connection_id: str, limit: int) -> str | None:
-        """The slot key taken for this connection (the first free one, one round trip), or
-        None when all ``limit`` are held."""
-        return await self.cache.set_first_absent(
-            self._key(user_id, ""), limit, connection_id.encode(), self.TTL_S
-        )
-
-    async def refresh(self, key: str, connection_id: str) -> None:
-        held = await self.cache.get(key)
-        if held is None or held == connection_id.encode():
-            await self.cache.set(key, connection_id.encode(), self.TTL_S)
-
-    async def release(self, key: str, connection_id: str) -> None:
-        if await self.cache.get(key) == connection_id.encode():
-            await self.cache.delete(key)

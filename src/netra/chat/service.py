@@ -10,15 +10,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from netra.chat.events import StoredEvent, append_event, events_after
-from netra.chat.models import RUN_FINAL, Message, ProcessedFrame, Run, Thread
+from netra.chat.events import StoredEvent, append_event, events_after, replay_page
+from netra.chat.models import RUN_FINAL, Message, Run, Thread
 from netra.chat.repository import (
+    FRAMES,
     MessageRepository,
     ProcessedFrameRepository,
     RunRepository,
     ThreadRepository,
+    admission,
+    insert_message_rows,
     is_recent,
 )
 from netra.core.context import UserContext
@@ -90,75 +94,47 @@ async def submit_user_message(
     Idempotent on ``frame_id``: the same id from the same user within 24 h returns the first
     ack and starts nothing (a concurrent duplicate fails the commit on the frames' primary key;
     the caller then reads the first ack with :func:`previous_ack`).
+
+    Two statements on PostgreSQL besides BEGIN and COMMIT: one read of everything checked
+    (:func:`admission`), one write of every row (prebuilt Core statements; the ORM's unit of
+    work and per-call statement building were most of the ack's CPU).
     """
-    frames = ProcessedFrameRepository(session, ctx.org_id)
-    if frame_id:
-        seen = await frames.find(ctx.user_id, frame_id)
-        if seen is not None and is_recent(seen):
-            return Ack(seen.thread_id, seen.run_id, seen.message_id, duplicate=True)
-        if seen is not None:  # expired: the id may be used again
-            await session.delete(seen)
-            await session.flush()
+    state = await admission(session, ctx.org_id, ctx.user_id, frame_id, thread_id)
+    seen = state.seen
+    if seen is not None and is_recent(seen):
+        return Ack(seen.thread_id, seen.run_id, seen.message_id, duplicate=True)
     if not text or not text.strip():
         raise ValidationFailed("payload.text must not be empty", details={"field": "text"})
-    threads = ThreadRepository(session, ctx.org_id)
-    if thread_id:
-        thread = await threads.get_for_user(thread_id, ctx.user_id)
-        if thread is None:
-            raise NotFound("thread not found")
-        thread.updated_at = utcnow()
-    else:
-        thread = threads.add(Thread(id=new_id(), user_id=ctx.user_id, title=_title(text)))
-    runs = RunRepository(session, ctx.org_id)
+    if not state.thread_found:
+        raise NotFound("thread not found")
     # The tier's concurrency, per user and per organisation (error code run_limit).
-    mine, org = await runs.count_active(ctx.user_id)
-    check(limits, Limit.RUNS_PER_USER, mine)
-    check(limits, Limit.RUNS_PER_ORG, org)
-    # Ids chosen here so the rows go in one flush (inserted in foreign-key order).
-    message_id, run_id = new_id(), new_id()
-    MessageRepository(session, ctx.org_id).add(
-        Message(
-            id=message_id,
-            thread_id=thread.id,
-            user_id=ctx.user_id,
-            role="user",
-            text=text,
-            meta={},
-            run_id=run_id,
-        )
-    )
-    run = runs.add(
-        Run(
-            id=run_id,
-            user_id=ctx.user_id,
-            tier=ctx.tier,
-            role=ctx.role,
-            thread_id=thread.id,
-            message_id=message_id,
-            request_id=ctx.request_id,
-            status="queued",
-            last_seq=0,
-            cancel_requested=False,
-        )
-    )
-    if frame_id:
-        frames.add(
-            ProcessedFrame(
-                user_id=ctx.user_id,
-                frame_id=frame_id,
-                thread_id=thread.id,
-                run_id=run.id,
-                message_id=message_id,
+    check(limits, Limit.RUNS_PER_USER, state.mine)
+    check(limits, Limit.RUNS_PER_ORG, state.org)
+    if seen is not None:  # expired: the id may be used again
+        await session.execute(
+            delete(FRAMES).where(
+                FRAMES.c.org_id == ctx.org_id,
+                FRAMES.c.user_id == ctx.user_id,
+                FRAMES.c.frame_id == frame_id,
             )
         )
-    await session.flush()
-    job = {"run_id": run.id, "org_id": ctx.org_id}
+    thread, message_id, run_id = thread_id or new_id(), new_id(), new_id()
+    params = {
+        "p_org": ctx.org_id, "p_user": ctx.user_id, "p_now": utcnow(),
+        "p_thread": thread, "p_title": _title(text), "p_message": message_id,
+        "p_text": text, "p_meta": {}, "p_run": run_id, "p_tier": ctx.tier, "p_role": ctx.role,
+        "p_request": ctx.request_id, "p_frame": frame_id,
+    }  # fmt: skip
+    await insert_message_rows(
+        session, new_thread=not thread_id, with_frame=bool(frame_id), params=params
+    )
+    job = {"run_id": run_id, "org_id": ctx.org_id}
 
     async def _enqueue() -> None:
         await enqueue(job)
 
     after_commit(session, _enqueue)
-    return Ack(thread.id, run.id, message_id)
+    return Ack(thread, run_id, message_id)
 
 
 async def cancel_run(session: AsyncSession, ctx: UserContext, run_id: str, publish: Publish) -> Run:
@@ -206,6 +182,17 @@ async def run_for_user(session: AsyncSession, ctx: UserContext, run_id: str) -> 
     if run is None:
         raise NotFound("run not found")  # never "forbidden": existence is not leaked
     return run
+
+
+async def resume_page(
+    session: AsyncSession, ctx: UserContext, run_id: str, after_seq: int, limit: int
+) -> list[StoredEvent]:
+    """The first page of a ``resume`` of the user's run (``NotFound``: not the user's run)."""
+    page = await replay_page(session, run_id=run_id, org_id=ctx.org_id, user_id=ctx.user_id,
+                             after_seq=after_seq, limit=limit)  # fmt: skip
+    if page is None:
+        raise NotFound("run not found")  # never "forbidden": existence is not leaked
+    return page
 
 
 async def run_events(

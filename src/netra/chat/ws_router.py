@@ -36,7 +36,7 @@ async def _refuse(ws: WebSocket, runtime: Runtime, subprotocol: str | None, code
         await ws.close(code, reason)
 
 
-@router.websocket_route("/ws")  # plain Starlette route: no per-socket dependency scopes
+@router.websocket("/ws")
 async def websocket_endpoint(ws: WebSocket) -> None:
     runtime: Runtime = ws.app.state.runtime
     settings = runtime.settings
@@ -75,7 +75,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     hub = runtime.services[HUB]
     limits = limits_for(settings, ctx.tier)
     try:
-        slot = await hub.slots.acquire(ctx.user_id, str(ctx.connection_id), limits.ws_connections)
+        slot = await hub.slots.acquire(ctx.user_id, limits.ws_connections, str(ctx.connection_id))
     except Exception:
         await _refuse(ws, runtime, auth.subprotocol, 1013, "connection registry unavailable")
         return

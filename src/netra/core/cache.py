@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -30,6 +31,15 @@ class Cache(Protocol):
         ...
 
     async def delete(self, *keys: str) -> None: ...
+    async def delete_if(self, key: str, value: bytes) -> bool:
+        """Delete ``key`` if it holds ``value`` (one atomic step); whether it did."""
+        ...
+
+    async def renew(self, leases: Sequence[tuple[str, bytes]], ttl_s: float) -> int:
+        """For each ``(key, value)``: set it again with a fresh TTL where it is absent or still
+        holds ``value`` (never over another holder's), all in one round trip; how many."""
+        ...
+
     async def incr(self, key: str, ttl_s: float | None = None, by: int = 1) -> int: ...
     async def ttl(self, key: str) -> float | None: ...
     async def ping(self) -> None: ...
@@ -104,6 +114,22 @@ class MemoryCache:
         for key in keys:
             self._data.pop(self.prefix + key, None)
 
+    async def delete_if(self, key: str, value: bytes) -> bool:
+        item = self._alive(key)
+        if item is None or item[0] != value:
+            return False
+        del self._data[self.prefix + key]
+        return True
+
+    async def renew(self, leases: Sequence[tuple[str, bytes]], ttl_s: float) -> int:
+        renewed = 0
+        for key, value in leases:
+            item = self._alive(key)
+            if item is None or item[0] == value:
+                self._store(key, (value, self._expiry(ttl_s)))
+                renewed += 1
+        return renewed
+
     async def incr(self, key: str, ttl_s: float | None = None, by: int = 1) -> int:
         async with self._lock:
             item = self._alive(key)
@@ -135,6 +161,26 @@ end
 return 0
 """
 
+# KEYS: the key. ARGV: the value it must hold.
+_DELETE_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# KEYS: the keys. ARGV: the TTL in ms, then each key's value.
+_RENEW = """
+local renewed = 0
+for i, key in ipairs(KEYS) do
+  local held = redis.call('GET', key)
+  if not held or held == ARGV[i + 1] then
+    redis.call('SET', key, ARGV[i + 1], 'PX', ARGV[1])
+    renewed = renewed + 1
+  end
+end
+return renewed
+"""
+RENEW_CHUNK = 500  # keys per script call: one call never blocks Redis for long
+
 
 class RedisCache:
     def __init__(self, url: str, prefix: str = "netra:") -> None:
@@ -149,6 +195,8 @@ class RedisCache:
         self.client = aioredis.Redis(connection_pool=pool)
         self._pool = pool
         self._set_first_absent = self.client.register_script(_SET_FIRST_ABSENT)
+        self._delete_if = self.client.register_script(_DELETE_IF)
+        self._renew = self.client.register_script(_RENEW)
 
     async def get(self, key: str) -> bytes | None:
         value = await self.client.get(self.prefix + key)
@@ -176,6 +224,18 @@ class RedisCache:
     async def delete(self, *keys: str) -> None:
         if keys:
             await self.client.delete(*(self.prefix + k for k in keys))
+
+    async def delete_if(self, key: str, value: bytes) -> bool:
+        return bool(await self._delete_if(keys=[self.prefix + key], args=[value]))
+
+    async def renew(self, leases: Sequence[tuple[str, bytes]], ttl_s: float) -> int:
+        px = max(1, int(ttl_s * 1000))
+        renewed = 0
+        for start in range(0, len(leases), RENEW_CHUNK):
+            chunk = leases[start : start + RENEW_CHUNK]
+            keys = [self.prefix + key for key, _ in chunk]
+            renewed += int(await self._renew(keys=keys, args=[px, *(v for _, v in chunk)]))
+        return renewed
 
     async def incr(self, key: str, ttl_s: float | None = None, by: int = 1) -> int:
         full = self.prefix + key

@@ -167,17 +167,32 @@ class Database:
             for callback in session.info.pop(_AFTER_COMMIT, []):
                 await callback()
 
-    async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """Run ``work`` in a unit of work, retrying the whole of it on transient errors."""
-        async for attempt in AsyncRetrying(
+    def _retrying(self) -> AsyncRetrying:
+        return AsyncRetrying(
             retry=retry_if_exception(is_transient),
             stop=stop_after_attempt(max(1, self.settings.db_connect_retries)),
             wait=wait_exponential(multiplier=0.05, max=1.0),
             reraise=True,
-        ):
+        )
+
+    async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``work`` in a unit of work, retrying the whole of it on transient errors."""
+        async for attempt in self._retrying():
             with attempt:
                 async with self.unit_of_work() as session:
                     return await work(session)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``work``, a single read, outside a transaction (autocommit): no BEGIN and
+        COMMIT round trips around it. Only for work of one statement, or of reads that need
+        no common snapshot; it must not write. Retried like :meth:`run`."""
+        async for attempt in self._retrying():
+            with attempt:
+                async with self.engine.connect() as conn:
+                    auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    async with AsyncSession(bind=auto, expire_on_commit=False) as session:
+                        return await work(session)
         raise AssertionError("unreachable")  # pragma: no cover
 
 

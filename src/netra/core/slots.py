@@ -2,7 +2,8 @@
 
 Each holder takes one of ``limit`` slot keys in the runtime cache (Redis when scaled out) with a
 TTL; a long holder refreshes it, and a replica that dies frees its slots when they expire.
-When the cache cannot be reached, a process-local count stands in (never unlimited).
+When the cache cannot be reached, a process-local count stands in (never unlimited), unless the
+owner would rather refuse (``local_fallback=False``: acquiring raises).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import structlog
@@ -21,10 +22,13 @@ log = structlog.get_logger("netra.core.slots")
 
 
 class Slots:
-    def __init__(self, cache: Cache, namespace: str, ttl_s: float = 60.0) -> None:
+    def __init__(
+        self, cache: Cache, namespace: str, ttl_s: float = 60.0, *, local_fallback: bool = True
+    ) -> None:
         self.cache = cache
         self.namespace = namespace
         self.ttl_s = ttl_s
+        self.local_fallback = local_fallback
         self._local: Counter[str] = Counter()
 
     def _key(self, owner: str, index: int | str) -> str:
@@ -38,6 +42,8 @@ class Slots:
                 self._key(owner, ""), limit, holder.encode(), self.ttl_s
             )
         except Exception as exc:
+            if not self.local_fallback:
+                raise
             log.warning("slot registry unavailable: local count", error=str(exc))
             if self._local[owner] >= limit:
                 return None
@@ -45,9 +51,15 @@ class Slots:
             return f"local:{owner}"
 
     async def refresh(self, key: str, holder: str) -> None:
-        if not key.startswith("local:"):
+        await self.renew([(key, holder)])
+
+    async def renew(self, held: Sequence[tuple[str, str]]) -> None:
+        """Refresh the TTL of every ``(key, holder)`` still held or lost (never another
+        holder's), in one round trip; the cache being away is waited out by the TTL."""
+        leases = [(key, holder.encode()) for key, holder in held if not key.startswith("local:")]
+        if leases:
             with contextlib.suppress(Exception):
-                await self.cache.set(key, holder.encode(), self.ttl_s)
+                await self.cache.renew(leases, self.ttl_s)
 
     async def release(self, key: str, holder: str) -> None:
         if key.startswith("local:"):
@@ -57,8 +69,7 @@ class Slots:
                 del self._local[owner]
             return
         with contextlib.suppress(Exception):
-            if await self.cache.get(key) == holder.encode():
-                await self.cache.delete(key)
+            await self.cache.delete_if(key, holder.encode())
 
     @asynccontextmanager
     async def holding(self, keys: list[str], holder: str) -> AsyncIterator[None]:

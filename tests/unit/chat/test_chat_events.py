@@ -16,6 +16,7 @@ from netra.chat.events import OpenItems, RunClosed, append_event, events_after, 
 from netra.chat.models import ProcessedFrame
 from netra.core.context import UserContext
 from netra.core.db import utcnow
+from netra.core.errors import NotFound
 from netra.core.runtime import Runtime
 from support.chat_runtime import roomy_limits
 
@@ -181,3 +182,27 @@ async def test_a_message_id_is_idempotent_per_user_for_24_hours(runtime: Runtime
     later = await send(_ctx(), first.thread_id)
     assert not later.duplicate and later.run_id != first.run_id
     assert later.thread_id == first.thread_id and len(jobs) == 3
+
+
+async def test_a_resume_page_is_the_users_run_after_the_seq_in_one_read(runtime: Runtime) -> None:
+    ctx = _ctx()
+    ack = await _new_run(runtime, ctx)
+    for i in range(5):
+        await runtime.db.run(
+            lambda s, i=i: append_event(
+                s, run_id=ack.run_id, org_id="o1", type_="agent_thinking",
+                payload={"agent": "a", "thought": str(i)},
+            )
+        )  # fmt: skip
+
+    async def page(c: UserContext, after: int, limit: int = 500) -> list[int]:
+        events = await runtime.db.run(lambda s: service.resume_page(s, c, ack.run_id, after, limit))
+        assert all(e.thread_id == ack.thread_id and e.user_id == "u1" for e in events)
+        return [e.seq for e in events]
+
+    assert await page(ctx, 2) == [3, 4, 5]
+    assert await page(ctx, 0, limit=2) == [1, 2]
+    assert await page(ctx, 5) == []  # the run is the user's, nothing after seq 5
+    for stranger in (_ctx(user="u2"), _ctx(org="o2")):  # not theirs: as if it did not exist
+        with pytest.raises(NotFound):
+            await page(stranger, 0)

@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import pytest
@@ -386,3 +386,31 @@ async def test_an_accepted_socket_keeps_no_handshake_headers() -> None:
     release_handshake(ws)
     assert scope["headers"] == [] and "origin" not in ws.headers
     assert server.request is None and server.response is None
+
+
+async def test_the_hub_renews_its_sockets_slot_leases_together(make_settings: Any) -> None:
+    async with _runtime(make_settings) as rt:
+        hub = rt.services.provide(HUB, ConnectionHub(rt, tick_s=0.02))
+        hub.slots.ttl_s = 0.3  # leases renewed every 0.1 s by the hub's timer
+        leases = []
+        for user in ("u1", "u2"):
+            ctx = _ctx(user)
+            key = await hub.slots.acquire(user, 1, str(ctx.connection_id))
+            assert key is not None
+            leases.append((key, ctx))
+        async with AsyncExitStack() as stack:
+            for key, ctx in leases:
+                sock = FakeSocket()
+                conn = Connection(sock, ctx, "token", rt, hub, key, catch_up_s=0.2)  # type: ignore[arg-type]
+                task = asyncio.create_task(conn.serve())
+                stack.push_async_callback(asyncio.wait_for, task, 5)
+                stack.callback(sock.client_leaves)
+                await sock.wait_for(lambda f: f["type"] == "connection_established")
+            # Alive well past three TTLs: only renewals keep them (each would expire alone).
+            deadline = time.monotonic() + 1.2
+            while time.monotonic() < deadline:
+                for key, ctx in leases:
+                    assert await rt.cache.get(key) == str(ctx.connection_id).encode()
+                    # Another socket of the same user is refused: the slot is still held.
+                    assert await hub.slots.acquire(ctx.user_id, 1, "intruder") is None
+                await asyncio.sleep(0.05)

@@ -39,7 +39,7 @@ async def _answer_to(make_settings: Any, failure: BaseException) -> tuple[FakeSo
         async def refuse(work: Any) -> Any:
             raise failure
 
-        rt.db.run = refuse  # type: ignore[method-assign]
+        rt.db.run = rt.db.read = refuse  # type: ignore[method-assign]
         sock.client_sends(
             {"type": "resume", "id": "r1", "payload": {"run_id": "x", "after_seq": 0}}
         )

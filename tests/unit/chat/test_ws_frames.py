@@ -17,8 +17,9 @@ from netra.chat.frames import (
     server_frame,
 )
 from netra.chat.handshake import extract_token, origin_allowed
-from netra.chat.limits import ConnectionSlots, TokenBucket
+from netra.chat.limits import TokenBucket
 from netra.core.cache import MemoryCache
+from netra.core.slots import Slots
 
 
 def _code(raw: str) -> str:
@@ -164,14 +165,14 @@ def test_token_bucket_allows_a_burst_then_the_rate() -> None:
 
 
 async def test_connection_slots_enforce_the_limit_and_free_on_release() -> None:
-    slots = ConnectionSlots(MemoryCache())
-    keys = [await slots.acquire("u1", f"c{i}", 3) for i in range(3)]
+    slots = Slots(MemoryCache(), "ws", local_fallback=False)
+    keys = [await slots.acquire("u1", 3, f"c{i}") for i in range(3)]
     assert all(keys) and len(set(keys)) == 3
-    assert await slots.acquire("u1", "c3", 3) is None
-    assert await slots.acquire("u2", "other", 3) is not None  # per user
+    assert await slots.acquire("u1", 3, "c3") is None
+    assert await slots.acquire("u2", 3, "other") is not None  # per user
     assert keys[0] is not None
     await slots.release(keys[0], "c0")
-    assert await slots.acquire("u1", "c4", 3) == keys[0]
+    assert await slots.acquire("u1", 3, "c4") == keys[0]
     # Releasing a slot someone else holds now does nothing.
     await slots.release(keys[0], "c0")
-    assert await slots.acquire("u1", "c5", 3) is None
+    assert await slots.acquire("u1", 3, "c5") is None

@@ -4,10 +4,10 @@ The reader parses and answers client frames; it runs in the socket's own (ASGI) 
 close request interrupts it by cancelling that task. The user's live run events go to
 :class:`~netra.chat.delivery.RunDelivery` (ordering, no gap, no duplicate, resume) from a short
 drain task started when the bus hands this socket a message and none is running: an idle
-socket holds no task of its own. The hub's
-timer calls :meth:`Connection.check` on every socket each tick (no task per socket): it
-enforces the heartbeat timeout, token expiry and revocation, the slow-reader bound (1013), and
-drives the delivery's catch-up; what needs I/O runs in a short task only when it is due.
+socket holds no task of its own. The hub's timer calls :meth:`Connection.check` on every socket
+each tick (no task per socket): it enforces the heartbeat timeout, token expiry and revocation,
+the slow-reader bound (1013), and drives the delivery's catch-up; what needs I/O runs in a
+short task only when it is due.
 The connection subscribes to its user's bus channel *before* it sends
 ``connection_established``, so nothing published afterwards can be missed.
 """

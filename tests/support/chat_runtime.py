@@ -43,6 +43,7 @@ class FakeSocket:
         self.closed: tuple[int, str] | None = None
         self.block_sends = block_sends
         self.new_frame = asyncio.Event()
+        self.scope: dict[str, Any] = {"type": "websocket", "headers": [(b"host", b"test")]}
 
     async def receive(self) -> dict[str, Any]:
         return await self.inbox.get()

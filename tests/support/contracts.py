@@ -147,6 +147,21 @@ class BusContract:
             await _eventually(lambda: _true(sub.overflowed))
             assert await sub.get() is None
 
+    async def test_a_listener_is_told_of_messages_overflow_and_close(self, bus: Bus) -> None:
+        told: list[int] = []
+        async with bus.subscribe("told", maxsize=3) as sub:
+            sub.listen(lambda: told.append(sub.pending()))
+            await _subscribed(bus, "told")
+            await bus.publish_many([("told", b"1"), ("told", b"2")])
+            await _eventually(lambda: _true(len(told) == 2))
+            assert told == [1, 2]
+            assert [sub.get_nowait(), sub.get_nowait(), sub.get_nowait()] == [b"1", b"2", None]
+            await bus.publish_many([("told", str(i).encode()) for i in range(4)])
+            await _eventually(lambda: _true(sub.overflowed))
+            assert sub.get_nowait() is None  # overflowed: its owner closes it
+            calls = len(told)
+        assert len(told) == calls + 1  # told of the close too
+
     async def test_unsubscribed_gets_nothing(self, bus: Bus) -> None:
         sub = bus.subscribe("gone")
         async with sub:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -20,6 +21,13 @@ from netra.auth.roles import permissions_for
 from netra.core.context import UserContext
 from netra.core.errors import Unauthenticated
 from netra.core.settings import Settings
+
+
+@lru_cache(maxsize=256)
+def _permission_set(perms: tuple[str, ...]) -> frozenset[str]:
+    """One shared set per distinct list of permissions (one per role, in practice), not one per
+    token: every open WebSocket holds its context for its whole life."""
+    return frozenset(perms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +48,7 @@ class AccessClaims:
             org_id=self.org,
             tier=self.tier,
             role=self.role,
-            permissions=frozenset(self.perms),
+            permissions=_permission_set(self.perms),
             token_id=self.jti,
             token_exp=self.exp,
             session_id=self.sid,

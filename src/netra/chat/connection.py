@@ -1,10 +1,13 @@
-"""One netra.v1 connection: its reader, its event pump and its periodic checks.
+"""One netra.v1 connection: its reader, its delivery of run events and its periodic checks.
 
-The reader parses and answers client frames; the pump hands the user's live run events to
-:class:`~netra.chat.delivery.RunDelivery` (ordering, no gap, no duplicate, resume). The hub's
-timer calls :meth:`Connection.check` on every socket each tick (no task per socket): it
-enforces the heartbeat timeout, token expiry and revocation, the slow-reader bound (1013), and
-drives the delivery's catch-up; what needs I/O runs in a short task only when it is due.
+The reader parses and answers client frames; it runs in the socket's own (ASGI) task, and a
+close request interrupts it by cancelling that task. The user's live run events go to
+:class:`~netra.chat.delivery.RunDelivery` (ordering, no gap, no duplicate, resume) from a short
+drain task started when the bus hands this socket a message and none is running: an idle
+socket holds no task of its own. The hub's timer calls :meth:`Connection.check` on every socket
+each tick (no task per socket): it enforces the heartbeat timeout, token expiry and revocation,
+the slow-reader bound (1013), and drives the delivery's catch-up; what needs I/O runs in a
+short task only when it is due.
 The connection subscribes to its user's bus channel *before* it sends
 ``connection_established``, so nothing published afterwards can be missed.
 """
@@ -67,6 +70,37 @@ FRAME_PERMISSIONS = {"user_message": "chat:use", "cancel_run": "chat:use", "resu
 
 
 class Connection:
+    # One per open socket: slots, not a per-instance dict (thousands of sockets per replica).
+    __slots__ = (
+        "_chore",
+        "_drain",
+        "_gone",
+        "_interrupted",
+        "_next_catch_up",
+        "_next_slot",
+        "_next_verify",
+        "_send_lock",
+        "_serving",
+        "_stopping",
+        "_sub",
+        "_token",
+        "_young_until",
+        "bucket",
+        "catch_up_s",
+        "clock",
+        "close_code",
+        "close_reason",
+        "ctx",
+        "delivery",
+        "hub",
+        "last_inbound",
+        "runtime",
+        "settings",
+        "slot_key",
+        "verified_generation",
+        "ws",
+    )
+
     def __init__(
         self,
         ws: WebSocket,
@@ -94,8 +128,11 @@ class Connection:
         )
         self.delivery = RunDelivery(self.send, self._load, runtime.metrics, clock, catch_up_s)
         self._send_lock = asyncio.Lock()
-        # A bare future, not a task waiting on an event: one task and coroutine less per socket.
-        self._close_requested: asyncio.Future[None] | None = None
+        # The task serving the socket while it reads; a close request from elsewhere cancels it.
+        self._serving: asyncio.Task[Any] | None = None
+        self._stopping = False  # the reader is to stop (asked from elsewhere, or by itself)
+        self._interrupted = False  # ... and this connection cancelled ``_serving`` for it
+        self._drain: asyncio.Task[None] | None = None  # live events being sent, if any
         self.close_code: int | None = None
         self.close_reason = ""
         self._gone = False
@@ -117,10 +154,16 @@ class Connection:
         self._end()
 
     def _end(self) -> None:
-        if self._close_requested is not None and not self._close_requested.done():
-            self._close_requested.set_result(None)
+        task = self._serving
+        if task is None or self._stopping:
+            return  # not reading yet (``_run`` checks ``close_code`` first), or already stopping
+        self._stopping = True
+        if task is not asyncio.current_task():  # the reader itself stops at its next frame
+            self._interrupted = True
+            task.cancel()
 
     async def serve(self) -> None:
+        release_handshake(self.ws)
         metrics = self.runtime.metrics
         channel = user_channel(self.ctx.user_id)
         async with self.runtime.bus.subscribe(channel, self.settings.ws_send_queue_max) as sub:
@@ -149,36 +192,35 @@ class Connection:
                 },
             )
         )
-        closing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self.close_code is not None:  # requested before serving began
-            closing.set_result(None)
         now = self.clock()
         self._next_verify = now + self._verify_every()
         self._next_slot = now + self.hub.slots.ttl_s / 3
         self._next_catch_up = now + self.catch_up_s
         self._young_until = now + YOUNG_S
-        self._sub = sub
-        self._close_requested = closing  # from now on the hub's timer checks this socket
-        tasks: set[asyncio.Future[Any]] = {
-            asyncio.create_task(self._reader(), name="ws-reader"),
-            asyncio.create_task(self._pump(sub), name="ws-pump"),
-            closing,
-        }
+        task = self._serving = asyncio.current_task()
+        assert task is not None
+        self._sub = sub  # from now on the hub's timer checks this socket
+        sub.listen(self._on_bus)
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            self._on_bus()  # whatever was published since the subscription began
+            if self.close_code is None:  # else requested before serving began
+                await self._reader()
+        except asyncio.CancelledError:
+            # Ours (a close request) is absorbed; one from outside (shutdown) goes on.
+            if not self._interrupted or task.uncancel() > 0:
+                raise
+        except ConnectionGone:
+            pass
+        except Exception as exc:
+            log.error("websocket task failed", task="ws-reader", error=repr(exc))
+            self.request_close(1011, "unexpected server fault")
         finally:
-            chore = self._chore
-            if chore is not None:
-                tasks.add(chore)
-            for task in tasks:
-                task.cancel()
+            self._stopping = True  # no cancel from here on: the close below must not be cut
+            sub.listen(None)
+            tasks = [t for t in (self._drain, self._chore) if t is not None]
+            for t in tasks:
+                t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        for task in done:
-            exc = task.exception() if not task.cancelled() else None
-            if exc is not None and not isinstance(exc, ConnectionGone):
-                name = task.get_name() if isinstance(task, asyncio.Task) else "close"
-                log.error("websocket task failed", task=name, error=repr(exc))
-                self.request_close(1011, "unexpected server fault")
         if self.close_code is not None and not self._gone:
             await self.close(self.close_code, self.close_reason)
 
@@ -203,7 +245,7 @@ class Connection:
 
     async def _reader(self) -> None:
         max_bytes = self.settings.ws_max_message_bytes
-        while True:
+        while not self._stopping:
             message = await self.ws.receive()
             if message["type"] == "websocket.disconnect":
                 self._gone = True
@@ -380,19 +422,33 @@ class Connection:
             )
         )
 
-    async def _pump(self, sub: Subscription) -> None:
-        while True:
-            raw = await sub.get()
-            if raw is None:
-                if sub.overflowed:
-                    self.request_close(1013, "client too slow")
-                return
-            try:
+    def _on_bus(self) -> None:
+        """The subscription changed (the bus's dispatch calls this): drain it in a short task
+        unless one runs; close at once on overflow (1013) or when the bus went away."""
+        sub = self._sub
+        if sub is None:
+            return
+        if sub.overflowed:
+            self.request_close(1013, "client too slow")
+        elif sub.closed:
+            self._end()
+        elif self._drain is None and sub.pending():
+            self._drain = asyncio.create_task(self._drain_bus(sub), name="ws-drain")
+
+    async def _drain_bus(self, sub: Subscription) -> None:
+        try:
+            while (raw := sub.get_nowait()) is not None:
                 await self.delivery.live(raw)
-            except UNAVAILABLE as exc:  # the store, needed to fill a gap, is away
-                log.warning("delivery failed", error=repr(exc))
-                self.request_close(1013, "a dependency is unavailable")
-                return
+        except ConnectionGone:
+            self._end()
+        except UNAVAILABLE as exc:  # the store, needed to fill a gap, is away
+            log.warning("delivery failed", error=repr(exc))
+            self.request_close(1013, "a dependency is unavailable")
+        except Exception as exc:
+            log.error("websocket task failed", task="ws-drain", error=repr(exc))
+            self.request_close(1011, "unexpected server fault")
+        finally:
+            self._drain = None  # an idle socket keeps no finished task
 
     # ---- periodic checks (the hub's timer) ------------------------------------------------
 
@@ -472,6 +528,20 @@ class Connection:
         if now >= self._next_catch_up:
             self._next_catch_up = now + self.catch_up_s
             await self.delivery.catch_up(now)
+
+
+def release_handshake(ws: WebSocket) -> None:
+    """Drop what the server keeps of an accepted handshake for the socket's whole life (about
+    4 KiB each, tracemalloc): the request headers in the scope, read by the ``/ws`` endpoint
+    before the accept and by nothing after, and uvicorn's handshake request and response
+    (websockets-sansio), unused once the 101 is sent. Another server's objects are left alone."""
+    ws.scope["headers"] = []
+    vars(ws).pop("_headers", None)  # Starlette's parsed copy, made when the endpoint read them
+    server = getattr(getattr(ws, "_receive", None), "__self__", None)
+    if getattr(server, "handshake_complete", False) is True:
+        for name in ("request", "response"):
+            if getattr(server, name, None) is not None:
+                setattr(server, name, None)
 
 
 def _frame_id(text: str) -> str | None:

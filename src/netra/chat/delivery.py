@@ -44,6 +44,20 @@ class ConnectionGone(Exception):
 
 
 class RunDelivery:
+    # One per open socket: slots, not a per-instance dict.
+    __slots__ = (
+        "_active",
+        "_finished",
+        "_out_live",
+        "_runs",
+        "catch_up_s",
+        "clock",
+        "load",
+        "lock",
+        "metrics",
+        "send",
+    )
+
     def __init__(
         self,
         send: Send,

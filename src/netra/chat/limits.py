@@ -13,6 +13,15 @@ from collections.abc import Callable
 
 
 class TokenBucket:
+    # One per open socket: slots, not a per-instance dict.
+    __slots__ = (
+        "capacity",
+        "clock",
+        "rate",
+        "tokens",
+        "updated",
+    )
+
     def __init__(
         self, rate_per_s: float, burst: int, clock: Callable[[], float] = time.monotonic
     ) -> None:

@@ -36,7 +36,7 @@ async def _refuse(ws: WebSocket, runtime: Runtime, subprotocol: str | None, code
         await ws.close(code, reason)
 
 
-@router.websocket("/ws")
+@router.websocket_route("/ws")  # plain Starlette route: no per-socket dependency scopes
 async def websocket_endpoint(ws: WebSocket) -> None:
     runtime: Runtime = ws.app.state.runtime
     settings = runtime.settings

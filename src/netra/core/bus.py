@@ -2,7 +2,10 @@
 
 A subscription holds a bounded buffer. When its reader falls behind past the bound, the
 subscription is marked ``overflowed`` and receives nothing more: its owner closes it (a slow
-WebSocket client gets 1013 and resumes from the durable event store).
+WebSocket client gets 1013 and resumes from the durable event store). Its reader either awaits
+:meth:`Subscription.get` or, holding no task while nothing arrives, sets a listener
+(:meth:`Subscription.listen`) told of every change and takes messages with
+:meth:`Subscription.get_nowait`.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -22,14 +25,32 @@ class Subscription:
     """One reader's subscription. Messages wait in a plain bounded deque and the reader sleeps
     on one future, not an ``asyncio.Queue`` (about 3 KiB each): a WebSocket holds one."""
 
+    # One per open WebSocket: slots, not a per-instance dict.
+    __slots__ = (
+        "_buffer",
+        "_listener",
+        "_waiter",
+        "bus",
+        "channel",
+        "closed",
+        "maxsize",
+        "overflowed",
+    )
+
     def __init__(self, bus: BusBase, channel: str, maxsize: int) -> None:
         self.bus = bus
         self.channel = channel
         self.maxsize = maxsize  # 0 or less: unbounded
         self._buffer: deque[bytes] = deque()
         self._waiter: asyncio.Future[None] | None = None  # the reader, while it waits
+        self._listener: Callable[[], None] | None = None
         self.overflowed = False
         self.closed = False
+
+    def listen(self, listener: Callable[[], None] | None) -> None:
+        """Call ``listener`` (synchronously, from the bus's dispatch) on every message, on
+        overflow and on close; None stops it."""
+        self._listener = listener
 
     def _deliver(self, message: bytes) -> None:
         if self.closed or self.overflowed:
@@ -44,10 +65,18 @@ class Subscription:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        if self._listener is not None:
+            self._listener()
 
     def pending(self) -> int:
         """How many messages wait for the reader."""
         return len(self._buffer)
+
+    def get_nowait(self) -> bytes | None:
+        """The next waiting message, or None when none waits (or closed or overflowed)."""
+        if self._buffer and not (self.closed or self.overflowed):
+            return self._buffer.popleft()
+        return None
 
     async def get(self) -> bytes | None:
         """The next message, or None once the subscription is closed or overflowed."""

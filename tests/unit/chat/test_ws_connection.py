@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
+from starlette.websockets import WebSocket
 
 from netra.auth.deps import VERIFIER
 from netra.auth.roles import permissions_for
 from netra.chat import service
-from netra.chat.connection import Connection
+from netra.chat.connection import Connection, release_handshake
 from netra.chat.event_writer import EventWriter
 from netra.chat.events import StoredEvent, append_event, user_channel
 from netra.chat.hub import HUB, ConnectionHub
@@ -257,6 +258,41 @@ async def test_one_hub_timer_runs_only_while_sockets_are_open(make_settings: Any
             assert hub._timer is not timer and not hub._timer.done()
 
 
+def _socket_tasks() -> list[str]:
+    return sorted(t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("ws-"))
+
+
+async def test_an_idle_socket_holds_no_task_of_its_own(make_settings: Any) -> None:
+    """The reader runs in the socket's own task; live events are sent by a short drain task
+    that exists only while there is something to send."""
+    async with _runtime(make_settings) as rt:
+        alice = _ctx("alice")
+        async with _open(rt, alice) as (sock, conn):
+            assert _socket_tasks() == ["ws-timer"]  # the hub's one timer, nothing per socket
+            ack = await _run(rt, alice)
+            for e in await _store(rt, ack, alice.org_id, 3):
+                await rt.bus.publish(user_channel("alice"), e.wire())
+            await sock.wait_for(lambda f: f.get("seq") == 3)
+            await _until(lambda: conn._drain is None)
+            assert _socket_tasks() == ["ws-timer"]
+            assert _seqs(sock, ack.run_id) == [1, 2, 3]
+
+
+async def test_a_cancel_from_outside_still_cancels_the_socket(make_settings: Any) -> None:
+    """Only the connection's own close request is absorbed; the server's cancel goes on."""
+    async with _runtime(make_settings) as rt:
+        sock = FakeSocket()
+        hub = rt.services.get(HUB) or rt.services.provide(HUB, ConnectionHub(rt, tick_s=0.02))
+        conn = Connection(sock, _ctx("alice"), "token", rt, hub)  # type: ignore[arg-type]
+        task = asyncio.create_task(conn.serve())
+        await sock.wait_for(lambda f: f["type"] == "connection_established")
+        conn.request_close(4401, "token revoked")
+        task.cancel()  # as at a shutdown, in the same turn
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+        assert hub.count() == 0
+
+
 async def test_revocation_closes_the_matching_sockets_only(make_settings: Any) -> None:
     async with _runtime(make_settings) as rt:
         one = _ctx("alice", token_id="jti-1")
@@ -329,6 +365,27 @@ async def test_a_database_outage_closes_with_1013_not_1011(make_settings: Any) -
                 await asyncio.sleep(0.02)
             assert sock.closed is not None and sock.closed[0] == 1013
             assert conn.close_code == 1013
+
+
+async def test_an_accepted_socket_keeps_no_handshake_headers() -> None:
+    class Server:  # the attributes of uvicorn's websockets-sansio protocol that are dropped
+        handshake_complete = True
+        request: object | None = object()
+        response: object | None = object()
+
+        async def receive(self) -> dict[str, Any]:
+            return {"type": "websocket.disconnect"}
+
+        async def send(self, message: dict[str, Any]) -> None:
+            return None
+
+    server = Server()
+    scope = {"type": "websocket", "path": "/ws", "headers": [(b"origin", b"https://x")]}
+    ws = WebSocket(scope, server.receive, server.send)
+    assert ws.headers["origin"] == "https://x"  # read by the endpoint before the accept
+    release_handshake(ws)
+    assert scope["headers"] == [] and "origin" not in ws.headers
+    assert server.request is None and server.response is None
 
 
 async def test_the_hub_renews_its_sockets_slot_leases_together(make_settings: Any) -> None:

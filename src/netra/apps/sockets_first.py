@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, get_type_hints
 
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIWebSocketRoute
+from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
@@ -43,9 +43,9 @@ class SocketsFirstApp(FastAPI):
             return
         for route in router.routes:
             if (
-                isinstance(route, APIWebSocketRoute)
+                isinstance(route, WebSocketRoute)  # Starlette's, or FastAPI's with no dependency
                 and "{" not in route.path
-                and not route.dependencies
+                and not getattr(route, "dependencies", ())
                 and _takes_only_the_socket(route.endpoint)
             ):
                 self._direct[route.path] = route.endpoint

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import resource
 import secrets
@@ -34,6 +35,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -270,14 +272,69 @@ def phase_profile(apis: list[psutil.Process], out: Path | None, phase: str) -> I
         yield
 
 
-async def measure(apis: list[psutil.Process], urls: list[str], tokens: list[str], args: Any,
-                  figures: Figures) -> None:  # fmt: skip
+def clients_of(urls: list[str], tokens: list[str], args: Any) -> list[Client]:
+    """``sockets // users`` clients per user, spread over the APIs in turn."""
     per_user = args.sockets // args.users
-    clients = [
+    return [
         Client(u, token, urls[(u * per_user + i) % len(urls)])
         for u, token in enumerate(tokens)
         for i in range(per_user)
     ]
+
+
+def _hold(share: list[Client], concurrency: int, pipe: Connection) -> None:
+    """A child load client: open its share of the sockets, say so, hold them until told."""
+
+    async def main() -> None:
+        figures = Figures()
+        opened, failures = await connect(share, concurrency, figures)
+        pipe.send((len(opened), failures, figures.failure_kinds))
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+        await close(opened)
+
+    asyncio.run(main())
+
+
+def idle_many(apis: list[psutil.Process], urls: list[str], tokens: list[str], args: Any,
+              figures: Figures) -> None:  # fmt: skip
+    """Connect and hold the sockets from ``args.clients`` child processes (a process may hold
+    only so many descriptors): connects/s, CPU per connect, RSS per idle socket; no runs."""
+    clients = clients_of(urls, tokens, args)
+    fork = multiprocessing.get_context("fork")
+    time.sleep(1.0)
+    figures.rss_before = rss(apis)
+    cpu0, sys0 = cpu_s(apis), cpu_s(apis, "system")
+    say(f"connecting {len(clients)} sockets from {args.clients} client processes")
+    t0 = time.perf_counter()
+    pipes, children = [], []
+    for i in range(args.clients):
+        ours, theirs = fork.Pipe()
+        share = clients[i :: args.clients]
+        child = fork.Process(target=_hold, args=(share, args.concurrency // args.clients, theirs))
+        child.start()
+        pipes.append(ours)
+        children.append(child)
+    for pipe in pipes:
+        opened, failures, kinds = pipe.recv()
+        figures.sockets += opened
+        figures.connect_failures += failures
+        for kind, n in kinds.items():
+            figures.failure_kinds[kind] = figures.failure_kinds.get(kind, 0) + n
+    figures.connect_s = time.perf_counter() - t0
+    figures.api_cpu_s = cpu_s(apis) - cpu0
+    figures.api_system_s = cpu_s(apis, "system") - sys0
+    time.sleep(2.0)  # idle: whatever per-socket work there is has happened
+    figures.rss_idle = rss(apis)
+    say(f"{figures.sockets} open in {figures.connect_s:.1f} s; closing")
+    for pipe in pipes:
+        pipe.send("close")
+    for child in children:
+        child.join(60)
+
+
+async def measure(apis: list[psutil.Process], urls: list[str], tokens: list[str], args: Any,
+                  figures: Figures) -> None:  # fmt: skip
+    clients = clients_of(urls, tokens, args)
     await asyncio.sleep(1.0)
     figures.rss_before = rss(apis)
     cpu0, sys0 = cpu_s(apis), cpu_s(apis, "system")
@@ -320,7 +377,11 @@ def run(args: Any) -> Figures:
                 ready = f"http://127.0.0.1:{port}/health/ready"
                 procs.append(stack.enter_context(process(argv, env, ready)))
                 urls.append(f"ws://127.0.0.1:{port}/ws")
-            asyncio.run(measure(procs, urls, mint(secret, args.users), args, figures))
+            tokens = mint(secret, args.users)
+            if args.clients > 1:
+                idle_many(procs, urls, tokens, args, figures)
+            else:
+                asyncio.run(measure(procs, urls, tokens, args, figures))
     return figures
 
 
@@ -335,9 +396,9 @@ def report(f: Figures, args: Any) -> dict[str, Any]:
         "RSS per idle socket KiB": (f.rss_idle - f.rss_before) / 1024 / max(1, f.sockets),
         "RSS of the APIs MiB": f.rss_idle / 2**20,
         "connect failures": f.connect_failures,
-        "run: every socket's events, s": f.run_s,
-        "run failures": f.run_failures,
     }
+    if args.clients == 1:
+        out |= {"run: every socket's events, s": f.run_s, "run failures": f.run_failures}
     if args.storm:
         out |= {
             "storm: reconnect + resume, s": f.storm_s,
@@ -366,6 +427,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2, help="thinking events per run")
     parser.add_argument("--concurrency", type=int, default=200, help="handshakes in flight")
     parser.add_argument("--storm", action="store_true", help="then cut and resume every client")
+    parser.add_argument(
+        "--clients", type=int, default=1, help="load client processes (>1: idle sockets, no runs)"
+    )
     parser.add_argument("--wait-s", type=float, default=300.0)
     parser.add_argument("--json", type=Path, help="write the figures here too")
     parser.add_argument(
@@ -376,10 +440,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.sockets, args.users, args.storm = 1000, 100, True
+    if args.storm and args.clients > 1:
+        parser.error("--storm needs one client process (--clients 1)")
     args.sockets = max(args.users, args.sockets - args.sockets % args.users)
     args.runs = args.users  # what netra_stack sizes the worker and the limits by
     args.pacing = Pacing()  # runs without pauses
-    raise_fd_limit(args.sockets + 1024)
+    raise_fd_limit(args.sockets // args.clients + 1024)
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {CLIENT_CORE})
     figures = run(args)

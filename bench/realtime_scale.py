@@ -443,7 +443,9 @@ def main() -> None:
     if args.storm and args.clients > 1:
         parser.error("--storm needs one client process (--clients 1)")
     args.sockets = max(args.users, args.sockets - args.sockets % args.users)
-    args.runs = args.users  # what netra_stack sizes the worker and the limits by
+    # What netra_stack sizes the worker by: 100 runs at once at most (more wait their turn in
+    # the queue); a thousand at once only queue on the worker's database pool.
+    args.runs = min(args.users, 100)
     args.pacing = Pacing()  # runs without pauses
     raise_fd_limit(args.sockets // args.clients + 1024)
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:

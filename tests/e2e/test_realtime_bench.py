@@ -62,3 +62,27 @@ def test_e10_realtime_bench_quick(tmp_path: Path, mode: list[str]) -> None:
         assert line.count("x") >= 2, line
     assert "lost 0, duplicated 0" in done.stdout
     assert ("paced:" if mode else "burst:") in done.stdout
+
+
+SCALE = BENCH.with_name("realtime_scale.py")
+
+
+def test_the_scale_bench_cuts_every_client_and_each_resumes_on_either_replica(
+    tmp_path: Path,
+) -> None:
+    """``bench/realtime_scale.py`` on two API replicas: every socket got its user's run, then
+    every connection was cut at once and each client reconnected and resumed from a few events
+    before the end, getting exactly the missing ones, in order (no failure of any kind)."""
+    out = tmp_path / "scale.json"
+    done = subprocess.run(
+        [sys.executable, str(SCALE), "--sockets", "40", "--users", "8", "--apis", "2",
+         "--storm", "--json", str(out), "--database-url", postgres_server_url(),
+         "--redis-url", redis_server_url()],
+        capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(out.read_text())["figures"]
+    assert figures["sockets"] == 40 and figures["apis"] == 2
+    assert figures["connect failures"] == figures["run failures"] == 0, figures
+    assert figures["storm failures"] == 0, figures
+    assert figures["RSS of the APIs MiB"] > 0 and figures["connects/s"] > 0, figures

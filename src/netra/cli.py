@@ -72,7 +72,7 @@ def _serve(factory: Callable[[Settings], FastAPI], settings: Settings) -> None:
     _fail_on_config(settings)
     configure_logging(settings.log_level)
     app = factory(settings)  # built here so command-line options reach the app's settings
-    tune_for_server(settings.gc_gen0_threshold)
+    tune_for_server(settings.gc_full_threshold)
     uvicorn.run(
         app,
         host=settings.host,

@@ -52,9 +52,9 @@ class Settings(BaseSettings):
     public_url: str = ""  # default: the served origin, http://{host}:{port}
     allowed_origins: str | None = None  # comma-separated; default: the public URL's origin
     log_level: str = "INFO"
-    # Young-generation threshold of the garbage collector in server processes
+    # Middle collections per full one of the garbage collector in server processes
     # (core/gc_tuning.py; 0: Python's defaults).
-    gc_gen0_threshold: int = 10_000
+    gc_full_threshold: int = 100
     # Interactive API docs (/docs, /openapi.json): default on in development and test only.
     docs_enabled: bool | None = None
     # Bearer token for /metrics and the details of /health/ready outside development.

@@ -22,8 +22,9 @@ def restored_gc() -> Iterator[None]:
 
 def test_a_server_freezes_what_it_built_and_collects_less_often(restored_gc: None) -> None:
     built = {"app": [object() for _ in range(10)]}  # a tracked container, as an app's state
-    tune_for_server(12_345)
-    assert gc.get_threshold() == (12_345, 20, 20)
+    young, middle, _ = gc.get_threshold()
+    tune_for_server(123)
+    assert gc.get_threshold() == (young, middle, 123)  # young collections at Python's pace
     assert gc.get_freeze_count() > 0 and gc.is_tracked(built)
 
 

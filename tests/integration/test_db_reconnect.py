@@ -4,10 +4,11 @@ kill) are still never seen by callers: replaced at checkout, or the work retried
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,56 +34,53 @@ async def _backend_pid(s: AsyncSession) -> int:
     return int((await s.execute(text("SELECT pg_backend_pid()"))).scalar_one())
 
 
-async def test_run_retries_work_on_a_connection_killed_under_it(
-    pg_settings: Callable[..., Any], own_database: str
-) -> None:
-    db = Database(pg_settings(database_url=own_database, db_pool_size=1, db_max_overflow=0))
+@pytest.fixture
+async def db(pg_settings: Callable[..., Any], own_database: str) -> AsyncIterator[Database]:
+    """A pool of one connection on a database of the test's own (its backends get killed)."""
+    database = Database(pg_settings(database_url=own_database, db_pool_size=1, db_max_overflow=0))
     try:
-        first = await db.run(_backend_pid)
-        assert await _kill_connections_to(own_database) >= 1
-        # At once: whether or not the driver noticed yet, the work is done on a new connection.
-        assert await db.run(_backend_pid) != first
+        yield database
     finally:
-        await db.close()
+        await database.close()
+
+
+async def test_run_retries_work_on_a_connection_killed_under_it(
+    db: Database, own_database: str
+) -> None:
+    first = await db.run(_backend_pid)
+    assert await _kill_connections_to(own_database) >= 1
+    # At once: whether or not the driver noticed yet, the work is done on a new connection.
+    assert await db.run(_backend_pid) != first
 
 
 async def test_a_unit_of_work_gets_a_live_connection_after_a_server_kill(
-    pg_settings: Callable[..., Any], own_database: str
+    db: Database, own_database: str
 ) -> None:
-    db = Database(pg_settings(database_url=own_database, db_pool_size=1, db_max_overflow=0))
-    try:
-        async with db.unit_of_work() as s:
-            first = await _backend_pid(s)
-            driver = (await (await s.connection()).get_raw_connection()).driver_connection
-        assert await _kill_connections_to(own_database) >= 1
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 30
-        while not driver.is_closed():  # the server's goodbye reaches the idle pooled socket
-            assert loop.time() < deadline, "the driver never saw its connection close"
-            await asyncio.sleep(0.01)
-        async with db.unit_of_work() as s:  # no retry here: replaced at checkout
-            assert await _backend_pid(s) != first
-    finally:
-        await db.close()
+    async with db.unit_of_work() as s:
+        first = await _backend_pid(s)
+        driver = (await (await s.connection()).get_raw_connection()).driver_connection
+    assert await _kill_connections_to(own_database) >= 1
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while not driver.is_closed():  # the server's goodbye reaches the idle pooled socket
+        assert loop.time() < deadline, "the driver never saw its connection close"
+        await asyncio.sleep(0.01)
+    async with db.unit_of_work() as s:  # no retry here: replaced at checkout
+        assert await _backend_pid(s) != first
 
 
 async def test_read_runs_outside_a_transaction_and_is_retried_like_run(
-    pg_settings: Callable[..., Any], own_database: str
+    db: Database, own_database: str
 ) -> None:
-    db = Database(pg_settings(database_url=own_database, db_pool_size=1, db_max_overflow=0))
-    try:
+    async def in_transaction(s: AsyncSession) -> bool:
+        # A setting made local to the transaction is still there for the next statement of
+        # the same transaction, gone when each statement is a transaction of its own.
+        await s.execute(text("SELECT set_config('netra.probe', 'set', true)"))
+        kept = (await s.execute(text("SELECT current_setting('netra.probe', true)"))).scalar()
+        return kept == "set"
 
-        async def in_transaction(s: AsyncSession) -> bool:
-            # now() is the transaction's start: the same for two statements of one transaction,
-            # not for two statements each in its own (autocommit).
-            first = (await s.execute(text("SELECT now()"))).scalar_one()
-            await asyncio.sleep(0.02)
-            return bool(first == (await s.execute(text("SELECT now()"))).scalar_one())
-
-        assert await db.run(in_transaction) is True
-        assert await db.read(in_transaction) is False
-        pid = await db.read(_backend_pid)
-        assert await _kill_connections_to(own_database) >= 1
-        assert await db.read(_backend_pid) != pid  # the dead connection replaced, or retried
-    finally:
-        await db.close()
+    assert await db.run(in_transaction) is True
+    assert await db.read(in_transaction) is False
+    pid = await db.read(_backend_pid)
+    assert await _kill_connections_to(own_database) >= 1
+    assert await db.read(_backend_pid) != pid  # the dead connection replaced, or retried

@@ -391,13 +391,24 @@ async def test_an_accepted_socket_keeps_no_handshake_headers() -> None:
 async def test_the_hub_renews_its_sockets_slot_leases_together(make_settings: Any) -> None:
     async with _runtime(make_settings) as rt:
         hub = rt.services.provide(HUB, ConnectionHub(rt, tick_s=0.02))
-        hub.slots.ttl_s = 0.3  # leases renewed every 0.1 s by the hub's timer
+        hub.slots.ttl_s = 3.0  # each socket's lease is due for renewal 1 s after it opened
+        calls: list[list[tuple[str, str]]] = []
+        renewed = asyncio.Event()
+        renew = hub.slots.renew
+
+        async def recorded(held: Any) -> None:
+            calls.append(sorted(held))
+            await renew(held)
+            renewed.set()
+
+        hub.slots.renew = recorded  # type: ignore[method-assign]
         leases = []
         for user in ("u1", "u2"):
             ctx = _ctx(user)
             key = await hub.slots.acquire(user, 1, str(ctx.connection_id))
             assert key is not None
             leases.append((key, ctx))
+        acquired = time.monotonic()
         async with AsyncExitStack() as stack:
             for key, ctx in leases:
                 sock = FakeSocket()
@@ -406,11 +417,14 @@ async def test_the_hub_renews_its_sockets_slot_leases_together(make_settings: An
                 stack.push_async_callback(asyncio.wait_for, task, 5)
                 stack.callback(sock.client_leaves)
                 await sock.wait_for(lambda f: f["type"] == "connection_established")
-            # Alive well past three TTLs: only renewals keep them (each would expire alone).
-            deadline = time.monotonic() + 1.2
-            while time.monotonic() < deadline:
-                for key, ctx in leases:
-                    assert await rt.cache.get(key) == str(ctx.connection_id).encode()
-                    # Another socket of the same user is refused: the slot is still held.
-                    assert await hub.slots.acquire(ctx.user_id, 1, "intruder") is None
-                await asyncio.sleep(0.05)
+            await asyncio.wait_for(renewed.wait(), 20)
+            # Both sockets' leases in one call, each renewed to a full TTL again: unrenewed,
+            # what is left of a lease taken this long ago would be at most this much.
+            assert calls[0] == sorted((key, str(ctx.connection_id)) for key, ctx in leases)
+            unrenewed = hub.slots.ttl_s - (time.monotonic() - acquired)
+            for key, ctx in leases:
+                ttl = await rt.cache.ttl(key)
+                assert ttl is not None and ttl > unrenewed, (ttl, unrenewed)
+                assert await rt.cache.get(key) == str(ctx.connection_id).encode()
+                # Another socket of the same user is refused: the slot is still held.
+                assert await hub.slots.acquire(ctx.user_id, 1, "intruder") is None

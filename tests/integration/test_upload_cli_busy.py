@@ -5,6 +5,7 @@ the rows are stored once."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ from netra.usage.upload_cli import upload_command
 from support.accounts import bearer, signup
 from support.realtime import live_server
 
+_YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:00Z")
 CSV = (
     "timestamp,provider,model,input_tokens,output_tokens,request_id\n"
-    "2026-01-05T10:00:00Z,openai,gpt-4o,100,20,busy-1\n"
-    "2026-01-05T10:01:00Z,openai,gpt-4o,100,20,busy-2\n"
+    f"{_YESTERDAY},openai,gpt-4o,100,20,busy-1\n"
+    f"{_YESTERDAY},openai,gpt-4o,100,20,busy-2\n"
 )
 
 

@@ -9,6 +9,7 @@ import json
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -394,8 +395,11 @@ async def test_a_model_without_a_price_is_never_shown_as_zero_dollars(api: Api) 
     """API.md: a model the catalogue does not know is reported as unpriced with its record
     count, never priced as $0: its groups' cost_usd is null (the web UI prints "unpriced"),
     and a group that is partly priced keeps the priced part beside its unpriced count."""
-    start, end = "2026-08-01T00:00:00Z", "2026-08-02T00:00:00Z"
-    day = {"timestamp": "2026-08-01T09:00:00Z", "feature": "unpriced-check"}
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = midnight - timedelta(days=7)  # no other test here stores records on that day
+    start, end = (d.strftime("%Y-%m-%dT%H:%M:%SZ") for d in (first, first + timedelta(days=1)))
+    day = {"timestamp": (first + timedelta(hours=9)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "feature": "unpriced-check"}  # fmt: skip
     records = [
         rec(0, "noprice", **day, provider="acme", model="acme-mystery-1"),
         rec(1, "noprice", **day, provider="acme", model="acme-mystery-1"),

@@ -35,7 +35,7 @@ from netra.auth.api_keys import (
     well_formed,
 )
 from netra.auth.models import ApiKey, Organisation
-from netra.core.bus import Bus
+from netra.core.bus import Bus, listen_forever
 from netra.core.cache import Cache
 from netra.core.context import UserContext
 from netra.core.db import Database, utcnow
@@ -194,21 +194,9 @@ class ApiKeyVerifier:
         self.forget(key_id)
 
     async def _listen(self) -> None:
-        while True:
-            try:
-                async with self.bus.subscribe(API_KEY_REVOCATIONS_CHANNEL, 10_000) as sub:
-                    # Messages may have been missed while not subscribed: start from nothing.
-                    self._cache.clear()
-                    self.listening.set()
-                    async for raw in sub:
-                        self._on_message(raw)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("API key revocation listener failed; retrying", error=str(exc))
-            finally:
-                self.listening.clear()
-            await asyncio.sleep(0.5)
+        # Messages may have been missed while not subscribed: start from nothing.
+        await listen_forever(self.bus, API_KEY_REVOCATIONS_CHANNEL, self._on_message,
+                             self.listening, on_subscribed=self._cache.clear)  # fmt: skip
 
     async def start(self) -> None:
         self._listener = asyncio.create_task(self._listen(), name="api-key-revocations")

@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 
 from netra.auth.models import TokenRevocation
 from netra.auth.revocation import REVOCATIONS_CHANNEL
-from netra.core.bus import Bus
+from netra.core.bus import Bus, listen_forever
 from netra.core.db import Database, utcnow
 
 log = structlog.get_logger("netra.auth.revocation")
@@ -140,21 +140,11 @@ class RevocationCache:
                 self._wanted.set()
 
     async def _listen(self) -> None:
-        while True:
-            try:
-                async with self.bus.subscribe(REVOCATIONS_CHANNEL, 10_000) as sub:
-                    self.heard()  # messages may have been missed while not subscribed
-                    self.listening.set()
-                    async for _ in sub:
-                        self.heard()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("revocation listener failed; retrying", error=str(exc))
-            finally:
-                self.listening.clear()
-                self.heard()
-            await asyncio.sleep(0.5)
+        # Messages may have been missed while not subscribed: the copy is stale either side.
+        await listen_forever(
+            self.bus, REVOCATIONS_CHANNEL, lambda _: self.heard(), self.listening,
+            on_subscribed=self.heard, on_lost=self.heard,
+        )  # fmt: skip
 
     async def start(self) -> None:
         if self.ttl_s <= 0:

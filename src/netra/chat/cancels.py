@@ -15,7 +15,7 @@ import contextlib
 
 import structlog
 
-from netra.core.bus import Bus
+from netra.core.bus import Bus, listen_forever
 
 log = structlog.get_logger("netra.chat.cancels")
 
@@ -65,18 +65,10 @@ class CancelWatch:
             self._task = None
 
     async def _listen(self) -> None:
-        while True:
-            try:
-                async with self.bus.subscribe(RUN_CANCELS_CHANNEL, 10_000) as sub:
-                    self.listening.set()
-                    async for message in sub:
-                        flag = self._flags.get(message.decode(errors="replace"))
-                        if flag is not None:
-                            flag.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("cancel listener failed; retrying", error=str(exc))
-            finally:
-                self.listening.clear()  # messages may be missed: sinks poll fast meanwhile
-            await asyncio.sleep(0.5)
+        def flag(message: bytes) -> None:
+            event = self._flags.get(message.decode(errors="replace"))
+            if event is not None:
+                event.set()
+
+        # While not listening messages may be missed: sinks poll fast meanwhile.
+        await listen_forever(self.bus, RUN_CANCELS_CHANNEL, flag, self.listening)

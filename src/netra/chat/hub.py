@@ -21,6 +21,7 @@ import structlog
 
 from netra.auth.revocation import REVOCATIONS_CHANNEL
 from netra.chat.connection import Connection
+from netra.core.bus import listen_forever
 from netra.core.runtime import Runtime
 from netra.core.services import Service
 from netra.core.slots import Slots
@@ -106,18 +107,8 @@ class ConnectionHub:
         return closed
 
     async def _listen(self) -> None:
-        while True:
-            try:
-                async with self.runtime.bus.subscribe(REVOCATIONS_CHANNEL, 10_000) as sub:
-                    self._listening.set()
-                    async for raw in sub:
-                        self._on_revocation(raw)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("revocation listener failed; retrying", error=str(exc))
-            self._listening.clear()
-            await asyncio.sleep(0.5)
+        await listen_forever(self.runtime.bus, REVOCATIONS_CHANNEL, self._on_revocation,
+                             self._listening)  # fmt: skip
 
     def _on_revocation(self, raw: bytes) -> None:
         try:

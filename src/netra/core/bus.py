@@ -17,8 +17,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
 import redis.asyncio as aioredis
+import structlog
 
 from netra.core.redis_driver import CLIENT_OPTIONS
+
+log = structlog.get_logger("netra.core.bus")
 
 
 class Subscription:
@@ -255,3 +258,34 @@ def build_bus(url: str, prefix: str = "netra:") -> Bus:
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisBus(url, prefix)
     raise ValueError(f"unsupported bus URL scheme: {url.split(':', 1)[0]}")
+
+
+async def listen_forever(
+    bus: Bus,
+    channel: str,
+    on_message: Callable[[bytes], None],
+    listening: asyncio.Event,
+    *,
+    on_subscribed: Callable[[], None] | None = None,
+    on_lost: Callable[[], None] | None = None,
+) -> None:
+    """Hand every message of ``channel`` to ``on_message`` until cancelled, subscribing again
+    0.5 s after the bus fails. ``listening`` is set while subscribed; ``on_subscribed`` and
+    ``on_lost`` run as a subscription begins and ends (messages may have been missed)."""
+    while True:
+        try:
+            async with bus.subscribe(channel, 10_000) as sub:
+                if on_subscribed is not None:
+                    on_subscribed()
+                listening.set()
+                async for message in sub:
+                    on_message(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("bus listener failed; retrying", channel=channel, error=str(exc))
+        finally:
+            listening.clear()
+            if on_lost is not None:
+                on_lost()
+        await asyncio.sleep(0.5)

@@ -236,7 +236,7 @@ def run_netra(args: Any, secret: str) -> Result:
 def run_peer(peer: str, args: Any, secret: str) -> Result:
     port = free_port()
     argv = [sys.executable, str(HERE / "realtime_peers.py"), peer, "--port", str(port),
-            "--secret", secret, "--redis-url", args.redis_url,
+            f"--secret={secret}", "--redis-url", args.redis_url,
             "--channel", f"netra-bench-sio-{uuid.uuid4().hex[:8]}"]  # fmt: skip
     dialect: Dialect = (SocketioDialect if peer == "socketio" else WebsocketsDialect)(
         peer, f"ws://127.0.0.1:{port}" + ("" if peer == "socketio" else "/")
